@@ -1,0 +1,60 @@
+"""Compile the plain-Python pointwise math for one target."""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import activations
+from . import pointwise
+
+ACTIVATION_FUNCS = ("act_derivs", "_logistic_pair")
+
+
+def retarget(jit: Callable) -> types.SimpleNamespace:
+    """Compile every pointwise function with ``jit`` and return them in a namespace.
+
+    The functions are rebuilt over one shared globals dictionary in which each name
+    is bound to its compiled version, so calls between them resolve to the target's
+    code (host functions for ``numba.njit``, device functions for CUDA).
+    """
+    ns: dict = {}
+    ns.update(vars(activations))
+    ns.update(vars(pointwise))
+    compiled = {}
+    for name in ACTIVATION_FUNCS + pointwise.POINTWISE:
+        f = ns[name]
+        g = types.FunctionType(f.__code__, ns, name, f.__defaults__, f.__closure__)
+        g.__qualname__ = f.__qualname__
+        g.__module__ = f.__module__
+        g.__doc__ = f.__doc__
+        compiled[name] = jit(g)
+    ns.update(compiled)
+    return types.SimpleNamespace(**compiled)
+
+
+def invalidate_stale_cache(module_file: str) -> None:
+    """Drop Numba's on-disk cache of ``module_file`` when the pointwise source changed.
+
+    Numba checks only the time stamp of the file that defines a cached function,
+    not of the functions it calls; the top-level kernels call into
+    :mod:`pointwise` and :mod:`activations`, so their cache is keyed here on a hash
+    of those sources as well.
+    """
+    src = b"".join(Path(m.__file__).read_bytes() for m in (activations, pointwise))
+    digest = hashlib.sha256(src).hexdigest()
+    mod = Path(module_file)
+    cache_dir = mod.parent / "__pycache__"
+    stamp = cache_dir / f"{mod.stem}.pointwise-sha256"
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        if cache_dir.exists():
+            for f in cache_dir.glob(f"{mod.stem}.*.nb[ic]"):
+                f.unlink(missing_ok=True)
+        cache_dir.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+    except OSError:
+        pass

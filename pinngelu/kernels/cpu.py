@@ -1,0 +1,130 @@
+"""CPU backend: the pointwise math compiled with ``numba.njit``, run in parallel
+over tiles of points with ``prange``.
+
+Reproducibility: the points are split into a fixed number of blocks (independent
+of the number of threads), each block accumulates its own gradient, and the blocks
+are summed in a fixed order, so a run gives the same bits whatever the thread count.
+
+Speed switches (explicit, module level): :data:`FASTMATH` (the LLVM flags: only
+re-association and contraction, which let the reductions vectorise; no
+finite-math assumptions, so NaN checks stay meaningful), :data:`TILE` (points per
+tile) and :data:`MAX_BLOCKS`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .compile import invalidate_stale_cache, retarget
+
+FASTMATH = {"contract", "reassoc"}
+TILE = 16
+MAX_BLOCKS = 64
+
+invalidate_stale_cache(__file__)
+_pw = retarget(lambda f: njit(f, cache=True, fastmath=FASTMATH))
+n_channels = _pw.n_channels
+tile_forward = _pw.tile_forward
+tile_residual = _pw.tile_residual
+tile_backward = _pw.tile_backward
+copy_jets = _pw.copy_jets
+act_derivs = _pw.act_derivs
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, T, nblk, grad, R, want_r, J, want_j):
+    N, d = X.shape
+    L = sizes.shape[0] - 2
+    m = sizes[L + 1]
+    C = n_channels(d)
+    P = theta.shape[0]
+    wmax = 1
+    for l in range(1, L + 1):
+        wmax = max(wmax, sizes[l])
+    ntiles = (N + T - 1) // T
+    gblk = np.zeros((nblk, P))
+    lblk = np.zeros(nblk)
+    for b in prange(nblk):
+        t0 = (b * ntiles) // nblk
+        t1 = ((b + 1) * ntiles) // nblk
+        ZJ = np.empty((L, wmax, C * T))
+        AJ = np.empty((L, wmax, C * T))
+        F = np.empty((L, 3, wmax, T))
+        U = np.empty((m, C * T))
+        Ub = np.empty((m, C * T))
+        Zb = np.empty((wmax, C * T))
+        Ab = np.empty((wmax, C * T))
+        gb = gblk[b]
+        acc = 0.0
+        for t in range(t0, t1):
+            start = t * T
+            nT = min(T, N - start)
+            tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
+            acc += tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r)
+            if want_j:
+                copy_jets(U, J, start, nT, T, m, C)
+            tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, gb)
+        lblk[b] = acc
+    loss = 0.0
+    for b in range(nblk):
+        loss += lblk[b]
+    for i in prange(P):
+        s = 0.0
+        for b in range(nblk):
+            s += gblk[b, i]
+        grad[i] = s
+    return loss
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _jets(theta, sizes, offsets, kind, X, T, J):
+    N, d = X.shape
+    L = sizes.shape[0] - 2
+    m = sizes[L + 1]
+    C = n_channels(d)
+    wmax = 1
+    for l in range(1, L + 1):
+        wmax = max(wmax, sizes[l])
+    ntiles = (N + T - 1) // T
+    nblk = min(ntiles, 4 * MAX_BLOCKS)
+    for b in prange(nblk):
+        t0 = (b * ntiles) // nblk
+        t1 = ((b + 1) * ntiles) // nblk
+        ZJ = np.empty((L, wmax, C * T))
+        AJ = np.empty((L, wmax, C * T))
+        F = np.empty((L, 3, wmax, T))
+        U = np.empty((m, C * T))
+        for t in range(t0, t1):
+            start = t * T
+            nT = min(T, N - start)
+            tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
+            copy_jets(U, J, start, nT, T, m, C)
+
+
+def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -> float:
+    """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels`).
+
+    Arguments are validated by the caller; ``grad`` (P,) is written in place, and
+    ``R`` (N, K) / ``J`` (N, m, C) when given.
+    """
+    N = X.shape[0]
+    K = g.shape[1]
+    m = int(sizes[-1])
+    C = X.shape[1] + 1 + X.shape[1] * (X.shape[1] + 1) // 2
+    ntiles = max(1, -(-N // TILE))
+    nblk = min(ntiles, MAX_BLOCKS)
+    want_r = R is not None
+    want_j = J is not None
+    if R is None:
+        R = np.empty((0, K))
+    if J is None:
+        J = np.empty((0, m, C))
+    return _loss_grad(
+        theta, sizes, offsets, kind, X, Cop, g, w, TILE, nblk, grad, R, want_r, J, want_j
+    )
+
+
+def jets(theta, sizes, offsets, kind, X, J) -> None:
+    """Output jets ``J`` (N, m, C) of the network at the points ``X`` (N, d)."""
+    _jets(theta, sizes, offsets, kind, X, TILE, J)
