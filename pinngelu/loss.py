@@ -1,0 +1,238 @@
+"""Residual groups that are linear operators on jets, and the loss over them.
+
+Every residual of linear elasticity is a linear combination of the network's jet
+entries with point-dependent coefficients, minus a target::
+
+    r_k(p) = sum_{j, c} C[p, k, j, c] J[p, j, c] - g[p, k]
+
+A :class:`ResidualGroup` holds the points, ``C``, ``g`` and the weights of one
+group (interior equations, one boundary condition, data misfit, ...).  The loss is
+``sum_groups weight / N_g * sum_p sum_k r_k(p)^2`` (or with explicit per-point
+weights, ``weight * sum_p w_p sum_k r_k(p)^2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .kernels import Backend, get_backend, n_channels
+from .network import MLP
+
+__all__ = ["ResidualGroup", "LossResult", "loss_and_grad", "jets", "check_points"]
+
+
+def check_points(X: np.ndarray, d: int, what: str = "points") -> np.ndarray:
+    """Validate a point array ``(N, d)`` and return it as contiguous float64."""
+    Xa = np.asarray(X)
+    if Xa.ndim != 2 or Xa.shape[1] != d:
+        raise ValueError(f"{what} must have shape (N, {d}), got {Xa.shape}")
+    if not np.issubdtype(Xa.dtype, np.floating) and not np.issubdtype(Xa.dtype, np.integer):
+        raise ValueError(f"{what} must be a real array, got dtype {Xa.dtype}")
+    Xa = np.ascontiguousarray(Xa, dtype=np.float64)
+    if not np.all(np.isfinite(Xa)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(Xa), axis=1))[0])
+        raise ValueError(f"{what} contain NaN or inf (first at row {bad})")
+    return Xa
+
+
+@dataclass
+class ResidualGroup:
+    """One group of residuals ``r = C : J - g`` on a set of points.
+
+    Parameters
+    ----------
+    name : str
+        Label used in progress lines and histories.
+    X : ndarray, shape (N, d)
+        Points.
+    C : ndarray, shape (N, K, m, nc) or (1, K, m, nc)
+        Coefficients on the jet channels (broadcast when the leading size is 1).
+    g : ndarray, shape (N, K)
+        Targets.
+    weight : float
+        Group weight ``w_g``.
+    point_weights : ndarray, shape (N,), optional
+        Per-point weights; by default ``1 / N`` (the mean square).
+    """
+
+    name: str
+    X: np.ndarray
+    C: np.ndarray
+    g: np.ndarray
+    weight: float = 1.0
+    point_weights: np.ndarray | None = None
+    _dev: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X)
+        if X.ndim != 2 or not (1 <= X.shape[1] <= 3):
+            raise ValueError(f"group {self.name!r}: points must have shape (N, d), got {X.shape}")
+        d = X.shape[1]
+        self.X = check_points(X, d, f"group {self.name!r} points")
+        N = self.X.shape[0]
+        C = np.asarray(self.C, dtype=np.float64)
+        if C.ndim != 4 or C.shape[0] not in (1, N) or C.shape[3] != n_channels(d):
+            raise ValueError(
+                f"group {self.name!r}: coefficients must have shape (N or 1, K, m, "
+                f"{n_channels(d)}) for N = {N}, got {C.shape}"
+            )
+        g = np.asarray(self.g, dtype=np.float64)
+        if g.shape != (N, C.shape[1]):
+            raise ValueError(
+                f"group {self.name!r}: targets must have shape ({N}, {C.shape[1]}), got {g.shape}"
+            )
+        if not (np.all(np.isfinite(C)) and np.all(np.isfinite(g))):
+            raise ValueError(f"group {self.name!r}: coefficients or targets contain NaN or inf")
+        if not np.isfinite(self.weight) or self.weight < 0:
+            raise ValueError(f"group {self.name!r}: weight must be finite and >= 0")
+        self.C = np.ascontiguousarray(C)
+        self.g = np.ascontiguousarray(g)
+        if self.point_weights is not None:
+            pw = np.asarray(self.point_weights, dtype=np.float64)
+            if pw.shape != (N,) or not np.all(np.isfinite(pw)) or np.any(pw < 0):
+                raise ValueError(
+                    f"group {self.name!r}: point weights must be finite, >= 0, shape ({N},)"
+                )
+            self.point_weights = pw
+
+    @property
+    def n_points(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_rows(self) -> int:
+        """Residual rows per point ``K``."""
+        return self.C.shape[1]
+
+    @property
+    def out_dim(self) -> int:
+        return self.C.shape[2]
+
+    def kernel_weights(self) -> np.ndarray:
+        """The per-point factor ``w_p`` the kernel multiplies ``r^2`` with."""
+        if self.point_weights is None:
+            return np.array([self.weight / max(self.n_points, 1)])
+        return self.weight * self.point_weights
+
+    def on(self, backend: Backend) -> tuple:
+        """The group's arrays on ``backend`` (uploaded once, then reused)."""
+        key = backend.name
+        if key not in self._dev:
+            self._dev[key] = (
+                backend.asarray(self.X),
+                backend.asarray(self.C),
+                backend.asarray(self.g),
+                backend.asarray(self.kernel_weights()),
+            )
+        return self._dev[key]
+
+
+@dataclass
+class LossResult:
+    """Loss, gradient and optional per-group details."""
+
+    loss: float
+    grad: np.ndarray
+    group_losses: dict[str, float]
+    residuals: dict[str, np.ndarray] | None = None
+    jets: dict[str, np.ndarray] | None = None
+
+
+def _check_groups(mlp: MLP, groups: list[ResidualGroup]) -> None:
+    if len(groups) == 0:
+        raise ValueError("no residual groups given")
+    for grp in groups:
+        if grp.X.shape[1] != mlp.in_dim:
+            raise ValueError(
+                f"group {grp.name!r} has {grp.X.shape[1]}-D points but the network "
+                f"takes {mlp.in_dim}-D inputs"
+            )
+        if grp.out_dim != mlp.out_dim:
+            raise ValueError(
+                f"group {grp.name!r} acts on {grp.out_dim} outputs but the network has "
+                f"{mlp.out_dim}"
+            )
+
+
+def loss_and_grad(
+    mlp: MLP,
+    theta: np.ndarray,
+    groups: list[ResidualGroup],
+    device: str | Backend = "cpu",
+    want_residuals: bool = False,
+    want_jets: bool = False,
+) -> LossResult:
+    """Total residual loss and its gradient in the parameters.
+
+    Parameters
+    ----------
+    mlp : MLP
+        Architecture.
+    theta : ndarray, shape (n_params,)
+        Parameters.
+    groups : list of ResidualGroup
+        Residual groups; the loss is the sum of their weighted mean squares.
+    device : {"cpu", "cuda"} or Backend
+    want_residuals, want_jets : bool
+        Also return per-group residuals ``(N, K)`` and output jets ``(N, m, nc)``.
+
+    Returns
+    -------
+    LossResult
+    """
+    theta = mlp.check_theta(theta)
+    _check_groups(mlp, groups)
+    be = get_backend(device)
+    net = be.net_arrays(mlp, theta)
+    grad = np.zeros(mlp.n_params)
+    gtmp = np.empty(mlp.n_params)
+    total = 0.0
+    per: dict[str, float] = {}
+    res = {} if want_residuals else None
+    jts = {} if want_jets else None
+    nc = n_channels(mlp.in_dim)
+    for grp in groups:
+        X, C, g, w = grp.on(be)
+        R = np.empty((grp.n_points, grp.n_rows)) if want_residuals else None
+        J = np.empty((grp.n_points, mlp.out_dim, nc)) if want_jets else None
+        val = be.loss_grad(net, X, C, g, w, gtmp, R, J)
+        total += val
+        grad += gtmp
+        per[grp.name] = per.get(grp.name, 0.0) + val
+        if want_residuals:
+            res[grp.name] = R
+        if want_jets:
+            jts[grp.name] = J
+    return LossResult(total, grad, per, res, jts)
+
+
+def jets(
+    mlp: MLP, theta: np.ndarray, X: np.ndarray, device: str | Backend = "cpu"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Network output with its first and second input derivatives.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray, shape (n_params,)
+    X : ndarray, shape (N, d)
+    device : {"cpu", "cuda"} or Backend
+
+    Returns
+    -------
+    u : ndarray, shape (N, m)
+    du : ndarray, shape (N, m, d)
+        ``du[p, j, i] = d u_j / d x_i``.
+    ddu : ndarray, shape (N, m, d (d + 1) / 2)
+        Distinct second derivatives in the order ``(0,0), (0,1), .., (1,1), ..``.
+    """
+    theta = mlp.check_theta(theta)
+    d = mlp.in_dim
+    X = check_points(X, d)
+    be = get_backend(device)
+    J = np.empty((X.shape[0], mlp.out_dim, n_channels(d)))
+    if X.shape[0] > 0:
+        be.jets(be.net_arrays(mlp, theta), be.asarray(X), J)
+    return J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
