@@ -3,22 +3,61 @@
 GELU MLPs evaluated with their analytic first and second input derivatives by
 Numba kernels (CPU threads or CUDA), residuals as linear operators on jets, and a
 hand-written L-BFGS.
+
+>>> import pinngelu as pg
+>>> geom = pg.Rectangle(0.0, 1.0, 0.0, 0.1)
+>>> steel = pg.Material.from_E_nu(210e9, 0.3)
 """
 
 from . import kernels
 from .activations import ACTIVATIONS
+from .elasticity import Dirichlet, Material, Pressure, Symmetry, Traction
+from .geometry import (
+    Annulus,
+    AnnularSector,
+    Box,
+    Difference,
+    Disk,
+    Geometry,
+    Polygon,
+    Rectangle,
+    SphericalShellOctant,
+)
 from .loss import LossResult, ResidualGroup, jets, loss_and_grad
 from .network import MLP
+from .problem import DisplacementData, ElasticityProblem, Solution
+from .training import TrainConfig, TrainResult, resume, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "Annulus",
+    "AnnularSector",
+    "Box",
+    "Difference",
+    "Dirichlet",
+    "DisplacementData",
+    "Disk",
+    "ElasticityProblem",
+    "Geometry",
     "LossResult",
+    "Material",
+    "Polygon",
+    "Pressure",
+    "Rectangle",
     "ResidualGroup",
+    "Solution",
+    "SphericalShellOctant",
+    "Symmetry",
+    "TrainConfig",
+    "TrainResult",
+    "Traction",
     "jets",
     "kernels",
     "loss_and_grad",
+    "resume",
+    "train",
     "__version__",
 ]

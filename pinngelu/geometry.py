@@ -182,7 +182,7 @@ def _empty_boundary(dim: int) -> tuple[FloatArray, FloatArray]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BoundarySample:
     """Points on a boundary with outward unit normals and part labels.
 
@@ -347,6 +347,10 @@ class Geometry:
 
     def _part_breaks(self, k: int) -> FloatArray:
         return np.array([0.0, 1.0])
+
+    def _part_min_segments(self, k: int) -> int:
+        """Minimum number of mesh segments over the whole parameter range (curved parts)."""
+        return 1
 
     def _part_extent(self, k: int) -> tuple[float, float]:
         a = math.sqrt(self._base_measure(k))
@@ -786,7 +790,11 @@ class Geometry:
                 for lo, hi in zip(a, b, strict=True):
                     cuts = [lo, *[c for c in breaks if lo < c < hi], hi]
                     for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
-                        m = max(1, math.ceil((c1 - c0) * base / h - 1e-9))
+                        m = max(
+                            math.ceil((c1 - c0) * self._part_min_segments(k) - 1e-9),
+                            math.ceil((c1 - c0) * base / h - 1e-9),
+                            1,
+                        )
                         us.append(np.linspace(c0, c1, m + 1))
                 if not us:
                     continue
@@ -1081,6 +1089,9 @@ class AnnularSector(Geometry):
             return self.r_outer * self.span
         return self.r_outer - self.r_inner
 
+    def _part_min_segments(self, k: int) -> int:
+        return max(2, math.ceil(16 * self.span / (2 * math.pi))) if k < 2 else 1
+
     def _part_map(self, k: int, u: FloatArray) -> tuple[FloatArray, FloatArray]:
         t = u[:, 0]
         if k < 2:
@@ -1152,6 +1163,9 @@ class Annulus(Geometry):
     def _base_measure(self, k: int) -> float:
         return 2.0 * math.pi * (self.r_inner if k == 0 else self.r_outer)
 
+    def _part_min_segments(self, k: int) -> int:
+        return 16
+
     def _part_map(self, k: int, u: FloatArray) -> tuple[FloatArray, FloatArray]:
         th = 2.0 * math.pi * u[:, 0]
         e = np.column_stack([np.cos(th), np.sin(th)])
@@ -1206,6 +1220,9 @@ class Disk(Geometry):
 
     def _base_measure(self, k: int) -> float:
         return 2.0 * math.pi * self.radius
+
+    def _part_min_segments(self, k: int) -> int:
+        return 16
 
     def _part_map(self, k: int, u: FloatArray) -> tuple[FloatArray, FloatArray]:
         th = 2.0 * math.pi * u[:, 0]
@@ -1454,16 +1471,20 @@ class SphericalShellOctant(Geometry):
         rows: list[FloatArray] = []
         if k < 2:
             r = self.r_inner if k == 0 else self.r_outer
-            nt = max(1, math.ceil(0.5 * math.pi * r / h - 1e-9))
+            nt = max(4, math.ceil(0.5 * math.pi * r / h - 1e-9))
             for th in np.linspace(0.0, 0.5 * math.pi, nt + 1):
-                npf = max(1, math.ceil(0.5 * math.pi * r * math.sin(th) / h - 1e-9))
+                npf = max(
+                    math.ceil(4 * math.sin(th) - 1e-9),
+                    math.ceil(0.5 * math.pi * r * math.sin(th) / h - 1e-9),
+                    1,
+                )
                 u2 = np.linspace(0.0, 1.0, npf + 1) if th > 0 else np.zeros(1)
                 rows.append(np.column_stack([np.full(u2.size, math.cos(th)), u2]))
             return np.concatenate(rows)
         ri, ro = self.r_inner, self.r_outer
         nr = max(1, math.ceil((ro - ri) / h - 1e-9))
         for rho in np.linspace(ri, ro, nr + 1):
-            na = max(1, math.ceil(0.5 * math.pi * rho / h - 1e-9))
+            na = max(4, math.ceil(0.5 * math.pi * rho / h - 1e-9))
             u2 = np.linspace(0.0, 1.0, na + 1)
             u1 = (rho**2 - ri**2) / (ro**2 - ri**2)
             rows.append(np.column_stack([np.full(u2.size, u1), u2]))
@@ -1596,6 +1617,10 @@ class Difference(Geometry):
     def _part_breaks(self, k: int) -> FloatArray:
         src, j, _ = self._parts[k]
         return self._src(src)._part_breaks(j)
+
+    def _part_min_segments(self, k: int) -> int:
+        src, j, _ = self._parts[k]
+        return self._src(src)._part_min_segments(j)
 
     def _part_extent(self, k: int) -> tuple[float, float]:
         src, j, _ = self._parts[k]

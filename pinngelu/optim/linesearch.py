@@ -2,11 +2,17 @@
 
 Implements Algorithms 3.5 (bracketing) and 3.6 (zoom) of Nocedal & Wright, *Numerical
 Optimization*, 2nd ed. Trial steps inside a bracket come from the minimiser of the cubic
-interpolating the function values and directional derivatives at the bracket ends; when that
-minimiser does not exist or lies outside the central 80 % of the bracket, the bracket is bisected
-instead. Non-finite function values or gradients are treated as "step too long": such a trial
-becomes the upper end of the bracket, which is then shrunk by bisection until finite values are
-found.
+interpolating the function values and directional derivatives at the bracket ends, safeguarded
+as follows:
+
+* if the cubic has no minimiser, or it lies outside the bracket, the bracket is bisected;
+* a minimiser inside the bracket but closer than 10 % of the bracket width to one end is moved
+  to that 10 % mark (so a minimiser next to the best end is approached geometrically rather
+  than by repeated halving);
+* if the bracket has not shrunk by half over the last two trials, the bracket is bisected.
+
+Non-finite function values or gradients are treated as "step too long": such a trial becomes
+the upper end of the bracket, which is then shrunk by bisection until finite values are found.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ Phi = Callable[[float], tuple[float, ArrayLike]]
 
 _EPS = float(np.finfo(np.float64).eps)
 _SAFE_FRACTION = 0.1
+_MIN_SHRINK = 0.5
 _EXTRAP_MIN = 1.1
 _EXTRAP_MAX = 4.0
 
@@ -113,7 +120,7 @@ def strong_wolfe(
     c2: float = 0.9,
     max_evals: int = 25,
     step_max: float = 1e10,
-    xtol: float = 0.1,
+    xtol: float = 0.0,
 ) -> LineSearchResult:
     """Find a step satisfying the strong Wolfe conditions along a descent direction.
 
@@ -205,30 +212,38 @@ def strong_wolfe(
         return _result(best if best is not None else lowest, n_evals, False, message)
 
     def zoom(lo: _Point, hi: _Point) -> LineSearchResult:
+        widths: list[float] = []
         while n_evals < max_evals:
             width = hi.step - lo.step
             top = max(abs(lo.step), abs(hi.step))
             if abs(width) <= 4.0 * _EPS * top:
                 return failure("bracket collapsed to machine precision")
-            if abs(width * dg0) <= 4.0 * _EPS * abs(lo.f):
+            slope = max(abs(lo.dg), abs(hi.dg)) if hi.finite else abs(lo.dg)
+            bracketed = hi.finite and lo.dg * hi.dg < 0.0
+            if not bracketed and abs(width) * slope <= 4.0 * _EPS * abs(lo.f):
                 return failure("predicted change within the bracket is below rounding error")
             if lo.step > 0.0 and abs(width) <= xtol * top:
                 return failure("bracket narrower than xtol; returning the best point")
             trial = None
-            if hi.finite:
+            progress = len(widths) < 2 or abs(width) <= _MIN_SHRINK * widths[-2]
+            if hi.finite and progress:
                 trial = cubic_minimizer(lo.step, lo.f, lo.dg, hi.step, hi.f, hi.dg)
                 a_min, a_max = min(lo.step, hi.step), max(lo.step, hi.step)
-                margin = _SAFE_FRACTION * abs(width)
-                if trial is not None and not (a_min + margin <= trial <= a_max - margin):
+                if trial is not None and not a_min < trial < a_max:
                     trial = None
+                elif trial is not None:
+                    margin = _SAFE_FRACTION * abs(width)
+                    trial = min(max(trial, a_min + margin), a_max - margin)
             if trial is None:
                 trial = lo.step + 0.5 * width
+            widths.append(abs(width))
             cur = evaluate(trial)
+            if cur.finite and armijo(cur) and cur.f <= lo.f and curvature(cur):
+                # a tie with lo (rounding) is accepted too: the Wolfe conditions hold
+                return _result(cur, n_evals, True, "strong Wolfe conditions satisfied")
             if not cur.finite or not armijo(cur) or cur.f >= lo.f:
                 hi = cur
             else:
-                if curvature(cur):
-                    return _result(cur, n_evals, True, "strong Wolfe conditions satisfied")
                 if cur.dg * (hi.step - lo.step) >= 0.0:
                     hi = lo
                 lo = cur

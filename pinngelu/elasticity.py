@@ -1,0 +1,315 @@
+"""Small-strain linear elasticity: material, boundary conditions, and the residual
+groups of the displacement (Navier-Cauchy) formulation as linear operators on jets.
+
+Physics (``lam``, ``mu`` the Lame parameters)::
+
+    mu lap(u) + (lam + mu) grad(div u) + f = 0          in the domain
+    eps = (grad u + grad u^T) / 2,  sigma = lam tr(eps) I + 2 mu eps
+
+2D problems are plane strain by default; plane stress replaces ``lam`` by
+``lam* = 2 lam mu / (lam + 2 mu)`` in the 2D equations.
+
+Non-dimensional variables: the network sees ``x_hat = (x - x0) / L`` and returns
+``u_hat = u / U``; residuals are scaled so that the operator coefficients are O(1)
+(stresses by ``mu U / L``).  ``L`` is the domain's size, ``U`` is chosen from the
+loads (see :meth:`Scales.from_problem`); results are reported in the user's units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .kernels import n_channels, second_pairs
+
+__all__ = [
+    "Material",
+    "Dirichlet",
+    "Traction",
+    "Pressure",
+    "Symmetry",
+    "navier_operator",
+    "traction_operator",
+    "strain_from_gradient",
+    "stress_from_strain",
+    "von_mises",
+]
+
+
+# ---------------------------------------------------------------- material
+@dataclass(frozen=True)
+class Material:
+    """Isotropic linear-elastic material.
+
+    Build with :meth:`from_E_nu` (Young's modulus in Pa, Poisson ratio) or
+    :meth:`from_lame` (Lame parameters in Pa).
+
+    Parameters
+    ----------
+    lam, mu : float
+        Lame parameters (Pa).  ``mu > 0`` and ``3 lam + 2 mu > 0`` (Poisson ratio
+        in (-1, 0.5)).
+    """
+
+    lam: float
+    mu: float
+
+    def __post_init__(self) -> None:
+        lam, mu = float(self.lam), float(self.mu)
+        if not (math.isfinite(lam) and math.isfinite(mu)):
+            raise ValueError(f"Lame parameters must be finite, got lam={lam}, mu={mu}")
+        if mu <= 0:
+            raise ValueError(f"shear modulus mu must be > 0, got {mu}")
+        if 3 * lam + 2 * mu <= 0:
+            raise ValueError(
+                f"lam={lam}, mu={mu} give Poisson ratio {lam / (2 * (lam + mu)):.4g} outside "
+                "(-1, 0.5): the material is unstable"
+            )
+
+    @classmethod
+    def from_E_nu(cls, E: float, nu: float) -> Material:
+        """Material from Young's modulus ``E`` (Pa, > 0) and Poisson ratio ``nu``
+        (in (-1, 0.5))."""
+        E, nu = float(E), float(nu)
+        if not math.isfinite(E) or E <= 0:
+            raise ValueError(f"Young's modulus E must be > 0, got {E}")
+        if not math.isfinite(nu) or not (-1.0 < nu < 0.5):
+            raise ValueError(f"Poisson ratio nu must lie in (-1, 0.5), got {nu}")
+        return cls(E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu)))
+
+    @classmethod
+    def from_lame(cls, lam: float, mu: float) -> Material:
+        """Material from the Lame parameters (Pa)."""
+        return cls(float(lam), float(mu))
+
+    @property
+    def E(self) -> float:
+        """Young's modulus (Pa)."""
+        return self.mu * (3 * self.lam + 2 * self.mu) / (self.lam + self.mu)
+
+    @property
+    def nu(self) -> float:
+        """Poisson ratio."""
+        return self.lam / (2 * (self.lam + self.mu))
+
+    def lam_2d(self, plane_stress: bool) -> float:
+        """The ``lam`` of the 2D equations (``lam*`` for plane stress)."""
+        if plane_stress:
+            return 2 * self.lam * self.mu / (self.lam + 2 * self.mu)
+        return self.lam
+
+
+# ------------------------------------------------------ boundary conditions
+ValueSpec = float | Sequence[float] | np.ndarray | Callable[[np.ndarray], np.ndarray]
+
+
+def _eval_spec(spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
+    """Evaluate a constant / vector / callable specification to shape (N, ncomp)."""
+    N = X.shape[0]
+    if callable(spec):
+        v = np.asarray(spec(X), dtype=np.float64)
+        if v.shape == (N,) and ncomp == 1:
+            v = v[:, None]
+        if v.shape != (N, ncomp):
+            raise ValueError(
+                f"{what}: the function returned shape {v.shape}, expected ({N}, {ncomp})"
+            )
+    else:
+        v = np.asarray(spec, dtype=np.float64)
+        if v.ndim == 0:
+            v = np.full((N, ncomp), float(v))
+        elif v.shape == (ncomp,):
+            v = np.broadcast_to(v, (N, ncomp)).copy()
+        else:
+            raise ValueError(f"{what}: expected a scalar or {ncomp} values, got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{what}: values contain NaN or inf")
+    return v
+
+
+@dataclass(frozen=True)
+class Dirichlet:
+    """Prescribed displacement on a boundary part.
+
+    Parameters
+    ----------
+    part : str or callable
+        Boundary part name (or predicate on points).
+    value : float, sequence or callable
+        Displacement (m): a scalar (all constrained components), one value per
+        constrained component, or ``f(X (N, d)) -> (N, ncomp)``.
+    components : sequence of int, optional
+        Constrained components (default: all).
+    """
+
+    part: str | Callable
+    value: ValueSpec = 0.0
+    components: tuple[int, ...] | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Traction:
+    """Prescribed traction ``sigma . n = t`` (Pa) on a boundary part.
+
+    ``value`` is a scalar, a vector ``(ncomp,)`` or ``f(X) -> (N, ncomp)``;
+    ``components`` restricts the condition to some components (default: all).
+    """
+
+    part: str | Callable
+    value: ValueSpec = 0.0
+    components: tuple[int, ...] | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Pressure:
+    """Normal pressure ``p`` (Pa): traction ``t = -p n`` (positive pushes inward)."""
+
+    part: str | Callable
+    value: float | Callable[[np.ndarray], np.ndarray] = 0.0
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """Symmetry plane / roller: ``u . n = 0`` and zero tangential traction."""
+
+    part: str | Callable
+    weight: float = 1.0
+
+
+BoundaryCondition = Dirichlet | Traction | Pressure | Symmetry
+
+
+# ------------------------------------------------------- jet operators
+def _second_index(d: int) -> dict[tuple[int, int], int]:
+    return {p: 1 + d + s for s, p in enumerate(second_pairs(d))}
+
+
+def navier_operator(d: int, lam: float, mu: float) -> np.ndarray:
+    """Coefficients ``(1, d, d, nc)`` of ``mu lap u + (lam + mu) grad div u``.
+
+    Row ``k`` is the ``k``-th component of the equation, acting on output ``j``,
+    channel ``c``.
+    """
+    C = np.zeros((1, d, d, n_channels(d)))
+    idx = _second_index(d)
+    for k in range(d):
+        for i in range(d):
+            C[0, k, k, idx[(i, i)]] += mu
+        for j in range(d):
+            C[0, k, j, idx[tuple(sorted((k, j)))]] += lam + mu
+    return C
+
+
+def traction_operator(normals: np.ndarray, lam: float, mu: float) -> np.ndarray:
+    """Coefficients ``(N, d, d, nc)`` of the traction ``sigma(u) . n`` at points with
+    unit normals ``n (N, d)``.
+
+    ``(sigma n)_k = lam n_k sum_j u_j,j + mu sum_l n_l (u_k,l + u_l,k)``.
+    """
+    N, d = normals.shape
+    C = np.zeros((N, d, d, n_channels(d)))
+    for k in range(d):
+        for j in range(d):
+            C[:, k, j, 1 + j] += lam * normals[:, k]
+        for l in range(d):
+            C[:, k, k, 1 + l] += mu * normals[:, l]
+            C[:, k, l, 1 + k] += mu * normals[:, l]
+    return C
+
+
+def value_operator(N: int, d: int, components: Sequence[int]) -> np.ndarray:
+    """Coefficients ``(1, K, d, nc)`` picking the value of the given components."""
+    C = np.zeros((1, len(components), d, n_channels(d)))
+    for k, j in enumerate(components):
+        C[0, k, j, 0] = 1.0
+    return C
+
+
+def symmetry_operator(normals: np.ndarray, lam: float, mu: float) -> np.ndarray:
+    """Coefficients ``(N, d + 1, d, nc)``: row 0 is ``u . n``, rows ``1..d`` the
+    tangential traction ``(I - n n^T) sigma n``."""
+    N, d = normals.shape
+    T = traction_operator(normals, lam, mu)
+    P = np.eye(d)[None] - normals[:, :, None] * normals[:, None, :]
+    C = np.zeros((N, d + 1, d, n_channels(d)))
+    for j in range(d):
+        C[:, 0, j, 0] = normals[:, j]
+    C[:, 1:] = np.einsum("nkl,nljc->nkjc", P, T)
+    return C
+
+
+# ------------------------------------------------------------- fields
+def strain_from_gradient(grad_u: np.ndarray) -> np.ndarray:
+    """Small strain ``(N, d, d)`` from the displacement gradient ``grad_u[p, j, i] =
+    du_j/dx_i`` of shape ``(N, d, d)``."""
+    return 0.5 * (grad_u + np.swapaxes(grad_u, 1, 2))
+
+
+def stress_from_strain(eps: np.ndarray, lam: float, mu: float) -> np.ndarray:
+    """Stress ``(N, d, d)`` (Pa) from strain ``(N, d, d)``: ``lam tr(eps) I + 2 mu eps``.
+
+    For 2D pass the ``lam`` of the 2D equations (``lam*`` for plane stress).
+    """
+    d = eps.shape[1]
+    tr = np.trace(eps, axis1=1, axis2=2)
+    return lam * tr[:, None, None] * np.eye(d)[None] + 2 * mu * eps
+
+
+def von_mises(sigma: np.ndarray, sigma_zz: np.ndarray | None = None) -> np.ndarray:
+    """Von Mises stress ``(N,)`` from stress ``(N, d, d)``; in 2D ``sigma_zz``
+    (plane strain: ``lam (eps_xx + eps_yy)``, plane stress: 0) completes the tensor."""
+    N, d = sigma.shape[:2]
+    s = np.zeros((N, 3, 3))
+    s[:, :d, :d] = sigma
+    if d == 2 and sigma_zz is not None:
+        s[:, 2, 2] = sigma_zz
+    dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] * np.eye(3)[None] / 3.0
+    return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
+
+
+@dataclass
+class Scales:
+    """Characteristic scales of the non-dimensional problem.
+
+    Attributes
+    ----------
+    origin : ndarray (d,)
+        ``x0`` (m).
+    length : float
+        ``L`` (m).
+    displacement : float
+        ``U`` (m).
+    stress : float
+        ``mu U / L`` (Pa), the unit of the scaled stresses and tractions.
+    """
+
+    origin: np.ndarray
+    length: float
+    displacement: float
+    mu: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def stress(self) -> float:
+        return self.mu * self.displacement / self.length
+
+    def to_hat(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.origin) / self.length
+
+    def to_dict(self) -> dict:
+        return {
+            "origin": [float(v) for v in self.origin],
+            "length": self.length,
+            "displacement": self.displacement,
+            "mu": self.mu,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scales:
+        return cls(np.asarray(d["origin"], dtype=float), d["length"], d["displacement"], d["mu"])

@@ -1,0 +1,150 @@
+"""Export of solutions to mesh files (any format meshio writes) and of run summaries.
+
+Files are written completely or not at all: each goes to a temporary file in the
+target folder first and is renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import meshio
+import numpy as np
+
+__all__ = ["write_fields", "write_solution", "write_json", "prepare_output_dir"]
+
+
+def prepare_output_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and check it is writable (before long work starts).
+
+    Raises
+    ------
+    ValueError
+        If the folder cannot be created or written.
+    """
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / ".pinngelu-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"output folder {p} cannot be written: {exc}") from exc
+    return p
+
+
+def _atomic_target(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.tmp{path.suffix}")
+
+
+def _tensor_to_voigt(t: np.ndarray) -> np.ndarray:
+    """Symmetric tensors (N, d, d) -> (N, 3) in 2D ``[xx, yy, xy]`` or (N, 6) in 3D
+    ``[xx, yy, zz, xy, yz, xz]``."""
+    if t.shape[1] == 2:
+        return np.stack([t[:, 0, 0], t[:, 1, 1], t[:, 0, 1]], axis=1)
+    return np.stack([t[:, 0, 0], t[:, 1, 1], t[:, 2, 2], t[:, 0, 1], t[:, 1, 2], t[:, 0, 2]],
+                    axis=1)
+
+
+def _pad3(v: np.ndarray) -> np.ndarray:
+    """Vectors (N, 2) -> (N, 3) so that ParaView shows them as 3D vectors."""
+    if v.ndim == 2 and v.shape[1] == 2:
+        return np.hstack([v, np.zeros((v.shape[0], 1))])
+    return v
+
+
+def _format_of(path: Path) -> str:
+    fmts = meshio.extension_to_filetypes.get(path.suffix.lower())
+    if not fmts:
+        raise ValueError(f"meshio cannot write files with suffix {path.suffix!r}")
+    return fmts[0]
+
+
+def write_fields(path: str | os.PathLike, points: np.ndarray, cells: np.ndarray,
+                 fields: dict[str, np.ndarray]) -> Path:
+    """Write point fields on a simplex mesh.
+
+    Parameters
+    ----------
+    path : path
+        Output file; the format follows the suffix (``.vtu``, ``.xdmf``, ``.msh``...).
+    points : ndarray (P, d)
+        Node coordinates (m).
+    cells : ndarray (M, 3) or (M, 4)
+        Triangles (2D) or tetrahedra (3D).
+    fields : dict
+        Point data: vectors ``(P, d)`` are padded to 3 components, symmetric tensors
+        ``(P, d, d)`` stored in Voigt order (2D ``xx, yy, xy``; 3D ``xx, yy, zz, xy,
+        yz, xz``), scalars ``(P,)``.
+    """
+    path = Path(path)
+    d = points.shape[1]
+    ctype = {3: "triangle", 4: "tetra"}[cells.shape[1]]
+    data = {}
+    for name, v in fields.items():
+        v = np.asarray(v)
+        if v.ndim == 3:
+            v = _tensor_to_voigt(v)
+        elif v.ndim == 2 and v.shape[1] == d:
+            v = _pad3(v)
+        data[name] = v
+    mesh = meshio.Mesh(_pad3(points) if d == 2 else points, [(ctype, cells)], point_data=data)
+    tmp = _atomic_target(path)
+    try:
+        mesh.write(tmp, file_format=_format_of(path))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_solution(path: str | os.PathLike, solution, h: float | None = None,
+                   mesh: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+    """Evaluate a :class:`~pinngelu.problem.Solution` on a mesh of its domain and write
+    displacement, strain, stress, von Mises (and the exact displacement and error
+    where known) as point data.
+
+    Parameters
+    ----------
+    path : path
+        Output file (``.vtu`` recommended).
+    solution : Solution
+    h : float, optional
+        Mesh size (m) for meshing the solution's geometry (default: 1/50 of its size).
+    mesh : (points, cells), optional
+        Use this mesh instead (e.g. the user's own).
+    """
+    if mesh is None:
+        geom = solution.geometry
+        if geom is None:
+            raise ValueError("the solution has no geometry; pass mesh=(points, cells)")
+        if h is None:
+            lo, hi = (np.asarray(v) for v in geom.bbox)
+            h = float(np.max(hi - lo)) / 50.0
+        mesh = geom.mesh(h)
+    points, cells = mesh
+    fields = solution.fields(points, check_inside=False)
+    return write_fields(path, points, cells, fields)
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write JSON atomically (numpy scalars and arrays converted)."""
+    path = Path(path)
+
+    def default(o):
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, Path):
+            return str(o)
+        raise TypeError(f"cannot serialise {type(o).__name__}")
+
+    text = json.dumps(obj, indent=2, default=default)
+    tmp = _atomic_target(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path

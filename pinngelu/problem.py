@@ -1,0 +1,468 @@
+"""An elasticity problem: geometry, material, loads and boundary conditions, turned
+into residual groups for the kernels; and the trained :class:`Solution`.
+
+Example
+-------
+>>> import numpy as np, pinngelu as pg
+>>> geom = pg.Rectangle(0.0, 1.0, 0.0, 0.2)
+>>> prob = pg.ElasticityProblem(
+...     geom, pg.Material.from_E_nu(210e9, 0.3),
+...     [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, -1e6])],
+...     plane_stress=True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .elasticity import (
+    BoundaryCondition,
+    Dirichlet,
+    Material,
+    Pressure,
+    Scales,
+    Symmetry,
+    Traction,
+    _eval_spec,
+    navier_operator,
+    strain_from_gradient,
+    stress_from_strain,
+    symmetry_operator,
+    traction_operator,
+    value_operator,
+    von_mises,
+)
+from .geometry import Geometry
+from .kernels import Backend
+from .loss import ResidualGroup, check_points
+from .loss import jets as network_jets
+from .network import MLP, save_npz_atomic
+
+__all__ = ["ElasticityProblem", "DisplacementData", "Solution"]
+
+
+@dataclass(frozen=True)
+class DisplacementData:
+    """Measured displacements (m) at points inside the domain (for inverse problems
+    or data assimilation): residual ``u(X) - u_measured``."""
+
+    X: np.ndarray
+    u: np.ndarray
+    weight: float = 1.0
+    name: str = "data"
+
+
+def _describe(part) -> str:
+    return part if isinstance(part, str) else getattr(part, "__name__", "predicate")
+
+
+class ElasticityProblem:
+    """Linear elasticity on a geometry, with loads and boundary conditions.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The domain (lengths in m).
+    material : Material
+        Isotropic material (Pa).
+    conditions : sequence of Dirichlet, Traction, Pressure or Symmetry
+        Boundary conditions on named boundary parts.
+    body_force : array_like (d,) or callable, optional
+        Body force per unit volume ``f`` (N/m^3): a constant vector or
+        ``f(X (N, d)) -> (N, d)``.
+    plane_stress : bool
+        2D only: plane stress (default plane strain).
+    n_interior, n_boundary : int
+        Collocation points in the domain and on the constrained boundary (split
+        between the conditions in proportion to their parts' measures).
+    sampling : {"sobol", "uniform"}
+        Point sampling method.
+    data : sequence of DisplacementData, optional
+        Measured displacements.
+    exact : callable, optional
+        Exact displacement ``u(X (N, d)) -> (N, d)`` (m), for error reports.
+    interior_weight : float
+        Weight of the interior residual group.
+    displacement_scale, length_scale : float, optional
+        Override the characteristic scales (m) chosen automatically.
+
+    Raises
+    ------
+    ValueError
+        On a condition on a boundary part that does not exist, a body force of the
+        wrong shape, a component out of range, data outside the domain, ...
+    """
+
+    def __init__(
+        self,
+        geometry: Geometry,
+        material: Material,
+        conditions: Sequence[BoundaryCondition],
+        body_force=None,
+        *,
+        plane_stress: bool = False,
+        n_interior: int = 2000,
+        n_boundary: int = 800,
+        sampling: str = "sobol",
+        data: Sequence[DisplacementData] = (),
+        exact: Callable[[np.ndarray], np.ndarray] | None = None,
+        interior_weight: float = 1.0,
+        displacement_scale: float | None = None,
+        length_scale: float | None = None,
+    ) -> None:
+        if not isinstance(geometry, Geometry):
+            raise ValueError("geometry must be a pinngelu Geometry")
+        if not isinstance(material, Material):
+            raise ValueError("material must be a pinngelu Material (Material.from_E_nu(E, nu))")
+        self.geometry = geometry
+        self.material = material
+        self.dim = d = geometry.dim
+        if plane_stress and d != 2:
+            raise ValueError("plane_stress applies to 2D problems only")
+        self.plane_stress = bool(plane_stress)
+        self.conditions = list(conditions)
+        self.body_force = body_force
+        self.exact = exact
+        self.data = list(data)
+        if sampling not in ("sobol", "uniform"):
+            raise ValueError(f"sampling must be 'sobol' or 'uniform', got {sampling!r}")
+        self.sampling = sampling
+        for name, n in (("n_interior", n_interior), ("n_boundary", n_boundary)):
+            if int(n) != n or n < 1:
+                raise ValueError(f"{name} must be a positive integer, got {n}")
+        self.n_interior = int(n_interior)
+        self.n_boundary = int(n_boundary)
+        self.interior_weight = float(interior_weight)
+        self._validate()
+        self.scales = self._choose_scales(displacement_scale, length_scale)
+
+    # ---------------------------------------------------------- validation
+    @property
+    def lam_eff(self) -> float:
+        """``lam`` of the equations solved (``lam*`` in plane stress)."""
+        return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
+
+    def _validate(self) -> None:
+        d = self.dim
+        parts = self.geometry.boundary_parts
+        rng = np.random.default_rng(0)
+        if len(self.conditions) == 0:
+            raise ValueError("no boundary conditions given")
+        for bc in self.conditions:
+            if not isinstance(bc, (Dirichlet, Traction, Pressure, Symmetry)):
+                raise ValueError(f"unknown boundary condition {bc!r}")
+            if isinstance(bc.part, str) and bc.part not in parts:
+                raise ValueError(
+                    f"{type(bc).__name__} on boundary part {bc.part!r}, which does not exist; "
+                    f"the geometry has parts: {', '.join(parts)}"
+                )
+            if not isinstance(bc.part, str) and not callable(bc.part):
+                raise ValueError(f"boundary part must be a name or a predicate, got {bc.part!r}")
+            comps = getattr(bc, "components", None)
+            if comps is not None:
+                if len(comps) == 0 or any(int(c) != c or not 0 <= c < d for c in comps):
+                    raise ValueError(
+                        f"{type(bc).__name__} on {_describe(bc.part)!r}: components must be "
+                        f"in 0..{d - 1}, got {comps}"
+                    )
+            if getattr(bc, "weight", 1.0) < 0:
+                raise ValueError("condition weights must be >= 0")
+            # evaluate the prescribed values once on a few boundary points
+            if isinstance(bc, (Dirichlet, Traction)):
+                smp = self.geometry.sample_boundary(4, rng, parts=bc.part)
+                ncomp = d if bc.components is None else len(bc.components)
+                _eval_spec(bc.value, smp.points, ncomp, f"{type(bc).__name__} on {bc.part!r}")
+            if isinstance(bc, Pressure):
+                smp = self.geometry.sample_boundary(4, rng, parts=bc.part)
+                _eval_spec(bc.value, smp.points, 1, f"Pressure on {bc.part!r}")
+        if self.body_force is not None:
+            Xs = self.geometry.sample_interior(4, rng)
+            _eval_spec(self.body_force, Xs, d, "body force")
+        if self.exact is not None:
+            Xs = self.geometry.sample_interior(4, rng)
+            _eval_spec(self.exact, Xs, d, "exact solution")
+        for dat in self.data:
+            X = check_points(dat.X, d, f"data {dat.name!r} points")
+            u = np.asarray(dat.u, dtype=np.float64)
+            if u.shape != (X.shape[0], d):
+                raise ValueError(
+                    f"data {dat.name!r}: displacements must have shape ({X.shape[0]}, {d}), "
+                    f"got {u.shape}"
+                )
+            if not np.all(np.isfinite(u)):
+                raise ValueError(f"data {dat.name!r}: displacements contain NaN or inf")
+            self.check_inside(X, f"data {dat.name!r} points")
+
+    def check_inside(self, X: np.ndarray, what: str = "points") -> None:
+        """Raise ValueError if any point lies outside the domain."""
+        lo, hi = self.geometry.bbox
+        tol = 1e-9 * float(np.max(hi - lo))
+        inside = self.geometry.contains(X, tol=tol)
+        if not np.all(inside):
+            i = int(np.flatnonzero(~inside)[0])
+            raise ValueError(
+                f"{what}: {int((~inside).sum())} point(s) lie outside the domain "
+                f"(first: row {i}, {X[i].tolist()})"
+            )
+
+    def _choose_scales(self, U: float | None, L: float | None) -> Scales:
+        lo, hi = (np.asarray(v, dtype=float) for v in self.geometry.bbox)
+        origin = 0.5 * (lo + hi)
+        if L is None:
+            L = 0.5 * float(np.max(hi - lo))
+        if not (L > 0 and math.isfinite(L)):
+            raise ValueError(f"length scale must be > 0, got {L}")
+        mu = self.material.mu
+        if U is None:
+            rng = np.random.default_rng(0)
+            cands = [0.0]
+            for bc in self.conditions:
+                if isinstance(bc, (Dirichlet, Traction, Pressure)):
+                    smp = self.geometry.sample_boundary(64, rng, parts=bc.part)
+                    nc = 1 if isinstance(bc, Pressure) else (
+                        self.dim if bc.components is None else len(bc.components))
+                    v = np.max(np.abs(_eval_spec(bc.value, smp.points, nc, "")))
+                    cands.append(v if isinstance(bc, Dirichlet) else v * L / mu)
+            if self.body_force is not None:
+                Xs = self.geometry.sample_interior(256, rng)
+                f = np.max(np.abs(_eval_spec(self.body_force, Xs, self.dim, "")))
+                cands.append(f * L * L / mu)
+            for dat in self.data:
+                cands.append(float(np.max(np.abs(dat.u))))
+            U = max(cands)
+            if U == 0.0:
+                U = 1e-3 * L
+        if not (U > 0 and math.isfinite(U)):
+            raise ValueError(f"displacement scale must be > 0, got {U}")
+        return Scales(origin, float(L), float(U), mu)
+
+    # ------------------------------------------------------ residual groups
+    def _split_boundary(self) -> list[int]:
+        meas = []
+        for bc in self.conditions:
+            if isinstance(bc.part, str):
+                meas.append(self.geometry.part_measure(bc.part))
+            else:
+                meas.append(np.nan)
+        meas = np.array(meas)
+        if np.any(np.isnan(meas)):
+            fill = np.nanmean(meas) if np.any(~np.isnan(meas)) else 1.0
+            meas = np.where(np.isnan(meas), fill, meas)
+        share = meas / meas.sum()
+        return [max(16, int(round(self.n_boundary * s))) for s in share]
+
+    def residual_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:
+        """Sample collocation points and build the residual groups (scaled units).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        list of ResidualGroup
+        """
+        Xi = self.geometry.sample_interior(self.n_interior, rng, method=self.sampling)
+        bsamples = [
+            self.geometry.sample_boundary(n, rng, parts=bc.part, method=self.sampling)
+            for bc, n in zip(self.conditions, self._split_boundary(), strict=True)
+        ]
+        return self.groups_at(Xi, [(s.points, s.normals) for s in bsamples])
+
+    def groups_at(
+        self, X_interior: np.ndarray, boundary: list[tuple[np.ndarray, np.ndarray]]
+    ) -> list[ResidualGroup]:
+        """Residual groups at given points (m): interior points ``(N, d)`` and, per
+        condition, boundary points with their outward unit normals."""
+        d = self.dim
+        sc = self.scales
+        mu = self.material.mu
+        lam_r = self.lam_eff / mu
+        groups = []
+        Xi = check_points(X_interior, d, "interior points")
+        if self.body_force is None:
+            gi = np.zeros((Xi.shape[0], d))
+        else:
+            f = _eval_spec(self.body_force, Xi, d, "body force")
+            gi = -f * sc.length**2 / (mu * sc.displacement)
+        groups.append(
+            ResidualGroup("pde", sc.to_hat(Xi), navier_operator(d, lam_r, 1.0), gi,
+                          self.interior_weight)
+        )
+        for k, (bc, (Xb, Nb)) in enumerate(zip(self.conditions, boundary, strict=True)):
+            name = f"{type(bc).__name__.lower()}:{_describe(bc.part)}"
+            if any(g.name == name for g in groups):
+                name = f"{name}#{k}"
+            Xh = sc.to_hat(Xb)
+            if isinstance(bc, Dirichlet):
+                comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
+                v = _eval_spec(bc.value, Xb, len(comps), name)
+                C = value_operator(Xb.shape[0], d, comps)
+                g = v / sc.displacement
+            elif isinstance(bc, (Traction, Pressure)):
+                if isinstance(bc, Pressure):
+                    comps = tuple(range(d))
+                    t = -_eval_spec(bc.value, Xb, 1, name) * Nb
+                else:
+                    comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
+                    t = _eval_spec(bc.value, Xb, len(comps), name)
+                C = traction_operator(Nb, lam_r, 1.0)[:, list(comps)]
+                g = t / sc.stress
+            else:
+                C = symmetry_operator(Nb, lam_r, 1.0)
+                g = np.zeros((Xb.shape[0], d + 1))
+            groups.append(ResidualGroup(name, Xh, C, g, bc.weight))
+        for dat in self.data:
+            C = value_operator(dat.X.shape[0], d, tuple(range(d)))
+            g = np.asarray(dat.u, dtype=np.float64) / sc.displacement
+            groups.append(ResidualGroup(dat.name, sc.to_hat(np.asarray(dat.X, float)), C, g,
+                                        dat.weight))
+        return groups
+
+    def solution(self, mlp: MLP, theta: np.ndarray) -> Solution:
+        """Wrap trained parameters as a :class:`Solution`."""
+        return Solution(mlp, theta, self.scales, self.material, self.plane_stress,
+                        exact=self.exact, geometry=self.geometry)
+
+
+class Solution:
+    """A trained displacement field with its derived fields, in the user's units.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray (n_params,)
+    scales : Scales
+    material : Material
+    plane_stress : bool
+    """
+
+    def __init__(
+        self,
+        mlp: MLP,
+        theta: np.ndarray,
+        scales: Scales,
+        material: Material,
+        plane_stress: bool = False,
+        exact: Callable | None = None,
+        geometry: Geometry | None = None,
+        device: str | Backend = "cpu",
+    ) -> None:
+        self.mlp = mlp
+        self.theta = mlp.check_theta(np.array(theta, dtype=np.float64))
+        self.scales = scales
+        self.material = material
+        self.plane_stress = plane_stress
+        self.exact = exact
+        self.geometry = geometry
+        self.device = device
+
+    @property
+    def dim(self) -> int:
+        return self.mlp.in_dim
+
+    @property
+    def lam_eff(self) -> float:
+        return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
+
+    def _jets(self, X: np.ndarray, check_inside: bool):
+        X = check_points(X, self.dim)
+        if check_inside and self.geometry is not None:
+            lo, hi = self.geometry.bbox
+            tol = 1e-6 * float(np.max(np.asarray(hi) - np.asarray(lo)))
+            inside = self.geometry.contains(X, tol=tol)
+            if not np.all(inside):
+                i = int(np.flatnonzero(~inside)[0])
+                raise ValueError(
+                    f"{int((~inside).sum())} evaluation point(s) lie outside the domain "
+                    f"(first: row {i}, {X[i].tolist()}); pass check_inside=False to extrapolate"
+                )
+        u, du, ddu = network_jets(self.mlp, self.theta, self.scales.to_hat(X), self.device)
+        U, L = self.scales.displacement, self.scales.length
+        return U * u, (U / L) * du, (U / L**2) * ddu
+
+    def displacement(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m)."""
+        return self._jets(X, check_inside)[0]
+
+    def displacement_gradient(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """``grad u (N, d, d)`` with ``[p, j, i] = du_j / dx_i``."""
+        return self._jets(X, check_inside)[1]
+
+    def strain(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """Small strain ``(N, d, d)``."""
+        return strain_from_gradient(self.displacement_gradient(X, check_inside))
+
+    def stress(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """Cauchy stress ``(N, d, d)`` (Pa) (in-plane components in 2D)."""
+        return stress_from_strain(self.strain(X, check_inside), self.lam_eff, self.material.mu)
+
+    def fields(self, X: np.ndarray, check_inside: bool = True) -> dict[str, np.ndarray]:
+        """All fields at ``X``: displacement, strain, stress, von_mises, and where an
+        exact solution is known, displacement_exact and displacement_error."""
+        u, du, _ = self._jets(X, check_inside)
+        eps = strain_from_gradient(du)
+        sig = stress_from_strain(eps, self.lam_eff, self.material.mu)
+        szz = None
+        if self.dim == 2 and not self.plane_stress:
+            szz = self.material.lam * (eps[:, 0, 0] + eps[:, 1, 1])
+        out = {
+            "displacement": u,
+            "strain": eps,
+            "stress": sig,
+            "von_mises": von_mises(sig, szz),
+        }
+        if self.exact is not None:
+            ue = np.asarray(self.exact(np.asarray(X, dtype=float)), dtype=float)
+            out["displacement_exact"] = ue
+            out["displacement_error"] = u - ue
+        return out
+
+    def relative_l2_error(self, X: np.ndarray) -> float:
+        """``||u - u_exact|| / ||u_exact||`` over the points ``X``."""
+        if self.exact is None:
+            raise ValueError("no exact solution is known for this problem")
+        u = self.displacement(X)
+        ue = np.asarray(self.exact(np.asarray(X, dtype=float)), dtype=float)
+        return float(np.linalg.norm(u - ue) / np.linalg.norm(ue))
+
+    # --------------------------------------------------------------- I/O
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the model with what is needed to evaluate it (``.npz``, atomic)."""
+        meta = {
+            "mlp": self.mlp.to_dict(),
+            "scales": self.scales.to_dict(),
+            "material": {"lam": self.material.lam, "mu": self.material.mu},
+            "plane_stress": self.plane_stress,
+        }
+        save_npz_atomic(path, meta=np.array(json.dumps(meta)), theta=self.theta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, geometry: Geometry | None = None,
+             exact: Callable | None = None) -> Solution:
+        """Load a model saved by :meth:`save`."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no model file at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                theta = np.array(z["theta"])
+        except (KeyError, ValueError, OSError) as exc:
+            raise ValueError(f"{path} is not a pinngelu model file: {exc}") from exc
+        return cls(
+            MLP.from_dict(meta["mlp"]),
+            theta,
+            Scales.from_dict(meta["scales"]),
+            Material(meta["material"]["lam"], meta["material"]["mu"]),
+            bool(meta["plane_stress"]),
+            exact=exact,
+            geometry=geometry,
+        )

@@ -1,0 +1,144 @@
+"""What every case script shares: its command-line options, and running a problem to
+the standard outputs (progress, final errors, ``summary.json``, ``solution.vtu``,
+figures, the trained model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .io import prepare_output_dir, write_fields, write_json
+from .network import MLP
+from .plotting import plot_case_figures
+from .problem import ElasticityProblem, Solution
+from .training import TrainConfig, TrainResult, train
+
+__all__ = ["CaseSettings", "case_parser", "run_case"]
+
+
+@dataclass
+class CaseSettings:
+    """Defaults of a case (overridable from the command line)."""
+
+    hidden: tuple[int, ...] = (50, 50, 50, 50)
+    activation: str = "gelu"
+    seed: int = 0
+    config: TrainConfig = field(default_factory=TrainConfig)
+    mesh_h: float | None = None
+
+
+def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentParser:
+    """The options every case script accepts."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--out", default=None, help="output folder (default: out/<case>)")
+    ap.add_argument("--seed", type=int, default=settings.seed, help="random seed")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="compute backend")
+    ap.add_argument("--max-iter", type=int, default=None,
+                    help=f"L-BFGS iteration budget (default {settings.config.lbfgs_iters})")
+    ap.add_argument("--adam-iters", type=int, default=None,
+                    help=f"Adam warm-up iterations (default {settings.config.adam_iters})")
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="wall-time budget in seconds for training")
+    ap.add_argument("--print-every", type=int, default=None, help="iterations between lines")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    return ap
+
+
+def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
+    cfg = settings.config
+    upd = {}
+    if args.max_iter is not None:
+        upd["lbfgs_iters"] = args.max_iter
+    if args.adam_iters is not None:
+        upd["adam_iters"] = args.adam_iters
+    if args.time_limit is not None:
+        upd["time_limit"] = args.time_limit
+    if args.print_every is not None:
+        upd["print_every"] = args.print_every
+    return replace(cfg, **upd) if upd else cfg
+
+
+def run_case(
+    name: str,
+    problem: ElasticityProblem,
+    settings: CaseSettings,
+    args: argparse.Namespace,
+    error_points: np.ndarray | None = None,
+    extra_metrics: Callable[[Solution], dict] | None = None,
+) -> dict:
+    """Train ``problem`` and write the standard outputs.
+
+    Returns
+    -------
+    dict
+        The summary (also written to ``<out>/summary.json``).
+    """
+    out = prepare_output_dir(args.out or Path("out") / name)
+    config = _config_from_args(args, settings)
+    stream = None if args.quiet else sys.stdout
+    mlp = MLP(problem.dim, settings.hidden, problem.dim, settings.activation)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    res: TrainResult = train(problem, mlp, rng=rng, device=args.device, config=config,
+                             error_points=error_points, out=stream)
+    wall = time.perf_counter() - t0
+    sol = problem.solution(mlp, res.theta)
+    summary: dict = {
+        "case": name,
+        "wall_time_s": wall,
+        "iterations": res.n_iter,
+        "evaluations": res.n_eval,
+        "final_loss": res.loss,
+        "stop_reason": res.stop_reason,
+        "settings": {
+            "seed": args.seed,
+            "device": args.device,
+            "hidden": list(settings.hidden),
+            "activation": settings.activation,
+            "n_interior": problem.n_interior,
+            "n_boundary": problem.n_boundary,
+            "adam_iters": config.adam_iters,
+            "lbfgs_iters": config.lbfgs_iters,
+            "lbfgs_memory": config.lbfgs.memory,
+            "time_limit": config.time_limit,
+            "material": {"lam": problem.material.lam, "mu": problem.material.mu,
+                         "E": problem.material.E, "nu": problem.material.nu},
+            "plane_stress": problem.plane_stress,
+            "scales": problem.scales.to_dict(),
+        },
+        "error_history": {"time_s": res.history["error_time"], "iteration":
+                          res.history["error_iteration"], "rel_l2": res.history["error"]},
+    }
+    if error_points is not None and problem.exact is not None:
+        summary["rel_l2_displacement"] = sol.relative_l2_error(error_points)
+    if extra_metrics is not None:
+        summary.update(extra_metrics(sol))
+    h = settings.mesh_h
+    if h is None:
+        lo, hi = (np.asarray(v) for v in problem.geometry.bbox)
+        h = float(np.max(hi - lo)) / 60.0
+    mesh = problem.geometry.mesh(h)
+    vtu = write_fields(out / "solution.vtu", *mesh, sol.fields(mesh[0], check_inside=False))
+    sol.save(out / "model.npz")
+    figs = plot_case_figures(sol, out, res.history, mesh)
+    summary["files"] = [str(vtu), str(out / "model.npz")] + [str(f) for f in figs]
+    write_json(out / "summary.json", summary)
+    if stream is not None:
+        for k, v in summary.items():
+            if k.startswith("rel_") or k.endswith("_error") or k in extra_keys(summary):
+                print(f"{k}: {v:.4e}" if isinstance(v, float) else f"{k}: {v}")
+        print(f"wall time {wall:.1f} s, {res.n_iter} iterations; files in {out}/")
+    return summary
+
+
+def extra_keys(summary: dict) -> set[str]:
+    """Scalar metrics of a summary worth printing."""
+    skip = {"case", "wall_time_s", "iterations", "evaluations", "stop_reason", "final_loss"}
+    return {k for k, v in summary.items() if isinstance(v, float) and k not in skip}
