@@ -37,6 +37,11 @@ def check_points(X: np.ndarray, d: int, what: str = "points") -> np.ndarray:
     return Xa
 
 
+def _is_real_numeric(a) -> bool:
+    a = np.asarray(a)
+    return bool(np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer))
+
+
 @dataclass
 class ResidualGroup:
     """One group of residuals ``r = C : J - g`` on a set of points.
@@ -72,6 +77,10 @@ class ResidualGroup:
         d = X.shape[1]
         self.X = check_points(X, d, f"group {self.name!r} points")
         N = self.X.shape[0]
+        for what, arr in (("coefficients", self.C), ("targets", self.g),
+                          ("point weights", self.point_weights)):
+            if arr is not None and not _is_real_numeric(arr):
+                raise ValueError(f"group {self.name!r}: {what} must be a real numeric array")
         C = np.asarray(self.C, dtype=np.float64)
         if C.ndim != 4 or C.shape[0] not in (1, N) or C.shape[3] != n_channels(d):
             raise ValueError(
@@ -117,16 +126,17 @@ class ResidualGroup:
         return self.weight * self.point_weights
 
     def on(self, backend: Backend) -> tuple:
-        """The group's arrays on ``backend`` (uploaded once, then reused)."""
+        """The group's arrays on ``backend``: points, coefficients and targets are
+        uploaded once and reused; the weights (which a user may change between
+        evaluations) are taken afresh each time."""
         key = backend.name
         if key not in self._dev:
             self._dev[key] = (
                 backend.asarray(self.X),
                 backend.asarray(self.C),
                 backend.asarray(self.g),
-                backend.asarray(self.kernel_weights()),
             )
-        return self._dev[key]
+        return (*self._dev[key], backend.asarray(self.kernel_weights()))
 
 
 @dataclass

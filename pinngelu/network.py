@@ -21,6 +21,9 @@ __all__ = ["MLP", "glorot_normal", "gelu_fixed_point_gain"]
 
 
 def _check_sizes(in_dim: int, hidden: list[int], out_dim: int) -> None:
+    for name, v in (("input", in_dim), ("output", out_dim)):
+        if isinstance(v, bool) or int(v) != v:
+            raise ValueError(f"{name} dimension must be an integer, got {v!r}")
     if not (1 <= int(in_dim) <= 3):
         raise ValueError(f"input dimension must be 1, 2 or 3, got {in_dim}")
     if not (1 <= int(out_dim) <= 3):

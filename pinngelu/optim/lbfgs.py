@@ -506,7 +506,7 @@ def lbfgs_step(
     The search direction comes from the two-loop recursion with ``H0 = gamma I``; on the first
     iteration, after a reset, or if the quasi-Newton direction is not a descent direction, the
     steepest-descent direction is used with a first trial displacement of length
-    ``config.init_step`` (or the length of the previous step after a reset). A strong-Wolfe line
+    ``config.init_step`` (capped by the length of the newest stored step). A strong-Wolfe line
     search follows, and the iterate moves to the lowest-valued finite trial point if it is
     strictly lower than ``state.f``. If no lower point is found, the memory is cleared and the
     search is retried once along steepest descent; if that fails too, the state keeps its

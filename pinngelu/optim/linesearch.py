@@ -156,6 +156,7 @@ def strong_wolfe(
         Relative bracket width below which the zoom phase gives up and returns its best
         sufficient-decrease point (as MINPACK's ``dcsrch``); only applies once such a point
         exists, so a bracket starting at ``step = 0`` (e.g. after a NaN trial) keeps shrinking.
+        Off (0) by default.
 
     Returns
     -------
@@ -163,6 +164,15 @@ def strong_wolfe(
         On success the strong Wolfe point. Otherwise the best point seen: the trial with the
         lowest value among those satisfying sufficient decrease if any, else the trial with the
         lowest finite value (``step = 0`` if nothing beat ``f0``), with ``success=False``.
+
+    Notes
+    -----
+    Besides ``max_evals``, the zoom phase stops (unsuccessfully) when the bracket width reaches
+    machine precision, or when the slopes at both ends have the same sign and
+    ``width * max|slope| <= 4 eps |f_lo|``, i.e. when no change of the objective inside the
+    bracket could be resolved in floating point. The latter ends hopeless searches near a
+    minimiser quickly; a bracket whose end slopes have opposite signs is still refined, since
+    the slopes locate the minimiser even when the values no longer differ.
     """
     if not 0.0 < c1 < c2 < 1.0:
         raise ValueError(f"need 0 < c1 < c2 < 1, got c1={c1}, c2={c2}")

@@ -1,0 +1,605 @@
+"""Tests of the jet and loss kernels against an independent NumPy implementation.
+
+The reference below propagates, for every neuron and point, the value, the full
+gradient ``(n, d)`` and the full Hessian ``(n, d, d)`` through the network with
+activation derivatives written out here (no package kernel is reused), and builds
+the loss ``sum_g w_g / N_g sum_p sum_k r_k(p)^2`` from those jets.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pytest
+from scipy.special import erfc, expit
+
+import pinngelu.kernels.cpu as cpu_kernels
+from pinngelu import MLP, ResidualGroup, jets, loss_and_grad
+from pinngelu.activations import evaluate
+from pinngelu.kernels import n_channels, second_pairs
+
+ALL_ACTS = ["gelu", "gelu_tanh", "tanh", "sin", "softplus", "relu", "linear"]
+SMOOTH_ACTS = ["gelu", "gelu_tanh", "tanh", "sin", "softplus"]
+
+_K = math.sqrt(2.0 / math.pi)
+_A = 0.044715
+
+
+# --------------------------------------------------------------------- reference
+def phi012(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Activation value, first and second derivative, written independently."""
+    if name == "gelu":
+        cdf = 0.5 * erfc(-z / math.sqrt(2.0))
+        pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+        return z * cdf, cdf + z * pdf, pdf * (2.0 - z * z)
+    if name == "gelu_tanh":
+        u1 = _K * (1.0 + 3.0 * _A * z * z)
+        u2 = 6.0 * _K * _A * z
+        t = np.tanh(_K * (z + _A * z**3))
+        s = 1.0 - t * t
+        return (
+            0.5 * z * (1.0 + t),
+            0.5 * (1.0 + t) + 0.5 * z * s * u1,
+            s * u1 + 0.5 * z * s * (u2 - 2.0 * t * u1 * u1),
+        )
+    if name == "tanh":
+        t = np.tanh(z)
+        return t, 1.0 - t * t, -2.0 * t * (1.0 - t * t)
+    if name == "sin":
+        return np.sin(z), np.cos(z), -np.sin(z)
+    if name == "softplus":
+        s = expit(z)
+        return np.logaddexp(0.0, z), s, s * (1.0 - s)
+    if name == "relu":
+        return np.maximum(z, 0.0), (z > 0).astype(float), np.zeros_like(z)
+    if name == "linear":
+        return z.copy(), np.ones_like(z), np.zeros_like(z)
+    raise AssertionError(name)
+
+
+def ref_jets(mlp: MLP, theta: np.ndarray, X: np.ndarray):
+    """Value (N, m), gradient (N, m, d) and full Hessian (N, m, d, d) by NumPy."""
+    N, d = X.shape
+    a = X
+    da = np.broadcast_to(np.eye(d), (N, d, d))
+    dda = np.zeros((N, d, d, d))
+    for k in range(mlp.n_layers):
+        W, b = mlp.layer(theta, k)
+        z = a @ W.T + b
+        dz = np.einsum("oi,pid->pod", W, da)
+        ddz = np.einsum("oi,pide->pode", W, dda)
+        if k == mlp.n_layers - 1:
+            return z, dz, ddz
+        f0, f1, f2 = phi012(mlp.activation, z)
+        a = f0
+        da = f1[..., None] * dz
+        dda = f2[..., None, None] * dz[..., :, None] * dz[..., None, :]
+        dda = dda + f1[..., None, None] * ddz
+    raise AssertionError("unreachable")
+
+
+def pack(u, du, H) -> np.ndarray:
+    """Channels ``[u, du_0..du_{d-1}, H_00, H_01, .., H_11, ..]`` (N, m, nc)."""
+    d = du.shape[-1]
+    dd = np.stack([H[..., i, j] for i in range(d) for j in range(i, d)], axis=-1)
+    return np.concatenate([u[..., None], du, dd], axis=-1)
+
+
+def ref_group(mlp, theta, grp: ResidualGroup) -> tuple[float, np.ndarray, np.ndarray]:
+    """Loss share, residuals (N, K) and jets (N, m, nc) of one group by NumPy."""
+    J = pack(*ref_jets(mlp, theta, grp.X))
+    C = np.broadcast_to(grp.C, (grp.n_points,) + grp.C.shape[1:])
+    R = np.einsum("pkjc,pjc->pk", C, J) - grp.g
+    if grp.point_weights is None:
+        loss = grp.weight / max(grp.n_points, 1) * np.sum(R * R)
+    else:
+        loss = grp.weight * np.sum(grp.point_weights * np.sum(R * R, axis=1))
+    return float(loss), R, J
+
+
+def random_net(rng, d, hidden, m, act):
+    """A network with random weights and nonzero biases."""
+    mlp = MLP(d, hidden, m, act)
+    theta = mlp.init(rng, "glorot") + 0.3 * rng.normal(size=mlp.n_params)
+    return mlp, theta
+
+
+def random_group(rng, name, N, d, m, K, broadcast=False, weight=1.0, point_weights=False):
+    X = rng.uniform(-1.5, 1.5, size=(N, d))
+    C = rng.normal(size=(1 if broadcast else N, K, m, n_channels(d)))
+    g = rng.normal(size=(N, K))
+    pw = rng.uniform(0.1, 2.0, size=N) if point_weights else None
+    return ResidualGroup(name, X, C, g, weight=weight, point_weights=pw)
+
+
+def assert_close_scaled(actual, desired, rtol, what=""):
+    """``max |actual - desired| <= rtol * max |desired|`` (with a tiny floor)."""
+    actual = np.asarray(actual)
+    desired = np.asarray(desired)
+    assert actual.shape == desired.shape, (what, actual.shape, desired.shape)
+    scale = max(float(np.max(np.abs(desired), initial=0.0)), 1e-300)
+    err = float(np.max(np.abs(actual - desired), initial=0.0))
+    assert err <= rtol * scale, f"{what}: max error {err:.3e} vs scale {scale:.3e}"
+
+
+# ------------------------------------------------------------ 1. jets vs NumPy
+def test_channel_conventions():
+    assert [n_channels(d) for d in (1, 2, 3)] == [3, 6, 10]
+    assert second_pairs(1) == [(0, 0)]
+    assert second_pairs(2) == [(0, 0), (0, 1), (1, 1)]
+    assert second_pairs(3) == [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+
+
+ARCHS = [(3, [7, 5, 9], 3), (2, [50, 50], 2), (1, [3], 1), (2, [4, 1, 6], 3)]
+
+
+@pytest.mark.parametrize("act", ALL_ACTS)
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: f"d{a[0]}-{a[1]}-m{a[2]}")
+def test_jets_match_numpy_reference(act, arch):
+    d, hidden, m = arch
+    rng = np.random.default_rng([ALL_ACTS.index(act), d, len(hidden)])
+    mlp, theta = random_net(rng, d, hidden, m, act)
+    X = rng.uniform(-2.0, 2.0, size=(37, d))
+    u, du, ddu = jets(mlp, theta, X)
+    ur, dur, H = ref_jets(mlp, theta, X)
+    assert u.shape == (37, m) and du.shape == (37, m, d) and ddu.shape == (37, m, d * (d + 1) // 2)
+    assert_close_scaled(u, ur, 1e-12, "value")
+    assert_close_scaled(du, dur, 1e-12, "gradient")
+    # symmetric storage order (i, j), i <= j, row-major
+    for s, (i, j) in enumerate(second_pairs(d)):
+        assert_close_scaled(ddu[..., s], H[..., i, j], 1e-12, f"second derivative {(i, j)}")
+    # the reference Hessian is symmetric, so the stored pair (i, j) is also H[j, i]
+    np.testing.assert_allclose(H, np.swapaxes(H, -1, -2), rtol=1e-13, atol=1e-14)
+
+
+def test_second_derivative_storage_order_d3():
+    """A single neuron u = c phi(w . x + b) has Hessian c phi'' w w^T with distinct
+    off-diagonal entries, so a permuted storage order would be caught."""
+    mlp = MLP(3, [1], 1, "tanh")
+    theta = np.zeros(mlp.n_params)
+    w = np.array([0.5, -1.25, 2.0])
+    W0, b0 = mlp.layer(theta, 0)
+    W1, b1 = mlp.layer(theta, 1)
+    W0[0] = w
+    b0[0] = 0.1
+    W1[0, 0] = 1.5
+    b1[0] = -0.2
+    X = np.array([[0.3, -0.1, 0.2], [-0.4, 0.05, 0.1]])
+    z = X @ w + 0.1
+    f0, f1, f2, _ = evaluate("tanh", z)
+    u, du, ddu = jets(mlp, theta, X)
+    np.testing.assert_allclose(u[:, 0], 1.5 * f0 - 0.2, rtol=1e-14)
+    np.testing.assert_allclose(du[:, 0], 1.5 * f1[:, None] * w, rtol=1e-14)
+    expect = [1.5 * f2 * w[i] * w[j] for i, j in [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]]
+    np.testing.assert_allclose(ddu[:, 0], np.stack(expect, axis=1), rtol=1e-13)
+
+
+# ------------------------------------------------------ 2. jets vs differences
+@pytest.mark.parametrize("act", SMOOTH_ACTS)
+@pytest.mark.parametrize("arch", [(2, [6, 5], 2), (3, [4, 7], 3), (1, [5], 1)])
+def test_jets_match_finite_differences(act, arch):
+    d, hidden, m = arch
+    rng = np.random.default_rng(7 + d)
+    mlp, theta = random_net(rng, d, hidden, m, act)
+    X = rng.uniform(-1.0, 1.0, size=(9, d))
+    u, du, ddu = jets(mlp, theta, X)
+    h = 2e-5
+    du_fd = np.empty_like(du)
+    H_fd = np.empty(du.shape + (d,))
+    for i in range(d):
+        e = np.zeros(d)
+        e[i] = h
+        up, dup, _ = jets(mlp, theta, X + e)
+        um, dum, _ = jets(mlp, theta, X - e)
+        du_fd[..., i] = (up - um) / (2 * h)
+        H_fd[..., i, :] = (dup - dum) / (2 * h)  # H_fd[.., i, j] = d/dx_i du/dx_j
+    assert_close_scaled(du, du_fd, 1e-7, "first derivatives")
+    for s, (i, j) in enumerate(second_pairs(d)):
+        assert_close_scaled(ddu[..., s], H_fd[..., i, j], 1e-7, f"H[{i},{j}]")
+        assert_close_scaled(ddu[..., s], H_fd[..., j, i], 1e-7, f"H[{j},{i}]")
+
+
+# -------------------------------------------------- 3. parameter gradient
+def _two_groups(rng, d, m):
+    return [
+        random_group(rng, "interior", 23, d, m, K=3, weight=0.7),
+        random_group(
+            rng, "boundary", 19, d, m, K=2, broadcast=True, weight=1.9, point_weights=True
+        ),
+    ]
+
+
+@pytest.mark.parametrize("act", SMOOTH_ACTS)
+@pytest.mark.parametrize("arch", [(2, [5, 3], 3), (3, [4, 3], 2)], ids=["d2", "d3"])
+def test_loss_gradient_matches_finite_differences(act, arch):
+    d, hidden, m = arch
+    rng = np.random.default_rng(100 + d)
+    mlp, theta = random_net(rng, d, hidden, m, act)
+    groups = _two_groups(rng, d, m)
+    res = loss_and_grad(mlp, theta, groups, want_residuals=True, want_jets=True)
+
+    # loss value, residuals and jets against the NumPy reference
+    total = 0.0
+    for grp in groups:
+        loss_g, R, J = ref_group(mlp, theta, grp)
+        total += loss_g
+        assert res.group_losses[grp.name] == pytest.approx(loss_g, rel=1e-12)
+        assert_close_scaled(res.residuals[grp.name], R, 1e-12, f"residuals {grp.name}")
+        assert_close_scaled(res.jets[grp.name], J, 1e-12, f"jets {grp.name}")
+    assert res.loss == pytest.approx(total, rel=1e-12)
+    assert res.loss == pytest.approx(sum(res.group_losses.values()), rel=1e-14)
+
+    # gradient against central differences of the kernel's loss
+    assert res.grad.shape == (mlp.n_params,)
+    h = 1e-5
+    fd = np.empty(mlp.n_params)
+    for i in range(mlp.n_params):
+        tp = theta.copy()
+        tm = theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        fd[i] = (loss_and_grad(mlp, tp, groups).loss - loss_and_grad(mlp, tm, groups).loss) / (
+            2 * h
+        )
+    rel = np.linalg.norm(res.grad - fd) / np.linalg.norm(fd)
+    assert rel < 1e-6, rel
+    assert_close_scaled(res.grad, fd, 1e-6, "gradient entries")
+
+
+def test_gradient_is_sum_of_group_gradients():
+    rng = np.random.default_rng(5)
+    mlp, theta = random_net(rng, 2, [6, 4], 2, "gelu")
+    groups = _two_groups(rng, 2, 2)
+    both = loss_and_grad(mlp, theta, groups)
+    parts = [loss_and_grad(mlp, theta, [g]) for g in groups]
+    assert both.loss == pytest.approx(parts[0].loss + parts[1].loss, rel=1e-14)
+    np.testing.assert_allclose(both.grad, parts[0].grad + parts[1].grad, rtol=1e-13, atol=1e-15)
+
+
+def test_point_weights_and_default_weights_agree():
+    """Default weighting is weight / N; explicit point weights 1 / N give the same."""
+    rng = np.random.default_rng(6)
+    mlp, theta = random_net(rng, 3, [5], 2, "softplus")
+    a = random_group(rng, "a", 21, 3, 2, K=2, weight=1.3)
+    b = ResidualGroup("a", a.X, a.C, a.g, weight=1.3, point_weights=np.full(21, 1 / 21))
+    ra = loss_and_grad(mlp, theta, [a])
+    rb = loss_and_grad(mlp, theta, [b])
+    assert ra.loss == pytest.approx(rb.loss, rel=1e-13)
+    np.testing.assert_allclose(ra.grad, rb.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_broadcast_C_equals_repeated_C():
+    rng = np.random.default_rng(8)
+    mlp, theta = random_net(rng, 2, [5, 5], 3, "gelu_tanh")
+    a = random_group(rng, "a", 30, 2, 3, K=4, broadcast=True, point_weights=True)
+    b = ResidualGroup("a", a.X, np.repeat(a.C, 30, axis=0), a.g, point_weights=a.point_weights)
+    ra = loss_and_grad(mlp, theta, [a])
+    rb = loss_and_grad(mlp, theta, [b])
+    assert ra.loss == pytest.approx(rb.loss, rel=1e-13)
+    np.testing.assert_allclose(ra.grad, rb.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_zero_weight_group_contributes_nothing():
+    rng = np.random.default_rng(9)
+    mlp, theta = random_net(rng, 2, [4], 1, "gelu")
+    a = random_group(rng, "a", 10, 2, 1, K=1)
+    z = random_group(rng, "z", 10, 2, 1, K=1, weight=0.0)
+    ra = loss_and_grad(mlp, theta, [a])
+    rz = loss_and_grad(mlp, theta, [a, z])
+    assert rz.group_losses["z"] == 0.0
+    assert rz.loss == ra.loss
+    np.testing.assert_array_equal(rz.grad, ra.grad)
+
+
+# ------------------------------------------------------- 4. exact identities
+def test_linear_network_exact():
+    rng = np.random.default_rng(10)
+    mlp, theta = random_net(rng, 3, [4, 6, 5], 2, "linear")
+    X = rng.normal(size=(21, 3))
+    u, du, ddu = jets(mlp, theta, X)
+    assert np.all(ddu == 0.0)
+    M = np.eye(3)
+    c = np.zeros(3)
+    for W, b in mlp.layers(theta):
+        M = W @ M
+        c = W @ c + b
+    np.testing.assert_allclose(du, np.broadcast_to(M, (21, 2, 3)), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(u, X @ M.T + c, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("act", ALL_ACTS)
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_identity_weights_one_hidden_layer(act, d):
+    """W1 = I, W2 = I, b = 0: u_j = phi(x_j), du_j = phi'(x_j) e_j and the only
+    nonzero second derivative of u_j is the (j, j) channel, equal to phi''(x_j)."""
+    mlp = MLP(d, [d], d, act)
+    theta = np.zeros(mlp.n_params)
+    mlp.layer(theta, 0)[0][...] = np.eye(d)
+    mlp.layer(theta, 1)[0][...] = np.eye(d)
+    X = np.random.default_rng(d).uniform(-2.0, 2.0, size=(19, d))
+    f = evaluate(act, X)  # (4, N, d)
+    u, du, ddu = jets(mlp, theta, X)
+    J = np.concatenate([u[..., None], du, ddu], axis=-1)
+    expect = np.zeros_like(J)
+    pairs = second_pairs(d)
+    for j in range(d):
+        expect[:, j, 0] = f[0, :, j]
+        expect[:, j, 1 + j] = f[1, :, j]
+        expect[:, j, 1 + d + pairs.index((j, j))] = f[2, :, j]
+    np.testing.assert_allclose(J, expect, rtol=1e-13, atol=1e-15)
+    assert np.all(J[expect == 0.0] == 0.0)
+
+
+def test_relu_network_zero_second_derivatives():
+    rng = np.random.default_rng(11)
+    mlp, theta = random_net(rng, 2, [8, 8], 2, "relu")
+    X = rng.normal(size=(33, 2))
+    u, du, ddu = jets(mlp, theta, X)
+    assert np.all(ddu == 0.0)
+    # first derivative: product of weights masked by the active units
+    ur, dur, _ = ref_jets(mlp, theta, X)
+    assert_close_scaled(u, ur, 1e-13, "relu value")
+    assert_close_scaled(du, dur, 1e-13, "relu gradient")
+
+
+def test_loss_of_exact_fit_is_zero():
+    """Targets equal to C : J (from the reference jets) give zero loss and gradient."""
+    rng = np.random.default_rng(12)
+    mlp, theta = random_net(rng, 2, [5, 5], 2, "linear")
+    X = rng.normal(size=(20, 2))
+    C = rng.normal(size=(20, 3, 2, 6))
+    J = pack(*ref_jets(mlp, theta, X))
+    g = np.einsum("pkjc,pjc->pk", C, J)
+    res = loss_and_grad(mlp, theta, [ResidualGroup("fit", X, C, g)], want_residuals=True)
+    assert res.loss < 1e-25
+    assert np.max(np.abs(res.residuals["fit"])) < 1e-13
+    assert np.max(np.abs(res.grad)) < 1e-12
+
+
+# ------------------------------------------------------ 5. reproducibility
+def test_bit_identical_repeats_and_thread_counts():
+    rng = np.random.default_rng(13)
+    mlp, theta = random_net(rng, 2, [9, 7], 2, "gelu")
+    groups = [
+        random_group(rng, "a", 1001, 2, 2, K=3, weight=0.5),
+        random_group(rng, "b", 333, 2, 2, K=2, broadcast=True, point_weights=True),
+    ]
+    r1 = loss_and_grad(mlp, theta, groups)
+    r2 = loss_and_grad(mlp, theta, groups)
+    assert r1.loss == r2.loss
+    np.testing.assert_array_equal(r1.grad, r2.grad)
+    X = groups[0].X
+    J1 = jets(mlp, theta, X)
+    n_default = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        r3 = loss_and_grad(mlp, theta, groups)
+        J3 = jets(mlp, theta, X)
+    finally:
+        numba.set_num_threads(n_default)
+    assert numba.get_num_threads() == n_default
+    assert r3.loss == r1.loss
+    np.testing.assert_array_equal(r3.grad, r1.grad)
+    for a, b in zip(J1, J3, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("N", [1, 15, 16, 17, 1001])
+def test_point_counts_not_multiple_of_tile(N):
+    rng = np.random.default_rng(N)
+    mlp, theta = random_net(rng, 3, [6, 5], 2, "gelu")
+    grp = random_group(rng, "g", N, 3, 2, K=2, point_weights=N > 1)
+    res = loss_and_grad(mlp, theta, [grp], want_residuals=True, want_jets=True)
+    loss, R, J = ref_group(mlp, theta, grp)
+    assert res.loss == pytest.approx(loss, rel=1e-12)
+    assert_close_scaled(res.residuals["g"], R, 1e-12, "residuals")
+    assert_close_scaled(res.jets["g"], J, 1e-12, "jets")
+    u, du, ddu = jets(mlp, theta, grp.X)
+    np.testing.assert_array_equal(np.concatenate([u[..., None], du, ddu], axis=-1), res.jets["g"])
+
+
+@pytest.mark.parametrize("tile,blocks", [(1, 64), (5, 3), (7, 1), (64, 2)])
+def test_tile_and_block_sizes_do_not_change_results(monkeypatch, tile, blocks):
+    rng = np.random.default_rng(14)
+    mlp, theta = random_net(rng, 2, [6, 5], 2, "tanh")
+    grp = random_group(rng, "g", 101, 2, 2, K=2, point_weights=True)
+    ref = loss_and_grad(mlp, theta, [grp], want_jets=True)
+    monkeypatch.setattr(cpu_kernels, "TILE", tile)
+    monkeypatch.setattr(cpu_kernels, "MAX_BLOCKS", blocks)
+    res = loss_and_grad(mlp, theta, [grp], want_jets=True)
+    assert res.loss == pytest.approx(ref.loss, rel=1e-13)
+    np.testing.assert_allclose(res.grad, ref.grad, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.jets["g"], ref.jets["g"], rtol=1e-13, atol=1e-14)
+    u, _, _ = jets(mlp, theta, grp.X)
+    np.testing.assert_allclose(u, ref.jets["g"][..., 0], rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("C_rows", [0, 1])
+def test_empty_group_gives_zero_loss_and_gradient(C_rows):
+    """Behaviour chosen by the package: an N = 0 group contributes loss 0 and a
+    zero gradient (no error), with empty residual and jet arrays."""
+    rng = np.random.default_rng(15)
+    mlp, theta = random_net(rng, 2, [4], 2, "gelu")
+    empty = ResidualGroup("empty", np.zeros((0, 2)), np.ones((C_rows, 3, 2, 6)), np.zeros((0, 3)))
+    res = loss_and_grad(mlp, theta, [empty], want_residuals=True, want_jets=True)
+    assert res.loss == 0.0
+    assert res.group_losses == {"empty": 0.0}
+    np.testing.assert_array_equal(res.grad, np.zeros(mlp.n_params))
+    assert res.residuals["empty"].shape == (0, 3)
+    assert res.jets["empty"].shape == (0, 2, 6)
+    other = random_group(rng, "other", 5, 2, 2, K=1)
+    both = loss_and_grad(mlp, theta, [empty, other])
+    alone = loss_and_grad(mlp, theta, [other])
+    assert both.loss == alone.loss
+    np.testing.assert_array_equal(both.grad, alone.grad)
+    u, du, ddu = jets(mlp, theta, np.zeros((0, 2)))
+    assert u.shape == (0, 2) and du.shape == (0, 2, 2) and ddu.shape == (0, 2, 3)
+
+
+def test_result_does_not_alias_inputs():
+    rng = np.random.default_rng(16)
+    mlp, theta = random_net(rng, 1, [3], 1, "sin")
+    grp = random_group(rng, "g", 8, 1, 1, K=1)
+    theta0 = theta.copy()
+    X0 = grp.X.copy()
+    r1 = loss_and_grad(mlp, theta, [grp])
+    r1.grad[:] = 123.0
+    r2 = loss_and_grad(mlp, theta, [grp])
+    assert not np.any(r2.grad == 123.0)
+    np.testing.assert_array_equal(theta, theta0)
+    np.testing.assert_array_equal(grp.X, X0)
+
+
+# ---------------------------------------------------------- 6. bad input
+@pytest.fixture
+def net2():
+    rng = np.random.default_rng(17)
+    mlp, theta = random_net(rng, 2, [4, 3], 2, "gelu")
+    X = rng.normal(size=(6, 2))
+    C = rng.normal(size=(6, 3, 2, 6))
+    g = rng.normal(size=(6, 3))
+    return mlp, theta, X, C, g
+
+
+def test_bad_shapes(net2):
+    mlp, theta, X, C, g = net2
+    with pytest.raises(ValueError, match=r"points must have shape \(N, d\)"):
+        ResidualGroup("a", np.zeros((6, 4)), C, g)
+    with pytest.raises(ValueError, match=r"points must have shape"):
+        ResidualGroup("a", X[:, 0], C, g)
+    with pytest.raises(ValueError, match=r"coefficients must have shape .*6\)"):
+        ResidualGroup("a", X, C[..., :5], g)
+    with pytest.raises(ValueError, match=r"coefficients must have shape"):
+        ResidualGroup("a", X, C[:, 0], g)
+    with pytest.raises(ValueError, match=r"coefficients must have shape"):
+        ResidualGroup("a", X, C[:4], g)
+    with pytest.raises(ValueError, match=r"targets must have shape \(6, 3\)"):
+        ResidualGroup("a", X, C, g[:, :2])
+    with pytest.raises(ValueError, match=r"targets must have shape"):
+        ResidualGroup("a", X, C, g[:, 0])
+    with pytest.raises(ValueError, match=r"point weights"):
+        ResidualGroup("a", X, C, g, point_weights=np.ones(5))
+    with pytest.raises(ValueError, match=r"point weights"):
+        ResidualGroup("a", X, C, g, point_weights=-np.ones(6))
+    with pytest.raises(ValueError, match=r"weight must be finite"):
+        ResidualGroup("a", X, C, g, weight=-1.0)
+    with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
+        jets(mlp, theta, np.zeros((3, 4)))
+
+
+def test_group_network_mismatch(net2):
+    mlp, theta, X, C, g = net2
+    mlp3 = MLP(3, [4], 2)
+    with pytest.raises(ValueError, match=r"2-D points but the network takes 3-D"):
+        loss_and_grad(
+            mlp3, mlp3.init(np.random.default_rng(0), "glorot"), [ResidualGroup("a", X, C, g)]
+        )
+    mlp_m3 = MLP(2, [4], 3)
+    with pytest.raises(ValueError, match=r"acts on 2 outputs but the network has 3"):
+        loss_and_grad(
+            mlp_m3, mlp_m3.init(np.random.default_rng(0), "glorot"), [ResidualGroup("a", X, C, g)]
+        )
+    with pytest.raises(ValueError, match=r"no residual groups"):
+        loss_and_grad(mlp, theta, [])
+    with pytest.raises(ValueError, match=r"unknown device"):
+        loss_and_grad(mlp, theta, [ResidualGroup("a", X, C, g)], device="tpu")
+
+
+def test_bad_dtypes(net2):
+    mlp, theta, X, C, g = net2
+    grp = ResidualGroup("a", X, C, g)
+    with pytest.raises(ValueError, match=r"real array.*complex"):
+        ResidualGroup("a", X.astype(complex), C, g)
+    with pytest.raises(ValueError, match=r"real array.*bool"):
+        ResidualGroup("a", X > 0, C, g)
+    with pytest.raises(ValueError, match=r"real array.*complex"):
+        jets(mlp, theta, X + 0j)
+    for bad in (theta.astype(np.int64), theta.astype(np.float32), theta.astype(complex)):
+        with pytest.raises(ValueError, match=r"must be float64"):
+            loss_and_grad(mlp, bad, [grp])
+        with pytest.raises(ValueError, match=r"must be float64"):
+            jets(mlp, bad, X)
+
+
+def test_integer_points_are_accepted_as_float(net2):
+    """Documented behaviour of ``check_points``: integer points are converted."""
+    mlp, theta, _, C, g = net2
+    Xi = np.arange(12).reshape(6, 2) - 5
+    a = loss_and_grad(mlp, theta, [ResidualGroup("a", Xi, C, g)])
+    b = loss_and_grad(mlp, theta, [ResidualGroup("a", Xi.astype(float), C, g)])
+    assert a.loss == b.loss
+    np.testing.assert_array_equal(a.grad, b.grad)
+
+
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+@pytest.mark.parametrize("which", ["C", "g", "point_weights"])
+def test_complex_coefficients_rejected(net2, which):
+    _, _, X, C, g = net2
+    kw = {"C": C, "g": g, "point_weights": np.ones(6)}
+    kw[which] = kw[which] + 1j
+    with pytest.raises(ValueError, match=r"real|complex"):
+        ResidualGroup("a", X, **kw)
+
+
+def test_nan_inputs(net2):
+    mlp, theta, X, C, g = net2
+    Xn = X.copy()
+    Xn[4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf \(first at row 4\)"):
+        ResidualGroup("a", Xn, C, g)
+    with pytest.raises(ValueError, match=r"NaN or inf"):
+        jets(mlp, theta, Xn)
+    Cn = C.copy()
+    Cn[2, 1, 0, 3] = np.nan
+    with pytest.raises(ValueError, match=r"coefficients or targets contain NaN"):
+        ResidualGroup("a", X, Cn, g)
+    with pytest.raises(ValueError, match=r"coefficients or targets contain NaN"):
+        ResidualGroup("a", X, C, np.where(g > 0, np.inf, g))
+    with pytest.raises(ValueError, match=r"point weights"):
+        ResidualGroup("a", X, C, g, point_weights=np.full(6, np.nan))
+    tn = theta.copy()
+    tn[3] = np.nan
+    grp = ResidualGroup("a", X, C, g)
+    with pytest.raises(ValueError, match=r"parameter vector contains NaN"):
+        loss_and_grad(mlp, tn, [grp])
+    with pytest.raises(ValueError, match=r"parameter vector contains NaN"):
+        jets(mlp, tn, X)
+
+
+def test_wrong_theta_length(net2):
+    mlp, theta, X, C, g = net2
+    grp = ResidualGroup("a", X, C, g)
+    with pytest.raises(ValueError, match=rf"must have shape \({mlp.n_params},\)"):
+        loss_and_grad(mlp, theta[:-1], [grp])
+    with pytest.raises(ValueError, match=r"must have shape"):
+        loss_and_grad(mlp, np.append(theta, 0.0), [grp])
+    with pytest.raises(ValueError, match=r"must have shape"):
+        jets(mlp, theta[None, :], X)
+
+
+def test_bad_architecture():
+    with pytest.raises(ValueError, match=r"unknown activation 'swish'"):
+        MLP(2, [4], 1, "swish")
+    with pytest.raises(ValueError, match=r"at least one hidden layer"):
+        MLP(2, [], 1)
+    with pytest.raises(ValueError, match=r"hidden layer 1 has width 0"):
+        MLP(2, [4, 0], 1)
+    with pytest.raises(ValueError, match=r"hidden layer 0 has width -3"):
+        MLP(2, [-3], 1)
+    with pytest.raises(ValueError, match=r"width 2.5"):
+        MLP(2, [2.5], 1)
+    with pytest.raises(ValueError, match=r"input dimension"):
+        MLP(4, [3], 1)
+    with pytest.raises(ValueError, match=r"output dimension"):
+        MLP(2, [3], 0)
+
+
+def test_changing_group_weight_takes_effect():
+    rng = np.random.default_rng(18)
+    mlp, theta = random_net(rng, 2, [4], 1, "gelu")
+    grp = random_group(rng, "g", 10, 2, 1, K=1, weight=1.0)
+    l1 = loss_and_grad(mlp, theta, [grp]).loss
+    grp.weight = 2.0
+    assert loss_and_grad(mlp, theta, [grp]).loss == pytest.approx(2.0 * l1, rel=1e-14)
