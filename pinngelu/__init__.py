@@ -13,8 +13,8 @@ from . import kernels
 from .activations import ACTIVATIONS
 from .elasticity import Dirichlet, Material, Pressure, Symmetry, Traction
 from .geometry import (
-    Annulus,
     AnnularSector,
+    Annulus,
     Box,
     Difference,
     Disk,

@@ -21,12 +21,13 @@ Gaussian expectations are computed with one of two quadrature rules for
 ``z ~ N(0, s^2)``:
 
 ``"hermite"``
-    Gauss-Hermite (probabilists', :func:`numpy.polynomial.hermite_e.hermegauss`) with
-    ``n_nodes`` nodes (default 300).  Exponentially convergent for activations that are
-    analytic in a strip around the real axis, accurate to about ``1e-15`` for every smooth
-    activation of :mod:`pinngelu.activations` when ``s <= 1``; it converges slowly when the
-    Gaussian is wide compared with the strip (``tanh`` has poles at ``+-i pi/2``) and
-    algebraically for the kink of ReLU.
+    Gauss-Hermite (probabilists', :func:`numpy.polynomial.hermite_e.hermegauss`, or
+    :func:`scipy.special.roots_hermitenorm` above 360 nodes, where ``hermegauss``
+    overflows) with ``n_nodes`` nodes (default 300).  Exponentially convergent for
+    activations that are analytic in a strip around the real axis, accurate to about
+    ``1e-15`` for every smooth activation of :mod:`pinngelu.activations` when ``s <= 1``;
+    it converges slowly when the Gaussian is wide compared with the strip (``tanh`` has
+    poles at ``+-i pi/2``) and only algebraically across the kink of ReLU.
 ``"panels"``
     Composite Gauss-Legendre with the Gaussian density as part of the integrand, on
     ``[-10 s, 10 s]`` (the neglected mass is below ``1e-22``), with panels of width
@@ -49,6 +50,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq, minimize_scalar
+from scipy.special import roots_hermitenorm
 
 from .activations import ACTIVATIONS, RELU, SIN, act_derivs, activation_code, evaluate
 
@@ -73,6 +75,7 @@ SMOOTH_ACTIVATIONS: frozenset[int] = frozenset(c for c in ACTIVATIONS.values() i
 """Codes of the activations that are analytic on the whole real line."""
 
 _HERMITE_MAX_S = 1.0
+_HERMEGAUSS_MAX_NODES = 360
 _TAIL_SIGMAS = 10.0
 _FINE_WIDTH = 0.25
 _FINE_EXTENT = 30.0
@@ -84,7 +87,13 @@ _MAX_PANELS = 400_000
 @functools.lru_cache(maxsize=16)
 def _hermite_standard(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Hermite rule for ``N(0, 1)``: nodes and weights of shape ``(n,)``."""
-    x, w = hermegauss(n)
+    x = w = None
+    if n <= _HERMEGAUSS_MAX_NODES:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            x, w = hermegauss(n)
+    if w is None or not np.all(np.isfinite(w)):
+        # hermegauss overflows for n >~ 380; scipy uses an asymptotic method there
+        x, w = roots_hermitenorm(n)
     w = w / math.sqrt(2.0 * math.pi)
     x.setflags(write=False)
     w.setflags(write=False)

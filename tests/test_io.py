@@ -1,0 +1,299 @@
+"""Tests of the output layer: VTU export (layout, atomicity), output folders, JSON
+summaries, and an end-to-end short run of the flagship plate case."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import meshio
+import numpy as np
+import pytest
+
+import pinngelu as pg
+from pinngelu.io import prepare_output_dir, write_fields, write_json, write_solution
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+
+
+def load_case(name: str):
+    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def plate():
+    return load_case("plate_manufactured")
+
+
+@pytest.fixture(scope="module")
+def mesh2d():
+    return pg.Rectangle(0.0, 2.0, 0.0, 1.0).mesh(0.25)
+
+
+@pytest.fixture(scope="module")
+def mesh3d():
+    return pg.Box([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]).mesh(0.5)
+
+
+def leftovers(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+# ------------------------------------------------------------------- VTU
+def test_write_fields_2d(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    P = pts.shape[0]
+    rng = np.random.default_rng(0)
+    vec = rng.normal(size=(P, 2))
+    ten = rng.normal(size=(P, 2, 2))
+    ten = ten + np.swapaxes(ten, 1, 2)
+    sca = rng.normal(size=P)
+    out = write_fields(tmp_path / "f.vtu", pts, cells, {"u": vec, "sigma": ten, "vm": sca})
+    assert out == tmp_path / "f.vtu"
+    assert leftovers(tmp_path, {"f.vtu"}) == []
+    m = meshio.read(out)
+    assert m.points.shape == (P, 3)
+    np.testing.assert_array_equal(m.points[:, :2], pts)
+    np.testing.assert_array_equal(m.points[:, 2], 0.0)
+    assert m.cells[0].type == "triangle"
+    np.testing.assert_array_equal(m.cells[0].data, cells)
+    assert set(m.point_data) == {"u", "sigma", "vm"}
+    assert m.point_data["u"].shape == (P, 3)
+    np.testing.assert_array_equal(m.point_data["u"][:, :2], vec)
+    np.testing.assert_array_equal(m.point_data["u"][:, 2], 0.0)
+    assert m.point_data["sigma"].shape == (P, 3)
+    np.testing.assert_array_equal(
+        m.point_data["sigma"], np.stack([ten[:, 0, 0], ten[:, 1, 1], ten[:, 0, 1]], 1)
+    )
+    assert m.point_data["vm"].shape == (P,)
+    np.testing.assert_array_equal(m.point_data["vm"], sca)
+
+
+def test_write_fields_3d(tmp_path, mesh3d):
+    pts, cells = mesh3d
+    P = pts.shape[0]
+    rng = np.random.default_rng(1)
+    vec = rng.normal(size=(P, 3))
+    ten = rng.normal(size=(P, 3, 3))
+    ten = ten + np.swapaxes(ten, 1, 2)
+    out = write_fields(tmp_path / "g.vtu", pts, cells, {"u": vec, "eps": ten})
+    m = meshio.read(out)
+    assert m.cells[0].type == "tetra"
+    np.testing.assert_array_equal(m.points, pts)
+    np.testing.assert_array_equal(m.point_data["u"], vec)
+    assert m.point_data["eps"].shape == (P, 6)
+    expect = np.stack(
+        [ten[:, 0, 0], ten[:, 1, 1], ten[:, 2, 2], ten[:, 0, 1], ten[:, 1, 2], ten[:, 0, 2]], 1
+    )
+    np.testing.assert_array_equal(m.point_data["eps"], expect)
+
+
+def test_write_fields_overwrites(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    P = pts.shape[0]
+    path = tmp_path / "f.vtu"
+    write_fields(path, pts, cells, {"a": np.zeros(P)})
+    write_fields(path, pts, cells, {"a": np.ones(P)})
+    np.testing.assert_array_equal(meshio.read(path).point_data["a"], 1.0)
+    assert leftovers(tmp_path, {"f.vtu"}) == []
+
+
+def test_write_fields_missing_folder(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    target = tmp_path / "missing" / "f.vtu"
+    with pytest.raises(OSError):
+        write_fields(target, pts, cells, {"a": np.zeros(pts.shape[0])})
+    assert not target.parent.exists()
+    assert leftovers(tmp_path, set()) == []
+
+
+def test_write_fields_failure_leaves_nothing(tmp_path, mesh2d, monkeypatch):
+    """A writer failing halfway (disk full, read-only file system...) leaves neither a
+    temporary file nor a truncated target, and keeps an existing target intact."""
+    pts, cells = mesh2d
+    P = pts.shape[0]
+    path = tmp_path / "f.vtu"
+    write_fields(path, pts, cells, {"a": np.zeros(P)})
+    before = path.read_bytes()
+
+    def broken_write(self, filename, file_format=None, **kw):
+        Path(filename).write_bytes(b"<VTKFile partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(meshio.Mesh, "write", broken_write)
+    with pytest.raises(OSError, match="No space"):
+        write_fields(path, pts, cells, {"a": np.ones(P)})
+    with pytest.raises(OSError):
+        write_fields(tmp_path / "new.vtu", pts, cells, {"a": np.ones(P)})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path, {"f.vtu"}) == []
+
+
+def test_write_fields_unknown_suffix(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    with pytest.raises(ValueError, match="suffix"):
+        write_fields(tmp_path / "f.unknownext", pts, cells, {})
+    assert leftovers(tmp_path, set()) == []
+
+
+def test_write_solution(tmp_path, plate):
+    prob = plate.build_problem(n_interior=16, n_boundary=64)
+    mlp = pg.MLP(2, (6,), 2)
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(0), "glorot"))
+    path = write_solution(tmp_path / "s.vtu", sol, h=0.2)
+    m = meshio.read(path)
+    P = m.points.shape[0]
+    assert set(m.point_data) == {
+        "displacement",
+        "strain",
+        "stress",
+        "von_mises",
+        "displacement_exact",
+        "displacement_error",
+    }
+    np.testing.assert_allclose(
+        m.point_data["displacement"][:, :2], sol.displacement(m.points[:, :2], check_inside=False)
+    )
+    assert m.point_data["stress"].shape == (P, 3)
+    # without geometry a mesh must be given
+    bare = pg.Solution(mlp, sol.theta, sol.scales, sol.material)
+    with pytest.raises(ValueError, match="mesh"):
+        write_solution(tmp_path / "t.vtu", bare)
+    pts, cells = prob.geometry.mesh(0.5)
+    write_solution(tmp_path / "t.vtu", bare, mesh=(pts, cells))
+    assert meshio.read(tmp_path / "t.vtu").points.shape[0] == pts.shape[0]
+
+
+# ---------------------------------------------------------- folders, JSON
+def test_prepare_output_dir(tmp_path):
+    p = prepare_output_dir(tmp_path / "a" / "b")
+    assert p.is_dir() and list(p.iterdir()) == []
+    assert prepare_output_dir(p) == p  # existing folder is fine
+
+
+def test_prepare_output_dir_unwritable(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot be written"):
+        prepare_output_dir(blocker / "sub")
+    with pytest.raises(ValueError, match="cannot be written"):
+        prepare_output_dir(blocker)
+
+
+def test_write_json_round_trip(tmp_path):
+    obj = {
+        "f": np.float64(1.5),
+        "f32": np.float32(0.25),
+        "i": np.int64(7),
+        "b": np.bool_(True),
+        "a": np.arange(4).reshape(2, 2),
+        "nested": {"x": [np.float64(2.0), 3], "p": tmp_path / "x.vtu"},
+        "plain": "text",
+    }
+    path = write_json(tmp_path / "s.json", obj)
+    back = json.loads(path.read_text())
+    assert back == {
+        "f": 1.5,
+        "f32": 0.25,
+        "i": 7,
+        "b": True,
+        "a": [[0, 1], [2, 3]],
+        "nested": {"x": [2.0, 3], "p": str(tmp_path / "x.vtu")},
+        "plain": "text",
+    }
+    assert leftovers(tmp_path, {"s.json"}) == []
+
+
+def test_write_json_unserialisable(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text('{"old": 1}')
+    with pytest.raises(TypeError, match="serialise"):
+        write_json(path, {"x": object()})
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert leftovers(tmp_path, {"s.json"}) == []
+
+
+# ------------------------------------------------------------- the case
+@pytest.fixture(scope="module")
+def case_run(plate, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plate")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        summary = plate.main(["--out", str(out), "--max-iter", "30", "--quiet"])
+    return out, summary, buf.getvalue()
+
+
+def test_case_outputs(case_run):
+    out, summary, printed = case_run
+    assert printed == ""  # --quiet
+    s = json.loads((out / "summary.json").read_text())
+    for key in (
+        "rel_l2_displacement",
+        "wall_time_s",
+        "iterations",
+        "settings",
+        "stop_reason",
+        "final_loss",
+        "files",
+    ):
+        assert key in s, key
+    assert s["iterations"] == 30
+    assert s["stop_reason"] == "L-BFGS iteration budget reached"
+    assert s["settings"]["lbfgs_iters"] == 30
+    assert s["settings"]["seed"] == 0
+    assert s["settings"]["hidden"] == [50, 50, 50]
+    assert s["wall_time_s"] > 0
+    assert s["rel_l2_displacement"] == pytest.approx(summary["rel_l2_displacement"])
+    names = {p.name for p in out.iterdir()}
+    for f in (
+        "summary.json",
+        "solution.vtu",
+        "model.npz",
+        "loss_history.png",
+        "displacement.png",
+        "von_mises.png",
+        "error.png",
+    ):
+        assert f in names, f
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")]
+    for f in ("loss_history.png", "displacement.png", "von_mises.png", "error.png"):
+        assert (out / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    m = meshio.read(out / "solution.vtu")
+    P = m.points.shape[0]
+    shapes = {
+        "displacement": (P, 3),
+        "strain": (P, 3),
+        "stress": (P, 3),
+        "von_mises": (P,),
+        "displacement_exact": (P, 3),
+        "displacement_error": (P, 3),
+    }
+    assert set(m.point_data) == set(shapes)
+    for k, shp in shapes.items():
+        assert m.point_data[k].shape == shp, k
+        assert np.all(np.isfinite(m.point_data[k])), k
+
+
+def test_case_error_is_meaningful(case_run, plate):
+    """A 30-iteration run cannot be accurate; but its error must beat both the zero field
+    (relative error exactly 1) and the untrained network (about 11 for the case's seed-0
+    initialisation, whose output is O(U) with U ~ 42 m for this load)."""
+    out, summary, _ = case_run
+    err = summary["rel_l2_displacement"]
+    assert err < 1.0
+    prob = plate.build_problem()
+    mlp = pg.MLP(2, (50, 50, 50), 2)
+    untrained = prob.solution(mlp, mlp.init(np.random.default_rng(0)))
+    err0 = untrained.relative_l2_error(plate.grid())
+    assert err0 > 1.0
+    assert err < err0 / 5
+    # the saved model reproduces the summary's error
+    sol = pg.Solution.load(out / "model.npz", geometry=prob.geometry, exact=plate.exact)
+    assert sol.relative_l2_error(plate.grid()) == pytest.approx(err, rel=1e-12)

@@ -1,0 +1,520 @@
+"""Tests of :class:`ElasticityProblem` (residual groups, scaling, validation) and of
+:class:`Solution` (evaluation, derived fields, save / load).
+
+The residual groups act on network jets; to check them without a network, the
+exact jets of the manufactured plate solution are computed by hand in the scaled
+variables ``x_hat = (x - x0) / L``, ``u_hat = u / U`` and pushed through each
+group's ``C : J - g``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pinngelu as pg
+from pinngelu.elasticity import navier_operator, strain_from_gradient, stress_from_strain
+from pinngelu.kernels import n_channels, second_pairs
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+
+
+def load_case(name: str):
+    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def plate():
+    return load_case("plate_manufactured")
+
+
+def plate_jets_physical(X, Q):
+    """Exact plate displacement: value, gradient [p, j, i] and Hessian, by hand."""
+    pi = math.pi
+    x, y = X[:, 0], X[:, 1]
+    N = X.shape[0]
+    u = np.stack([np.cos(2 * pi * x) * np.sin(pi * y), np.sin(pi * x) * Q * y**4 / 4], axis=1)
+    G = np.empty((N, 2, 2))
+    G[:, 0, 0] = -2 * pi * np.sin(2 * pi * x) * np.sin(pi * y)
+    G[:, 0, 1] = pi * np.cos(2 * pi * x) * np.cos(pi * y)
+    G[:, 1, 0] = pi * np.cos(pi * x) * Q * y**4 / 4
+    G[:, 1, 1] = np.sin(pi * x) * Q * y**3
+    H = np.empty((N, 2, 2, 2))
+    H[:, 0, 0, 0] = -4 * pi**2 * np.cos(2 * pi * x) * np.sin(pi * y)
+    H[:, 0, 0, 1] = H[:, 0, 1, 0] = -2 * pi**2 * np.sin(2 * pi * x) * np.cos(pi * y)
+    H[:, 0, 1, 1] = -(pi**2) * np.cos(2 * pi * x) * np.sin(pi * y)
+    H[:, 1, 0, 0] = -(pi**2) * np.sin(pi * x) * Q * y**4 / 4
+    H[:, 1, 0, 1] = H[:, 1, 1, 0] = pi * np.cos(pi * x) * Q * y**3
+    H[:, 1, 1, 1] = 3 * Q * y**2 * np.sin(pi * x)
+    return u, G, H
+
+
+def scaled_jets(X_hat, scales, Q):
+    """Jets of ``u_hat(x_hat) = u(x0 + L x_hat) / U`` in the channel layout."""
+    L, U = scales.length, scales.displacement
+    X = scales.origin + L * X_hat
+    u, G, H = plate_jets_physical(X, Q)
+    d = X.shape[1]
+    J = np.empty((X.shape[0], 2, n_channels(d)))
+    J[:, :, 0] = u / U
+    J[:, :, 1 : 1 + d] = G * L / U
+    for s, (i, j) in enumerate(second_pairs(d)):
+        J[:, :, 1 + d + s] = H[:, :, i, j] * L**2 / U
+    return J
+
+
+def group_residual(grp, J):
+    C = np.broadcast_to(grp.C, (grp.n_points,) + grp.C.shape[1:])
+    return np.einsum("pkjc,pjc->pk", C, J) - grp.g
+
+
+def cantilever(**kw):
+    """A steel cantilever in real units: 100 mm x 10 mm, clamped left, shear load right."""
+    geom = pg.Rectangle(0.0, 0.1, 0.0, 0.01)
+    steel = pg.Material.from_E_nu(210e9, 0.3)
+    conds = kw.pop(
+        "conditions",
+        [
+            pg.Dirichlet("left", 0.0),
+            pg.Traction("right", [0.0, -1e6]),
+            pg.Pressure("top", 2e5),
+            pg.Symmetry("bottom"),
+        ],
+    )
+    return pg.ElasticityProblem(geom, steel, conds, kw.pop("body_force", [0.0, -7850 * 9.81]), **kw)
+
+
+# ------------------------------------------------------------- residual groups
+def test_groups_vanish_at_exact_solution(plate):
+    prob = plate.build_problem(n_interior=300, n_boundary=300)
+    groups = prob.residual_groups(np.random.default_rng(0))
+    names = [g.name for g in groups]
+    assert names[0] == "pde"
+    assert len(groups) == 1 + len(prob.conditions)
+    assert len(set(names)) == len(names)
+    for grp in groups:
+        J = scaled_jets(grp.X, prob.scales, plate.Q)
+        r = group_residual(grp, J)
+        assert r.shape == grp.g.shape
+        assert np.max(np.abs(r)) < 1e-10, grp.name
+    # and they are not trivially zero: a perturbed field leaves residuals
+    pde = groups[0]
+    J = scaled_jets(pde.X, prob.scales, plate.Q)
+    J[:, 0, 1 + 2] *= 1.01  # perturb u_x,xx
+    assert np.max(np.abs(group_residual(pde, J))) > 1e-4
+
+
+def to_scaled_jets(u, G, H, scales):
+    L, U = scales.length, scales.displacement
+    N, m, d = G.shape
+    J = np.empty((N, m, n_channels(d)))
+    J[:, :, 0] = u / U
+    J[:, :, 1 : 1 + d] = G * L / U
+    for s, (i, j) in enumerate(second_pairs(d)):
+        J[:, :, 1 + d + s] = H[:, :, i, j] * L**2 / U
+    return J
+
+
+def cubic3d(X):
+    """A 3D cubic displacement field (m) with gradient and Hessian, by hand:
+    ``u = 1e-4 (x y z, x^2 - y z, z^3 + x y)`` (X in m)."""
+    x, y, z = X.T
+    N = X.shape[0]
+    s = 1e-4
+    u = s * np.stack([x * y * z, x**2 - y * z, z**3 + x * y], axis=1)
+    G = np.zeros((N, 3, 3))
+    G[:, 0] = np.stack([y * z, x * z, x * y], axis=1)
+    G[:, 1] = np.stack([2 * x, -z, -y], axis=1)
+    G[:, 2] = np.stack([y, x, 3 * z**2], axis=1)
+    H = np.zeros((N, 3, 3, 3))
+    H[:, 0, 0, 1] = H[:, 0, 1, 0] = z
+    H[:, 0, 0, 2] = H[:, 0, 2, 0] = y
+    H[:, 0, 1, 2] = H[:, 0, 2, 1] = x
+    H[:, 1, 0, 0] = 2.0
+    H[:, 1, 1, 2] = H[:, 1, 2, 1] = -1.0
+    H[:, 2, 0, 1] = H[:, 2, 1, 0] = 1.0
+    H[:, 2, 2, 2] = 6 * z
+    return u, s * G, s * H
+
+
+def test_3d_groups_vanish_at_exact_solution():
+    """3D box (in m, steel) with a cubic field: body force from Navier, Dirichlet and
+    (full and partial) traction conditions built from the field itself."""
+    mat = pg.Material.from_E_nu(210e9, 0.3)
+    lam, mu = mat.lam, mat.mu
+    geom = pg.Box([0.0, 0.0, 0.0], [0.2, 0.1, 0.3])
+
+    def body_force(X):
+        _, _, H = cubic3d(X)
+        return -(mu * np.einsum("pkii->pk", H) + (lam + mu) * np.einsum("pjjk->pk", H))
+
+    def traction(normal):
+        def t(X):
+            _, G, _ = cubic3d(X)
+            sig = stress_from_strain(strain_from_gradient(G), lam, mu)
+            return sig @ np.asarray(normal, float)
+
+        return t
+
+    conds = [
+        pg.Dirichlet("x_min", lambda X: cubic3d(X)[0]),
+        pg.Dirichlet("y_min", lambda X: cubic3d(X)[0][:, [0, 2]], components=(0, 2)),
+        pg.Traction("y_min", lambda X: traction([0, -1, 0])(X)[:, [1]], components=(1,)),
+        pg.Traction("x_max", traction([1, 0, 0])),
+        pg.Traction("z_max", traction([0, 0, 1])),
+        pg.Traction("z_min", traction([0, 0, -1])),
+    ]
+    prob = pg.ElasticityProblem(
+        geom, mat, conds, body_force, n_interior=200, n_boundary=300, exact=lambda X: cubic3d(X)[0]
+    )
+    sc = prob.scales
+    for grp in prob.residual_groups(np.random.default_rng(0)):
+        X = sc.origin + sc.length * grp.X
+        J = to_scaled_jets(*cubic3d(X), sc)
+        r = group_residual(grp, J)
+        assert np.max(np.abs(grp.g)) <= 1e3
+        assert np.max(np.abs(r)) < 1e-9 * max(1.0, np.max(np.abs(grp.g))), grp.name
+
+
+def test_3d_symmetry_and_pressure_vanish_at_dilatation():
+    """Uniform dilatation ``u = a x`` of the unit cube: symmetry planes on the min faces,
+    pressure ``p = -(3 lam + 2 mu) a`` on the max faces, no body force."""
+    mat = pg.Material.from_lame(2.0, 1.5)
+    a = 1e-3
+    p = -(3 * mat.lam + 2 * mat.mu) * a
+    conds = [pg.Symmetry(f) for f in ("x_min", "y_min", "z_min")]
+    conds += [pg.Pressure(f, p) for f in ("x_max", "y_max", "z_max")]
+    prob = pg.ElasticityProblem(
+        pg.Box([0, 0, 0], [1, 1, 1]), mat, conds, n_interior=50, n_boundary=200
+    )
+    sc = prob.scales
+    groups = prob.residual_groups(np.random.default_rng(0))
+    assert [g.name for g in groups][1:] == [
+        "symmetry:x_min",
+        "symmetry:y_min",
+        "symmetry:z_min",
+        "pressure:x_max",
+        "pressure:y_max",
+        "pressure:z_max",
+    ]
+    for grp in groups:
+        X = sc.origin + sc.length * grp.X
+        N = X.shape[0]
+        u = a * X
+        G = np.broadcast_to(a * np.eye(3), (N, 3, 3)).copy()
+        J = to_scaled_jets(u, G, np.zeros((N, 3, 3, 3)), sc)
+        assert np.max(np.abs(group_residual(grp, J))) < 1e-12, grp.name
+    # a wrong pressure is detected
+    J = to_scaled_jets(2 * a * X, 2 * G, np.zeros((N, 3, 3, 3)), sc)
+    assert np.max(np.abs(group_residual(groups[-1], J))) > 1e-3
+
+
+def test_group_points_in_scaled_units(plate):
+    prob = plate.build_problem(n_interior=100, n_boundary=100)
+    sc = prob.scales
+    np.testing.assert_allclose(sc.origin, [0.5, 0.5])
+    assert sc.length == pytest.approx(0.5)
+    for grp in prob.residual_groups(np.random.default_rng(1)):
+        X = sc.origin + sc.length * grp.X
+        assert np.all(prob.geometry.contains(X, tol=1e-9))
+        assert np.all(np.abs(grp.X) <= 1 + 1e-12)
+    # boundary groups lie on their parts
+    g = {grp.name: grp for grp in prob.residual_groups(np.random.default_rng(1))}
+    Xtop = sc.origin + sc.length * g["traction:top"].X
+    np.testing.assert_allclose(Xtop[:, 1], 1.0, atol=1e-12)
+
+
+def test_groups_sizes_follow_settings(plate):
+    prob = plate.build_problem(n_interior=123, n_boundary=200)
+    groups = prob.residual_groups(np.random.default_rng(2))
+    assert groups[0].n_points == 123
+    nb = sum(g.n_points for g in groups[1:])
+    assert nb >= 200 - len(groups)  # rounding, with a minimum per condition
+    for g in groups[1:]:
+        assert g.n_points >= 16
+
+
+def test_plane_stress_uses_lambda_star():
+    geom = pg.Rectangle(0.0, 1.0, 0.0, 1.0)
+    mat = pg.Material.from_lame(1.0, 0.5)
+    conds = [pg.Dirichlet("left", 0.0)]
+    ps = pg.ElasticityProblem(geom, mat, conds, plane_stress=True, n_interior=32, n_boundary=32)
+    pe = pg.ElasticityProblem(geom, mat, conds, n_interior=32, n_boundary=32)
+    lam_s = 2 * 1.0 * 0.5 / (1.0 + 1.0)
+    assert ps.lam_eff == pytest.approx(lam_s)
+    assert pe.lam_eff == 1.0
+    C = ps.residual_groups(np.random.default_rng(0))[0].C
+    np.testing.assert_allclose(C, navier_operator(2, lam_s / 0.5, 1.0))
+
+
+# ---------------------------------------------------------------- real units
+def test_real_units_give_order_one_groups():
+    prob = cantilever(n_interior=200, n_boundary=200)
+    sc = prob.scales
+    assert sc.length == pytest.approx(0.05)
+    assert 1e-9 < sc.displacement < 1e-4  # micrometres
+    assert sc.stress == pytest.approx(prob.material.mu * sc.displacement / sc.length)
+    for grp in prob.residual_groups(np.random.default_rng(0)):
+        cmax = np.max(np.abs(grp.C))
+        gmax = np.max(np.abs(grp.g))
+        assert 1e-3 <= cmax <= 1e3, (grp.name, cmax)
+        assert gmax <= 1e3, (grp.name, gmax)
+        assert np.all(np.abs(grp.X) <= 1 + 1e-12)
+        if grp.name in ("traction:right", "pressure:top"):
+            assert 1e-3 <= gmax, (grp.name, gmax)
+    g = {grp.name: grp for grp in prob.residual_groups(np.random.default_rng(0))}
+    # the traction target is t / (mu U / L) and the pressure target -p n / (mu U / L)
+    np.testing.assert_allclose(
+        g["traction:right"].g,
+        np.array([[0.0, -1e6]]) / sc.stress * np.ones((g["traction:right"].n_points, 1)),
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(g["pressure:top"].g[:, 1], -2e5 / sc.stress, rtol=1e-14)
+    np.testing.assert_allclose(g["pressure:top"].g[:, 0], 0.0, atol=1e-14)
+    assert g["symmetry:bottom"].g.shape == (g["symmetry:bottom"].n_points, 3)
+
+
+def test_scales_round_trip_and_overrides():
+    prob = cantilever(n_interior=16, n_boundary=64)
+    sc = prob.scales
+    back = pg.problem.Scales.from_dict(sc.to_dict())
+    np.testing.assert_array_equal(back.origin, sc.origin)
+    assert (back.length, back.displacement, back.mu, back.stress) == (
+        sc.length,
+        sc.displacement,
+        sc.mu,
+        sc.stress,
+    )
+    p2 = cantilever(n_interior=16, n_boundary=64, displacement_scale=1e-5, length_scale=0.1)
+    assert (p2.scales.displacement, p2.scales.length) == (1e-5, 0.1)
+    with pytest.raises(ValueError, match="displacement scale"):
+        cantilever(n_interior=16, n_boundary=64, displacement_scale=-1.0)
+    with pytest.raises(ValueError, match="length scale"):
+        cantilever(n_interior=16, n_boundary=64, length_scale=0.0)
+
+
+# --------------------------------------------------------------- bad input
+def test_unknown_boundary_part_lists_valid_parts():
+    with pytest.raises(ValueError, match="'front'") as exc:
+        cantilever(conditions=[pg.Dirichlet("front", 0.0)])
+    msg = str(exc.value)
+    for part in ("left", "right", "bottom", "top"):
+        assert part in msg
+
+
+@pytest.mark.parametrize(
+    "bf", [lambda X: np.zeros((X.shape[0], 3)), lambda X: np.zeros(X.shape[0]), [1.0, 2.0, 3.0]]
+)
+def test_body_force_wrong_shape(bf):
+    with pytest.raises(ValueError, match="body force"):
+        cantilever(body_force=bf)
+
+
+def test_body_force_nan():
+    with pytest.raises(ValueError, match="body force.*NaN"):
+        cantilever(body_force=lambda X: np.full(X.shape, np.nan))
+
+
+@pytest.mark.parametrize("comps", [(2,), (-1,), (0, 5), ()])
+def test_component_out_of_range(comps):
+    with pytest.raises(ValueError, match="components"):
+        cantilever(conditions=[pg.Dirichlet("left", 0.0, components=comps)])
+
+
+def test_condition_value_wrong_shape():
+    with pytest.raises(ValueError, match="Traction on 'right'"):
+        cantilever(conditions=[pg.Traction("right", [1.0, 2.0, 3.0])])
+    with pytest.raises(ValueError, match="Dirichlet on 'left'.*shape"):
+        cantilever(conditions=[pg.Dirichlet("left", lambda X: np.zeros((len(X), 3)))])
+
+
+def test_plane_stress_3d_rejected():
+    geom = pg.Box([0, 0, 0], [1, 1, 1])
+    with pytest.raises(ValueError, match="plane_stress"):
+        pg.ElasticityProblem(
+            geom, pg.Material.from_E_nu(1.0, 0.3), [pg.Dirichlet("x_min")], plane_stress=True
+        )
+
+
+def test_data_outside_domain():
+    dat = pg.DisplacementData(
+        np.array([[0.05, 0.005], [0.2, 0.005]]), np.zeros((2, 2)), name="gauges"
+    )
+    with pytest.raises(ValueError, match="gauges.*outside the domain"):
+        cantilever(data=[dat])
+
+
+@pytest.mark.parametrize(
+    "X, u, match",
+    [
+        ([[0.05, 0.005]], [[np.nan, 0.0]], "NaN"),
+        ([[np.nan, 0.005]], [[0.0, 0.0]], "NaN"),
+        ([[0.05, 0.005]], [[0.0, 0.0, 0.0]], "shape"),
+    ],
+)
+def test_bad_data(X, u, match):
+    with pytest.raises(ValueError, match=match):
+        cantilever(data=[pg.DisplacementData(np.array(X), np.array(u))])
+
+
+def test_data_group():
+    X = np.array([[0.05, 0.005], [0.09, 0.002]])
+    u = np.array([[1e-6, -2e-6], [0.0, 3e-6]])
+    prob = cantilever(
+        data=[pg.DisplacementData(X, u, weight=2.0, name="dic")], n_interior=16, n_boundary=64
+    )
+    grp = prob.residual_groups(np.random.default_rng(0))[-1]
+    assert grp.name == "dic" and grp.weight == 2.0
+    np.testing.assert_allclose(grp.g, u / prob.scales.displacement)
+    np.testing.assert_allclose(grp.X, prob.scales.to_hat(X))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"n_interior": 0}, "n_interior"),
+        ({"n_boundary": 0}, "n_boundary"),
+        ({"n_interior": 2.5}, "n_interior"),
+        ({"sampling": "grid"}, "sampling"),
+        ({"conditions": []}, "no boundary conditions"),
+    ],
+)
+def test_bad_settings(kw, match):
+    with pytest.raises(ValueError, match=match):
+        cantilever(**kw)
+
+
+def test_bad_geometry_material():
+    with pytest.raises(ValueError, match="geometry"):
+        pg.ElasticityProblem("square", pg.Material.from_E_nu(1, 0.3), [pg.Dirichlet("left")])
+    with pytest.raises(ValueError, match="material"):
+        pg.ElasticityProblem(pg.Rectangle(0, 1, 0, 1), (1.0, 0.3), [pg.Dirichlet("left")])
+
+
+# ---------------------------------------------------------------- Solution
+@pytest.fixture(scope="module")
+def plate_solution(plate):
+    prob = plate.build_problem(n_interior=64, n_boundary=64)
+    mlp = pg.MLP(2, (8, 8), 2)
+    theta = mlp.init(np.random.default_rng(0), "glorot")
+    return prob, prob.solution(mlp, theta)
+
+
+def test_solution_outside_domain(plate_solution):
+    prob, sol = plate_solution
+    Xout = np.array([[0.5, 0.5], [1.5, 0.5]])
+    with pytest.raises(ValueError, match="outside the domain.*check_inside=False"):
+        sol.displacement(Xout)
+    with pytest.raises(ValueError, match="outside"):
+        sol.fields(Xout)
+    u = sol.displacement(Xout, check_inside=False)
+    assert u.shape == (2, 2) and np.all(np.isfinite(u))
+    # boundary points are inside
+    sol.displacement(np.array([[0.0, 0.0], [1.0, 1.0]]))
+
+
+def test_solution_fields(plate_solution, plate):
+    prob, sol = plate_solution
+    X = plate.grid(7)
+    N = X.shape[0]
+    f = sol.fields(X)
+    shapes = {
+        "displacement": (N, 2),
+        "strain": (N, 2, 2),
+        "stress": (N, 2, 2),
+        "von_mises": (N,),
+        "displacement_exact": (N, 2),
+        "displacement_error": (N, 2),
+    }
+    assert set(f) == set(shapes)
+    for k, s in shapes.items():
+        assert f[k].shape == s, k
+        assert np.all(np.isfinite(f[k])), k
+    np.testing.assert_array_equal(f["displacement"], sol.displacement(X))
+    np.testing.assert_allclose(f["displacement_exact"], plate.exact(X))
+    np.testing.assert_allclose(f["displacement_error"], f["displacement"] - plate.exact(X))
+    np.testing.assert_allclose(f["strain"], sol.strain(X))
+    np.testing.assert_allclose(f["stress"], stress_from_strain(f["strain"], 1.0, 0.5))
+    np.testing.assert_allclose(f["strain"], np.swapaxes(f["strain"], 1, 2))
+    assert np.all(f["von_mises"] >= 0)
+    err = sol.relative_l2_error(X)
+    assert err == pytest.approx(
+        np.linalg.norm(f["displacement_error"]) / np.linalg.norm(f["displacement_exact"])
+    )
+
+
+def test_solution_without_exact_has_no_error_fields():
+    prob = cantilever(n_interior=16, n_boundary=64)
+    mlp = pg.MLP(2, (6,), 2)
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(1), "glorot"))
+    f = sol.fields(np.array([[0.05, 0.005]]))
+    assert set(f) == {"displacement", "strain", "stress", "von_mises"}
+    with pytest.raises(ValueError, match="exact"):
+        sol.relative_l2_error(np.array([[0.05, 0.005]]))
+
+
+def test_solution_gradient_in_user_units():
+    """``displacement_gradient`` is the derivative of ``displacement`` in metres (checks
+    the U / L factors of the unit conversion)."""
+    prob = cantilever(n_interior=16, n_boundary=64)
+    mlp = pg.MLP(2, (6, 6), 2)
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(2), "glorot"))
+    X = np.array([[0.03, 0.004], [0.07, 0.006]])
+    G = sol.displacement_gradient(X)
+    h = 1e-6
+    for i in range(2):
+        e = np.zeros(2)
+        e[i] = h
+        fd = (sol.displacement(X + e) - sol.displacement(X - e)) / (2 * h)
+        np.testing.assert_allclose(G[:, :, i], fd, rtol=1e-5, atol=1e-7 * np.abs(G).max())
+    # stress in Pa from the gradient, plane strain von Mises with sigma_zz
+    eps = strain_from_gradient(G)
+    m = prob.material
+    np.testing.assert_allclose(sol.stress(X), stress_from_strain(eps, m.lam, m.mu), rtol=1e-12)
+    s = sol.fields(X)
+    szz = m.lam * (eps[:, 0, 0] + eps[:, 1, 1])
+    np.testing.assert_allclose(
+        s["von_mises"], pg.elasticity.von_mises(s["stress"], szz), rtol=1e-12
+    )
+
+
+def test_solution_save_load_round_trip(tmp_path, plate):
+    prob = cantilever(n_interior=16, n_boundary=64, plane_stress=True)
+    mlp = pg.MLP(2, (7, 5), 2, "tanh")
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(3), "glorot"))
+    path = tmp_path / "model.npz"
+    sol.save(path)
+    assert path.exists()
+    assert not list(tmp_path.glob("*.tmp"))
+    back = pg.Solution.load(path, geometry=prob.geometry)
+    X = np.array([[0.01, 0.001], [0.05, 0.005], [0.1, 0.01]])
+    np.testing.assert_array_equal(back.displacement(X), sol.displacement(X))
+    np.testing.assert_array_equal(back.stress(X), sol.stress(X))
+    assert back.mlp == mlp and back.plane_stress is True
+    assert (back.material.lam, back.material.mu) == (prob.material.lam, prob.material.mu)
+    assert back.scales.to_dict() == prob.scales.to_dict()
+    with pytest.raises(ValueError, match="outside"):
+        back.displacement(np.array([[0.2, 0.0]]))
+    # with an exact solution passed at load time
+    b2 = pg.Solution.load(path, exact=lambda X: np.zeros_like(X))
+    assert "displacement_error" in b2.fields(X)
+
+
+def test_solution_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        pg.Solution.load(tmp_path / "missing.npz")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a model file\x00\x01\x02" * 10)
+    with pytest.raises(ValueError, match="not a pinngelu model"):
+        pg.Solution.load(garbage)
+    other = tmp_path / "other.npz"
+    np.savez(other, something=np.arange(3))
+    with pytest.raises(ValueError, match="not a pinngelu model"):
+        pg.Solution.load(other)

@@ -1,0 +1,462 @@
+"""Tests of the training driver: convergence on a tiny problem, progress output,
+reproducibility, checkpoint / resume bit-identity, atomic checkpoints, budgets,
+non-finite losses and input validation."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pinngelu as pg
+import pinngelu.training as training
+from pinngelu.loss import LossResult, loss_and_grad
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+
+
+def load_case(name: str):
+    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def plate():
+    return load_case("plate_manufactured")
+
+
+@pytest.fixture(scope="module")
+def problem(plate):
+    return plate.build_problem(n_interior=64, n_boundary=64)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return pg.MLP(2, (8, 8), 2)
+
+
+@pytest.fixture(scope="module")
+def theta0(mlp):
+    return mlp.init(np.random.default_rng(0), "glorot")
+
+
+def run(problem, mlp, theta0, seed=1, out=None, **cfg):
+    cfg.setdefault("print_every", 0)
+    return pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(seed),
+        theta0=theta0,
+        config=pg.TrainConfig(**cfg),
+        out=out,
+    )
+
+
+def checkpoint_meta(path):
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["meta"]))
+
+
+def full_loss(problem, mlp, theta, seed=1):
+    return loss_and_grad(mlp, theta, problem.residual_groups(np.random.default_rng(seed))).loss
+
+
+# ------------------------------------------------------------- convergence
+def test_lbfgs_decreases_loss(problem, mlp, theta0):
+    buf = io.StringIO()
+    res = run(problem, mlp, theta0, out=buf, lbfgs_iters=30, print_every=10)
+    h = res.history
+    assert isinstance(res, pg.TrainResult)
+    assert res.stop_reason == "L-BFGS iteration budget reached"
+    assert res.n_iter == 30
+    assert res.n_eval >= 31  # the initial evaluation plus at least one per iteration
+    assert res.wall_time > 0
+    assert res.theta.shape == (mlp.n_params,) and np.all(np.isfinite(res.theta))
+    # history: the initial point and one entry per iteration
+    n = len(h["iteration"])
+    assert n == 31
+    for key in ("stage", "loss", "gnorm", "time", "groups"):
+        assert len(h[key]) == n, key
+    assert h["iteration"] == list(range(31))
+    assert set(h["stage"]) == {"lbfgs"}
+    assert all(t1 >= t0 for t0, t1 in zip(h["time"], h["time"][1:], strict=False))
+    # L-BFGS only accepts decreasing values
+    assert all(b <= a for a, b in zip(h["loss"], h["loss"][1:], strict=False))
+    assert h["loss"][-1] < h["loss"][0] / 10
+    assert res.loss == min(h["loss"])
+    # the reported loss is the loss at the returned theta (same collocation points)
+    assert full_loss(problem, mlp, res.theta) == pytest.approx(res.loss, rel=1e-12)
+    assert set(h["groups"][-1]) == {
+        g.name for g in problem.residual_groups(np.random.default_rng(0))
+    }
+    assert sum(h["groups"][-1].values()) == pytest.approx(h["loss"][-1], rel=1e-12)
+    # progress lines
+    lines = buf.getvalue().splitlines()
+    prog = [ln for ln in lines if ln.startswith("[lbfgs]")]
+    assert len(prog) == 4  # iterations 0, 10, 20, 30
+    pat = re.compile(r"it\s+(\d+)\s+loss\s+(\S+)\s+\|g\|\s+(\S+)\s+t\s+([\d.]+)s")
+    its = []
+    for ln in prog:
+        m = pat.search(ln)
+        assert m, ln
+        its.append(int(m.group(1)))
+        float(m.group(2)), float(m.group(3)), float(m.group(4))
+        assert "pde=" in ln
+    assert its == [0, 10, 20, 30]
+    assert float(pat.search(prog[-1]).group(2)) == pytest.approx(h["loss"][30], rel=1e-4)
+    assert "stopped after 30 iterations" in lines[-1]
+    assert "L-BFGS iteration budget reached" in lines[-1]
+
+
+def test_adam_then_lbfgs_history(problem, mlp, theta0):
+    res = run(problem, mlp, theta0, adam_iters=5, adam_lr=1e-2, lbfgs_iters=5)
+    h = res.history
+    assert res.n_iter == 10
+    # Adam records iterations 0..4, L-BFGS its initial point (it 5) and 5 steps
+    assert h["stage"] == ["adam"] * 5 + ["lbfgs"] * 6
+    assert h["iteration"] == list(range(11))
+    assert res.loss < h["loss"][0]
+
+
+def test_silent_when_out_none(problem, mlp, theta0, capsys):
+    run(problem, mlp, theta0, lbfgs_iters=2, print_every=1, out=None)
+    assert capsys.readouterr().out == ""
+
+
+def test_error_tracking(problem, mlp, theta0, plate):
+    Xe = plate.grid(11)
+    res = pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(1),
+        theta0=theta0,
+        config=pg.TrainConfig(lbfgs_iters=10, error_every=5, print_every=0),
+        error_points=Xe,
+        out=None,
+    )
+    h = res.history
+    assert h["error_iteration"] == [0, 5, 10]
+    assert len(h["error"]) == len(h["error_time"]) == 3
+    final = problem.solution(mlp, res.theta).relative_l2_error(Xe)
+    assert h["error"][-1] == pytest.approx(final, rel=1e-12)
+
+
+# --------------------------------------------------------- reproducibility
+def test_same_seed_bit_identical(problem, mlp):
+    def go(seed):
+        rng = np.random.default_rng(seed)
+        th = mlp.init(rng, "glorot")
+        return pg.train(
+            problem,
+            mlp,
+            rng=rng,
+            theta0=th,
+            out=None,
+            config=pg.TrainConfig(adam_iters=3, lbfgs_iters=10, resample_every=4, print_every=0),
+        ).theta
+
+    a, b, c = go(5), go(5), go(6)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_different_sampling_seed_differs(problem, mlp, theta0):
+    a = run(problem, mlp, theta0, seed=1, lbfgs_iters=5).theta
+    b = run(problem, mlp, theta0, seed=2, lbfgs_iters=5).theta
+    assert not np.array_equal(a, b)
+
+
+# ------------------------------------------------------- checkpoint/resume
+CK_CFG = dict(
+    adam_iters=10,
+    adam_lr=1e-2,
+    lbfgs_iters=30,
+    resample_every=15,
+    print_every=0,
+    checkpoint_every=5,
+)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(problem, mlp, theta0):
+    return run(problem, mlp, theta0, **CK_CFG)
+
+
+@pytest.mark.parametrize("stop_at", [7, 10, 15, 23])
+def test_resume_is_bit_identical(problem, mlp, theta0, uninterrupted, tmp_path, stop_at):
+    """Stop in Adam (7), at the Adam/L-BFGS switch (10), at a resampling (15) and inside
+    L-BFGS (23); resuming with a fresh, differently seeded rng ends at the same bits."""
+    A = uninterrupted
+    assert A.n_iter == 40 and A.stop_reason == "L-BFGS iteration budget reached"
+    ck = tmp_path / "ck.npz"
+    cfg = pg.TrainConfig(**CK_CFG, checkpoint=ck)
+    B = pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(1),
+        theta0=theta0,
+        config=cfg,
+        callback=lambda r: r.it >= stop_at,
+        out=None,
+    )
+    assert B.stop_reason == "stopped by callback"
+    assert B.n_iter == stop_at
+    assert ck.exists()
+    C = pg.resume(ck, problem, mlp, rng=np.random.default_rng(999), config=cfg, out=None)
+    assert C.stop_reason == A.stop_reason
+    assert C.n_iter == A.n_iter
+    assert C.n_eval == A.n_eval
+    assert np.array_equal(C.theta, A.theta)
+    assert C.loss == A.loss
+    assert C.history["loss"] == A.history["loss"]
+    assert C.history["iteration"] == A.history["iteration"]
+    assert C.history["stage"] == A.history["stage"]
+    assert C.wall_time >= B.wall_time
+
+
+def test_resume_uses_checkpoint_path_by_default(problem, mlp, theta0, tmp_path):
+    ck = tmp_path / "run.npz"
+    cfg = pg.TrainConfig(lbfgs_iters=10, print_every=0, checkpoint=ck, checkpoint_every=3)
+    pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(1),
+        theta0=theta0,
+        config=cfg,
+        callback=lambda r: r.it >= 4,
+        out=None,
+    )
+    assert checkpoint_meta(ck)["it"] == 4
+    res = pg.resume(
+        ck,
+        problem,
+        mlp,
+        rng=np.random.default_rng(0),
+        config=pg.TrainConfig(lbfgs_iters=10, print_every=0),
+        out=None,
+    )
+    assert res.n_iter == 10
+    # the resumed run kept writing the checkpoint it started from
+    meta = checkpoint_meta(ck)
+    assert meta["it"] == 10
+    assert meta["history"]["loss"] == res.history["loss"]
+
+
+def test_resume_errors(problem, mlp, theta0, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        pg.resume(tmp_path / "nope.npz", problem, mlp, rng=np.random.default_rng(0), out=None)
+    ck = tmp_path / "ck.npz"
+    run(problem, mlp, theta0, lbfgs_iters=2, checkpoint=ck)
+    other = pg.MLP(2, (8, 4), 2)
+    with pytest.raises(ValueError, match="different network"):
+        pg.resume(
+            ck,
+            problem,
+            other,
+            rng=np.random.default_rng(0),
+            out=None,
+            config=pg.TrainConfig(lbfgs_iters=2, print_every=0),
+        )
+
+
+def test_checkpoint_atomic_and_valid(problem, mlp, theta0, tmp_path):
+    ck = tmp_path / "ck.npz"
+    res = run(problem, mlp, theta0, adam_iters=3, lbfgs_iters=7, checkpoint=ck, checkpoint_every=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
+    with np.load(ck, allow_pickle=False) as z:
+        assert {"theta", "meta"} <= set(z.files)
+        theta = np.array(z["theta"])
+        assert any(k.startswith("lbfgs__") for k in z.files)
+    assert theta.shape == (mlp.n_params,)
+    # the final checkpoint holds the final state
+    assert np.array_equal(theta, res.theta)
+
+
+# ----------------------------------------------------------------- budgets
+def test_time_limit(problem, mlp, theta0):
+    def slow(r):
+        time.sleep(0.03)
+        return False
+
+    t0 = time.perf_counter()
+    res = pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(1),
+        theta0=theta0,
+        callback=slow,
+        config=pg.TrainConfig(lbfgs_iters=10_000, time_limit=0.3, print_every=0),
+        out=None,
+    )
+    assert res.stop_reason == "time limit reached"
+    assert time.perf_counter() - t0 < 5.0
+    assert 1 <= res.n_iter < 100
+    assert res.wall_time >= 0.3
+    assert np.all(np.isfinite(res.theta)) and math.isfinite(res.loss)
+
+
+@pytest.mark.parametrize("adam", [0, 20])
+def test_max_evals(problem, mlp, theta0, adam):
+    res = run(problem, mlp, theta0, adam_iters=adam, adam_lr=1e-2, lbfgs_iters=10_000, max_evals=12)
+    assert res.stop_reason == "evaluation budget reached"
+    assert res.n_eval >= 12
+    # checked between iterations: at most one iteration's line search beyond the budget
+    assert res.n_eval <= 12 + 25
+    assert math.isfinite(res.loss)
+
+
+def test_gradient_tolerance_stop(problem, mlp, theta0):
+    lb = pg.training.LBFGSConfig(memory=10, gtol=0.5)
+    res = run(problem, mlp, theta0, lbfgs_iters=1000, lbfgs=lb)
+    assert res.stop_reason == "gradient norm below tolerance"
+    assert res.n_iter < 1000
+
+
+# -------------------------------------------------------------- non-finite
+def _nan_after(monkeypatch, k):
+    """Make the objective return NaN from evaluation k + 1 on; returns the list of theta
+    vectors for which NaN was returned."""
+    calls = {"n": 0}
+    nan_thetas = []
+
+    def fake(mlp, theta, groups, *a, **kw):
+        calls["n"] += 1
+        res = loss_and_grad(mlp, theta, groups, *a, **kw)
+        if calls["n"] > k:
+            nan_thetas.append(np.array(theta))
+            return LossResult(math.nan, np.full_like(res.grad, math.nan), res.group_losses)
+        return res
+
+    monkeypatch.setattr(training, "loss_and_grad", fake)
+    return nan_thetas
+
+
+def test_nan_in_lbfgs_stops_with_best_finite(problem, mlp, theta0, monkeypatch):
+    nan_thetas = _nan_after(monkeypatch, 8)
+    res = run(problem, mlp, theta0, lbfgs_iters=30)
+    monkeypatch.undo()
+    assert res.stop_reason.startswith("L-BFGS stopped")
+    assert res.n_iter < 30
+    assert nan_thetas
+    assert math.isfinite(res.loss) and np.all(np.isfinite(res.theta))
+    assert res.loss == min(h for h in res.history["loss"] if math.isfinite(h))
+    assert full_loss(problem, mlp, res.theta) == pytest.approx(res.loss, rel=1e-12)
+    assert not any(np.array_equal(res.theta, t) for t in nan_thetas)
+
+
+def test_nan_in_adam_stops_cleanly(problem, mlp, theta0, monkeypatch):
+    _nan_after(monkeypatch, 8)
+    res = run(problem, mlp, theta0, adam_iters=20, adam_lr=1e-2, lbfgs_iters=5)
+    monkeypatch.undo()
+    assert res.stop_reason == "non-finite loss in Adam; kept the best iterate"
+    assert res.n_iter == 8
+    assert math.isfinite(res.loss) and np.all(np.isfinite(res.theta))
+    assert res.loss == min(res.history["loss"])
+
+
+ADAM_RETURN_BUG = (
+    "package bug: when a run stops inside the Adam stage (non-finite loss, callback, budget) "
+    "train() returns the post-step theta (for a NaN stop: the very theta that evaluated to "
+    "NaN) paired with the loss of the previous, recorded iterate, because the final "
+    "'hist[\"loss\"][-1] <= best_loss' check in _Run.run swaps in self.theta, which Adam "
+    "has already advanced past the recorded point"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=ADAM_RETURN_BUG)
+def test_nan_in_adam_returns_best_finite_theta(problem, mlp, theta0, monkeypatch):
+    nan_thetas = _nan_after(monkeypatch, 8)
+    res = run(problem, mlp, theta0, adam_iters=20, adam_lr=1e-2, lbfgs_iters=5)
+    monkeypatch.undo()
+    assert nan_thetas
+    assert not any(np.array_equal(res.theta, t) for t in nan_thetas)
+    assert full_loss(problem, mlp, res.theta) == pytest.approx(res.loss, rel=1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason=ADAM_RETURN_BUG)
+def test_stop_in_adam_returns_consistent_theta_and_loss(problem, mlp, theta0):
+    res = pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(1),
+        theta0=theta0,
+        out=None,
+        config=pg.TrainConfig(adam_iters=20, adam_lr=1e-2, lbfgs_iters=5, print_every=0),
+        callback=lambda r: r.it >= 8,
+    )
+    assert res.stop_reason == "stopped by callback"
+    assert full_loss(problem, mlp, res.theta) == pytest.approx(res.loss, rel=1e-12)
+
+
+# -------------------------------------------------------------- bad input
+def test_missing_checkpoint_folder(problem, mlp, theta0, tmp_path):
+    called = []
+    cfg = pg.TrainConfig(lbfgs_iters=5, print_every=0, checkpoint=tmp_path / "nope" / "ck.npz")
+    with pytest.raises(ValueError, match="does not exist"):
+        pg.train(
+            problem,
+            mlp,
+            rng=np.random.default_rng(0),
+            theta0=theta0,
+            config=cfg,
+            callback=lambda r: called.append(r.it),
+            out=None,
+        )
+    assert called == []  # rejected before training
+    assert not (tmp_path / "nope").exists()
+
+
+def test_network_dims_mismatch(problem, theta0):
+    for net in (pg.MLP(3, (4,), 3), pg.MLP(2, (4,), 3), pg.MLP(2, (4,), 1)):
+        with pytest.raises(ValueError, match="network maps"):
+            pg.train(
+                problem,
+                net,
+                rng=np.random.default_rng(0),
+                out=None,
+                config=pg.TrainConfig(lbfgs_iters=1),
+            )
+
+
+@pytest.mark.parametrize("rng", [0, np.random.RandomState(0), None])
+def test_rng_must_be_generator(problem, mlp, theta0, rng):
+    with pytest.raises(ValueError, match="Generator"):
+        pg.train(
+            problem, mlp, rng=rng, theta0=theta0, out=None, config=pg.TrainConfig(lbfgs_iters=1)
+        )
+
+
+def test_bad_theta0(problem, mlp):
+    with pytest.raises(ValueError, match="parameter vector"):
+        pg.train(
+            problem,
+            mlp,
+            rng=np.random.default_rng(0),
+            theta0=np.zeros(3),
+            out=None,
+            config=pg.TrainConfig(lbfgs_iters=1),
+        )
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"adam_iters": -1}, "adam_iters"),
+        ({"lbfgs_iters": 2.5}, "lbfgs_iters"),
+        ({"adam_lr": 0.0}, "adam_lr"),
+        ({"time_limit": 0.0}, "time_limit"),
+        ({"checkpoint_every": -5}, "checkpoint_every"),
+    ],
+)
+def test_bad_config(kw, match):
+    with pytest.raises(ValueError, match=match):
+        pg.TrainConfig(**kw)
