@@ -64,8 +64,9 @@ class Material:
         if mu <= 0:
             raise ValueError(f"shear modulus mu must be > 0, got {mu}")
         if 3 * lam + 2 * mu <= 0:
+            nu = lam / (2 * (lam + mu)) if lam + mu != 0 else math.inf
             raise ValueError(
-                f"lam={lam}, mu={mu} give Poisson ratio {lam / (2 * (lam + mu)):.4g} outside "
+                f"lam={lam}, mu={mu} give Poisson ratio {nu:.4g} outside "
                 "(-1, 0.5): the material is unstable"
             )
 

@@ -320,11 +320,11 @@ class _Run:
                     self.resample()
                     self.lbfgs = lbfgs_init(self.obj, self.theta, lcfg)
                 reason = self.tick()
+        # the best recorded iterate: every recorded loss was evaluated at the theta
+        # recorded with it (Adam records before it steps, L-BFGS after it accepts)
         best_loss, best_theta = self.best
         if best_theta is None:
             best_theta, best_loss = self.theta, math.nan
-        if self.theta is not None and self.hist["loss"] and self.hist["loss"][-1] <= best_loss:
-            best_theta, best_loss = self.theta, self.hist["loss"][-1]
         if cfg.checkpoint is not None:
             self.save(cfg.checkpoint)
         if self.out is not None:

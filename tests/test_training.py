@@ -363,16 +363,7 @@ def test_nan_in_adam_stops_cleanly(problem, mlp, theta0, monkeypatch):
     assert res.loss == min(res.history["loss"])
 
 
-ADAM_RETURN_BUG = (
-    "package bug: when a run stops inside the Adam stage (non-finite loss, callback, budget) "
-    "train() returns the post-step theta (for a NaN stop: the very theta that evaluated to "
-    "NaN) paired with the loss of the previous, recorded iterate, because the final "
-    "'hist[\"loss\"][-1] <= best_loss' check in _Run.run swaps in self.theta, which Adam "
-    "has already advanced past the recorded point"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=ADAM_RETURN_BUG)
 def test_nan_in_adam_returns_best_finite_theta(problem, mlp, theta0, monkeypatch):
     nan_thetas = _nan_after(monkeypatch, 8)
     res = run(problem, mlp, theta0, adam_iters=20, adam_lr=1e-2, lbfgs_iters=5)
@@ -382,7 +373,6 @@ def test_nan_in_adam_returns_best_finite_theta(problem, mlp, theta0, monkeypatch
     assert full_loss(problem, mlp, res.theta) == pytest.approx(res.loss, rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=ADAM_RETURN_BUG)
 def test_stop_in_adam_returns_consistent_theta_and_loss(problem, mlp, theta0):
     res = pg.train(
         problem,
