@@ -206,8 +206,10 @@ def main(argv=None) -> dict:
     if out["matmul_gflops"]:
         frac = out["gflops"] / out["matmul_gflops"]
         out["matmul_fraction"] = frac
-        print(f"  numpy matmul rate ({C * N}x{W} @ {W}x{W}): {out['matmul_gflops']:.1f} GFLOP/s"
-              f"  -> pinngelu at {100 * frac:.0f}%")
+        print(
+            f"  numpy matmul rate ({C * N}x{W} @ {W}x{W}): {out['matmul_gflops']:.1f} GFLOP/s"
+            f"  -> pinngelu at {100 * frac:.0f}%"
+        )
     for key, label in (("torch_ms", "PyTorch autograd"), ("jax_ms", "JAX jit")):
         if out[key] is not None:
             ratio = out[key] / out["pinngelu_ms"]

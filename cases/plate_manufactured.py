@@ -76,15 +76,21 @@ def build_problem(n_interior: int = 2000, n_boundary: int = 800) -> pg.Elasticit
         pg.Traction("right", 0.0, components=(0,)),
     ]
     return pg.ElasticityProblem(
-        geom, pg.Material.from_lame(LAM, MU), conditions, body_force,
-        n_interior=n_interior, n_boundary=n_boundary, exact=exact,
+        geom,
+        pg.Material.from_lame(LAM, MU),
+        conditions,
+        body_force,
+        n_interior=n_interior,
+        n_boundary=n_boundary,
+        exact=exact,
     )
 
 
 SETTINGS = CaseSettings(
     hidden=(50, 50, 50),
-    config=pg.TrainConfig(adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250,
-                          error_every=50),
+    config=pg.TrainConfig(
+        adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50
+    ),
 )
 
 

@@ -44,8 +44,9 @@ def _tensor_to_voigt(t: np.ndarray) -> np.ndarray:
     ``[xx, yy, zz, xy, yz, xz]``."""
     if t.shape[1] == 2:
         return np.stack([t[:, 0, 0], t[:, 1, 1], t[:, 0, 1]], axis=1)
-    return np.stack([t[:, 0, 0], t[:, 1, 1], t[:, 2, 2], t[:, 0, 1], t[:, 1, 2], t[:, 0, 2]],
-                    axis=1)
+    return np.stack(
+        [t[:, 0, 0], t[:, 1, 1], t[:, 2, 2], t[:, 0, 1], t[:, 1, 2], t[:, 0, 2]], axis=1
+    )
 
 
 def _pad3(v: np.ndarray) -> np.ndarray:
@@ -62,8 +63,9 @@ def _format_of(path: Path) -> str:
     return fmts[0]
 
 
-def write_fields(path: str | os.PathLike, points: np.ndarray, cells: np.ndarray,
-                 fields: dict[str, np.ndarray]) -> Path:
+def write_fields(
+    path: str | os.PathLike, points: np.ndarray, cells: np.ndarray, fields: dict[str, np.ndarray]
+) -> Path:
     """Write point fields on a simplex mesh.
 
     Parameters
@@ -101,8 +103,12 @@ def write_fields(path: str | os.PathLike, points: np.ndarray, cells: np.ndarray,
     return path
 
 
-def write_solution(path: str | os.PathLike, solution, h: float | None = None,
-                   mesh: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+def write_solution(
+    path: str | os.PathLike,
+    solution,
+    h: float | None = None,
+    mesh: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Path:
     """Evaluate a :class:`~pinngelu.problem.Solution` on a mesh of its domain and write
     displacement, strain, stress, von Mises (and the exact displacement and error
     where known) as point data.

@@ -9,6 +9,13 @@ A :class:`ResidualGroup` holds the points, ``C``, ``g`` and the weights of one
 group (interior equations, one boundary condition, data misfit, ...).  The loss is
 ``sum_groups weight / N_g * sum_p sum_k r_k(p)^2`` (or with explicit per-point
 weights, ``weight * sum_p w_p sum_k r_k(p)^2``).
+
+Inverse problems train physical parameters ``q`` (Lame constants, say) together with
+the network.  A group whose coefficients depend on them affinely,
+``C(q) = C + sum_a q_a C_a``, carries the ``C_a`` in ``param_coefficients``; the
+gradient in ``q`` follows from the residuals and jets the kernel returns::
+
+    dL/dq_a = 2 sum_p w_p sum_k r_k(p) (C_a : J)(p, k)
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ class ResidualGroup:
         Group weight ``w_g``.
     point_weights : ndarray, shape (N,), optional
         Per-point weights; by default ``1 / N`` (the mean square).
+    param_coefficients : ndarray, shape (n_q, N or 1, K, m, nc), optional
+        Coefficients ``C_a`` of the trainable parameters ``q`` (n_q of them):
+        the group's operator is ``C + sum_a q_a C_a``.
     """
 
     name: str
@@ -68,6 +78,7 @@ class ResidualGroup:
     g: np.ndarray
     weight: float = 1.0
     point_weights: np.ndarray | None = None
+    param_coefficients: np.ndarray | None = None
     _dev: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,8 +88,11 @@ class ResidualGroup:
         d = X.shape[1]
         self.X = check_points(X, d, f"group {self.name!r} points")
         N = self.X.shape[0]
-        for what, arr in (("coefficients", self.C), ("targets", self.g),
-                          ("point weights", self.point_weights)):
+        for what, arr in (
+            ("coefficients", self.C),
+            ("targets", self.g),
+            ("point weights", self.point_weights),
+        ):
             if arr is not None and not _is_real_numeric(arr):
                 raise ValueError(f"group {self.name!r}: {what} must be a real numeric array")
         C = np.asarray(self.C, dtype=np.float64)
@@ -105,6 +119,16 @@ class ResidualGroup:
                     f"group {self.name!r}: point weights must be finite, >= 0, shape ({N},)"
                 )
             self.point_weights = pw
+        if self.param_coefficients is not None:
+            Cq = np.asarray(self.param_coefficients, dtype=np.float64)
+            if Cq.ndim != 5 or Cq.shape[2:] != C.shape[1:] or Cq.shape[1] not in (1, N):
+                raise ValueError(
+                    f"group {self.name!r}: parameter coefficients must have shape (n_q, N or 1, "
+                    f"{', '.join(map(str, C.shape[1:]))}), got {Cq.shape}"
+                )
+            if not np.all(np.isfinite(Cq)):
+                raise ValueError(f"group {self.name!r}: parameter coefficients contain NaN or inf")
+            self.param_coefficients = np.ascontiguousarray(Cq)
 
     @property
     def n_points(self) -> int:
@@ -119,16 +143,33 @@ class ResidualGroup:
     def out_dim(self) -> int:
         return self.C.shape[2]
 
+    @property
+    def n_q(self) -> int:
+        """Number of trainable parameters the coefficients depend on."""
+        return 0 if self.param_coefficients is None else self.param_coefficients.shape[0]
+
+    def coefficients(self, q: np.ndarray | None) -> np.ndarray:
+        """The operator ``C + sum_a q_a C_a`` (N or 1, K, m, nc) at parameters ``q``."""
+        if self.param_coefficients is None:
+            return self.C
+        Cq = self.param_coefficients
+        lead = max(self.C.shape[0], Cq.shape[1])
+        out = np.broadcast_to(self.C, (lead, *self.C.shape[1:])).copy()
+        for a in range(Cq.shape[0]):
+            out += q[a] * Cq[a]
+        return out
+
     def kernel_weights(self) -> np.ndarray:
         """The per-point factor ``w_p`` the kernel multiplies ``r^2`` with."""
         if self.point_weights is None:
             return np.array([self.weight / max(self.n_points, 1)])
         return self.weight * self.point_weights
 
-    def on(self, backend: Backend) -> tuple:
+    def on(self, backend: Backend, q: np.ndarray | None = None) -> tuple:
         """The group's arrays on ``backend``: points, coefficients and targets are
         uploaded once and reused; the weights (which a user may change between
-        evaluations) are taken afresh each time."""
+        evaluations) are taken afresh each time, and so are the coefficients when
+        they depend on the trainable parameters ``q``."""
         key = backend.name
         if key not in self._dev:
             self._dev[key] = (
@@ -136,7 +177,25 @@ class ResidualGroup:
                 backend.asarray(self.C),
                 backend.asarray(self.g),
             )
-        return (*self._dev[key], backend.asarray(self.kernel_weights()))
+        X, C, g = self._dev[key]
+        if self.param_coefficients is not None:
+            C = backend.asarray(self.coefficients(q))
+        return X, C, g, backend.asarray(self.kernel_weights())
+
+    def param_gradient(self, R: np.ndarray, J: np.ndarray) -> np.ndarray:
+        """Gradient ``(n_q,)`` of the group's loss in the trainable parameters from its
+        residuals ``R (N, K)`` and output jets ``J (N, m, nc)``."""
+        Cq = self.param_coefficients
+        w = self.kernel_weights()
+        wR = 2.0 * (w[:, None] if w.shape[0] > 1 else w[0]) * R
+        out = np.empty(Cq.shape[0])
+        for a in range(Cq.shape[0]):
+            if Cq.shape[1] == 1:
+                CJ = np.einsum("kjc,pjc->pk", Cq[a, 0], J)
+            else:
+                CJ = np.einsum("pkjc,pjc->pk", Cq[a], J)
+            out[a] = float(np.sum(wR * CJ))
+        return out
 
 
 @dataclass
@@ -148,11 +207,25 @@ class LossResult:
     group_losses: dict[str, float]
     residuals: dict[str, np.ndarray] | None = None
     jets: dict[str, np.ndarray] | None = None
+    grad_q: np.ndarray | None = None
 
 
-def _check_groups(mlp: MLP, groups: list[ResidualGroup]) -> None:
+def _check_groups(mlp: MLP, groups: list[ResidualGroup], q: np.ndarray | None) -> None:
     if len(groups) == 0:
         raise ValueError("no residual groups given")
+    n_q = max(g.n_q for g in groups)
+    if n_q > 0 and (q is None or q.shape != (n_q,)):
+        raise ValueError(
+            f"the groups depend on {n_q} trainable parameter(s): pass q of shape ({n_q},), "
+            f"got {None if q is None else q.shape}"
+        )
+    for grp in groups:
+        if grp.n_q not in (0, n_q):
+            raise ValueError(
+                f"group {grp.name!r} depends on {grp.n_q} trainable parameters, others on {n_q}"
+            )
+    if q is not None and not np.all(np.isfinite(q)):
+        raise ValueError("trainable parameters q contain NaN or inf")
     for grp in groups:
         if grp.X.shape[1] != mlp.in_dim:
             raise ValueError(
@@ -173,6 +246,7 @@ def loss_and_grad(
     device: str | Backend = "cpu",
     want_residuals: bool = False,
     want_jets: bool = False,
+    q: np.ndarray | None = None,
 ) -> LossResult:
     """Total residual loss and its gradient in the parameters.
 
@@ -187,13 +261,18 @@ def loss_and_grad(
     device : {"cpu", "cuda"} or Backend
     want_residuals, want_jets : bool
         Also return per-group residuals ``(N, K)`` and output jets ``(N, m, nc)``.
+    q : ndarray, shape (n_q,), optional
+        Trainable physical parameters, required when a group has
+        ``param_coefficients``; the gradient in them is returned as ``grad_q``.
 
     Returns
     -------
     LossResult
     """
     theta = mlp.check_theta(theta)
-    _check_groups(mlp, groups)
+    if q is not None:
+        q = np.asarray(q, dtype=np.float64).reshape(-1)
+    _check_groups(mlp, groups, q)
     be = get_backend(device)
     net = be.net_arrays(mlp, theta)
     grad = np.zeros(mlp.n_params)
@@ -203,19 +282,23 @@ def loss_and_grad(
     res = {} if want_residuals else None
     jts = {} if want_jets else None
     nc = n_channels(mlp.in_dim)
+    grad_q = None if q is None else np.zeros(q.shape[0])
     for grp in groups:
-        X, C, g, w = grp.on(be)
-        R = np.empty((grp.n_points, grp.n_rows)) if want_residuals else None
-        J = np.empty((grp.n_points, mlp.out_dim, nc)) if want_jets else None
+        X, C, g, w = grp.on(be, q)
+        need = grp.n_q > 0
+        R = np.empty((grp.n_points, grp.n_rows)) if (want_residuals or need) else None
+        J = np.empty((grp.n_points, mlp.out_dim, nc)) if (want_jets or need) else None
         val = be.loss_grad(net, X, C, g, w, gtmp, R, J)
         total += val
         grad += gtmp
+        if need:
+            grad_q += grp.param_gradient(R, J)
         per[grp.name] = per.get(grp.name, 0.0) + val
         if want_residuals:
             res[grp.name] = R
         if want_jets:
             jts[grp.name] = J
-    return LossResult(total, grad, per, res, jts)
+    return LossResult(total, grad, per, res, jts, grad_q)
 
 
 def jets(

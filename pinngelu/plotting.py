@@ -53,9 +53,16 @@ def plot_history(history: dict, path: str | os.PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_field(points: np.ndarray, cells: np.ndarray, values: np.ndarray,
-               path: str | os.PathLike, title: str = "", displacement: np.ndarray | None = None,
-               scale: float | None = None, cmap: str = "viridis") -> Path:
+def plot_field(
+    points: np.ndarray,
+    cells: np.ndarray,
+    values: np.ndarray,
+    path: str | os.PathLike,
+    title: str = "",
+    displacement: np.ndarray | None = None,
+    scale: float | None = None,
+    cmap: str = "viridis",
+) -> Path:
     """A scalar field on a 2D triangle mesh, optionally on the deformed shape.
 
     For 3D meshes the field is drawn at the nodes as a scatter plot seen along z.
@@ -79,8 +86,9 @@ def plot_field(points: np.ndarray, cells: np.ndarray, values: np.ndarray,
     return _save(fig, path)
 
 
-def plot_case_figures(solution, outdir: str | os.PathLike, history: dict,
-                      mesh: tuple[np.ndarray, np.ndarray]) -> list[Path]:
+def plot_case_figures(
+    solution, outdir: str | os.PathLike, history: dict, mesh: tuple[np.ndarray, np.ndarray]
+) -> list[Path]:
     """The standard figures of a case: loss history, displacement magnitude on the
     deformed shape, von Mises stress, and the error map where a reference exists."""
     outdir = Path(outdir)
@@ -88,12 +96,29 @@ def plot_case_figures(solution, outdir: str | os.PathLike, history: dict,
     f = solution.fields(points, check_inside=False)
     paths = [plot_history(history, outdir / "loss_history.png")]
     umag = np.linalg.norm(f["displacement"], axis=1)
-    paths.append(plot_field(points, cells, umag, outdir / "displacement.png",
-                            "|u| (m)", displacement=f["displacement"]))
-    paths.append(plot_field(points, cells, f["von_mises"], outdir / "von_mises.png",
-                            "von Mises stress (Pa)", cmap="inferno"))
+    paths.append(
+        plot_field(
+            points,
+            cells,
+            umag,
+            outdir / "displacement.png",
+            "|u| (m)",
+            displacement=f["displacement"],
+        )
+    )
+    paths.append(
+        plot_field(
+            points,
+            cells,
+            f["von_mises"],
+            outdir / "von_mises.png",
+            "von Mises stress (Pa)",
+            cmap="inferno",
+        )
+    )
     if "displacement_error" in f:
         err = np.linalg.norm(f["displacement_error"], axis=1)
-        paths.append(plot_field(points, cells, err, outdir / "error.png",
-                                "|u - u_exact| (m)", cmap="magma"))
+        paths.append(
+            plot_field(points, cells, err, outdir / "error.png", "|u - u_exact| (m)", cmap="magma")
+        )
     return paths

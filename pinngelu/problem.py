@@ -92,6 +92,11 @@ class ElasticityProblem:
         Weight of the interior residual group.
     displacement_scale, length_scale : float, optional
         Override the characteristic scales (m) chosen automatically.
+    identify : sequence of {"lam", "mu"}
+        Material parameters to identify (inverse problem): they are trained together
+        with the network, starting from the values of ``material``, which is then the
+        initial guess.  Needs displacement ``data`` or enough loads to fix them.  In
+        plane stress, ``"lam"`` stands for the ``lam*`` of the 2D equations.
 
     Raises
     ------
@@ -116,6 +121,7 @@ class ElasticityProblem:
         interior_weight: float = 1.0,
         displacement_scale: float | None = None,
         length_scale: float | None = None,
+        identify: Sequence[str] = (),
     ) -> None:
         if not isinstance(geometry, Geometry):
             raise ValueError("geometry must be a pinngelu Geometry")
@@ -140,6 +146,14 @@ class ElasticityProblem:
         self.n_interior = int(n_interior)
         self.n_boundary = int(n_boundary)
         self.interior_weight = float(interior_weight)
+        if isinstance(identify, str):
+            identify = (identify,)
+        self.identify = tuple(identify)
+        for name in self.identify:
+            if name not in ("lam", "mu"):
+                raise ValueError(f"can identify 'lam' and 'mu', not {name!r}")
+        if len(set(self.identify)) != len(self.identify):
+            raise ValueError(f"identify lists a parameter twice: {self.identify}")
         self._validate()
         self.scales = self._choose_scales(displacement_scale, length_scale)
 
@@ -148,6 +162,46 @@ class ElasticityProblem:
     def lam_eff(self) -> float:
         """``lam`` of the equations solved (``lam*`` in plane stress)."""
         return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
+
+    # ------------------------------------------------- trainable parameters
+    @property
+    def n_q(self) -> int:
+        """Number of trainable physical parameters (0 for a forward problem)."""
+        return len(self.identify)
+
+    def initial_q(self) -> np.ndarray:
+        """Starting values ``(n_q,)`` of the trainable parameters, in units of the
+        reference shear modulus (the ``mu`` of ``material``)."""
+        ref = {"lam": self.lam_eff / self.material.mu, "mu": 1.0}
+        return np.array([ref[name] for name in self.identify])
+
+    def _lame_scaled(self, q: np.ndarray | None) -> tuple[float, float]:
+        """``(lam_eff, mu)`` of the equations in units of the reference ``mu``."""
+        vals = {"lam": self.lam_eff / self.material.mu, "mu": 1.0}
+        if q is not None:
+            for name, v in zip(self.identify, q, strict=True):
+                vals[name] = float(v)
+        return vals["lam"], vals["mu"]
+
+    def material_at(self, q: np.ndarray | None) -> Material:
+        """The material for trainable parameters ``q`` (the given one when ``q`` is
+        None or the problem identifies nothing).
+
+        Raises
+        ------
+        ValueError
+            If ``q`` describes no admissible material.
+        """
+        if q is None or self.n_q == 0:
+            return self.material
+        lam_eff, mu = (v * self.material.mu for v in self._lame_scaled(q))
+        lam = lam_eff
+        if self.dim == 2 and self.plane_stress:
+            # lam* = 2 lam mu / (lam + 2 mu)  <=>  lam = 2 mu lam* / (2 mu - lam*)
+            if 2 * mu - lam_eff == 0:
+                raise ValueError(f"lam*={lam_eff}, mu={mu} give no plane-stress material")
+            lam = 2 * mu * lam_eff / (2 * mu - lam_eff)
+        return Material(lam, mu)
 
     def _validate(self) -> None:
         d = self.dim
@@ -226,8 +280,11 @@ class ElasticityProblem:
             for bc in self.conditions:
                 if isinstance(bc, (Dirichlet, Traction, Pressure)):
                     smp = self.geometry.sample_boundary(64, rng, parts=bc.part)
-                    nc = 1 if isinstance(bc, Pressure) else (
-                        self.dim if bc.components is None else len(bc.components))
+                    nc = (
+                        1
+                        if isinstance(bc, Pressure)
+                        else (self.dim if bc.components is None else len(bc.components))
+                    )
                     v = np.max(np.abs(_eval_spec(bc.value, smp.points, nc, "")))
                     cands.append(v if isinstance(bc, Dirichlet) else v * L / mu)
             if self.body_force is not None:
@@ -286,21 +343,38 @@ class ElasticityProblem:
         mu = self.material.mu
         lam_r = self.lam_eff / mu
         groups = []
+
+        def operator(op, *args):
+            """``(C, C_q)`` of an operator affine in ``(lam, mu)``: the coefficients at
+            the given material, and their derivatives in the identified parameters."""
+            C = op(*args, lam_r, 1.0)
+            if self.n_q == 0:
+                return C, None
+            zero = op(*args, 0.0, 0.0)
+            dC = {"lam": op(*args, 1.0, 0.0) - zero, "mu": op(*args, 0.0, 1.0) - zero}
+            fixed = {"lam": lam_r, "mu": 1.0}
+            for name in self.identify:
+                fixed[name] = 0.0
+            return op(*args, fixed["lam"], fixed["mu"]), np.stack(
+                [dC[name] for name in self.identify]
+            )
+
         Xi = check_points(X_interior, d, "interior points")
         if self.body_force is None:
             gi = np.zeros((Xi.shape[0], d))
         else:
             f = _eval_spec(self.body_force, Xi, d, "body force")
             gi = -f * sc.length**2 / (mu * sc.displacement)
+        C, Cq = operator(navier_operator, d)
         groups.append(
-            ResidualGroup("pde", sc.to_hat(Xi), navier_operator(d, lam_r, 1.0), gi,
-                          self.interior_weight)
+            ResidualGroup("pde", sc.to_hat(Xi), C, gi, self.interior_weight, param_coefficients=Cq)
         )
         for k, (bc, (Xb, Nb)) in enumerate(zip(self.conditions, boundary, strict=True)):
             name = f"{type(bc).__name__.lower()}:{_describe(bc.part)}"
             if any(g.name == name for g in groups):
                 name = f"{name}#{k}"
             Xh = sc.to_hat(Xb)
+            Cq = None
             if isinstance(bc, Dirichlet):
                 comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
                 v = _eval_spec(bc.value, Xb, len(comps), name)
@@ -313,23 +387,43 @@ class ElasticityProblem:
                 else:
                     comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
                     t = _eval_spec(bc.value, Xb, len(comps), name)
-                C = traction_operator(Nb, lam_r, 1.0)[:, list(comps)]
+                C, Cq = operator(traction_operator, Nb)
+                C = C[:, list(comps)]
+                Cq = None if Cq is None else Cq[:, :, list(comps)]
                 g = t / sc.stress
             else:
-                C = symmetry_operator(Nb, lam_r, 1.0)
+                C, Cq = operator(symmetry_operator, Nb)
                 g = np.zeros((Xb.shape[0], d + 1))
-            groups.append(ResidualGroup(name, Xh, C, g, bc.weight))
+            groups.append(ResidualGroup(name, Xh, C, g, bc.weight, param_coefficients=Cq))
         for dat in self.data:
             C = value_operator(dat.X.shape[0], d, tuple(range(d)))
             g = np.asarray(dat.u, dtype=np.float64) / sc.displacement
-            groups.append(ResidualGroup(dat.name, sc.to_hat(np.asarray(dat.X, float)), C, g,
-                                        dat.weight))
+            groups.append(
+                ResidualGroup(dat.name, sc.to_hat(np.asarray(dat.X, float)), C, g, dat.weight)
+            )
         return groups
 
-    def solution(self, mlp: MLP, theta: np.ndarray) -> Solution:
-        """Wrap trained parameters as a :class:`Solution`."""
-        return Solution(mlp, theta, self.scales, self.material, self.plane_stress,
-                        exact=self.exact, geometry=self.geometry)
+    def solution(self, mlp: MLP, theta: np.ndarray, q: np.ndarray | None = None) -> Solution:
+        """Wrap trained parameters as a :class:`Solution`.
+
+        Parameters
+        ----------
+        mlp : MLP
+        theta : ndarray, shape (n_params,)
+            Network parameters.
+        q : ndarray, shape (n_q,), optional
+            Identified material parameters (inverse problems): the solution's stresses
+            then use the identified material.
+        """
+        return Solution(
+            mlp,
+            theta,
+            self.scales,
+            self.material_at(q),
+            self.plane_stress,
+            exact=self.exact,
+            geometry=self.geometry,
+        )
 
 
 class Solution:
@@ -445,8 +539,12 @@ class Solution:
         save_npz_atomic(path, meta=np.array(json.dumps(meta)), theta=self.theta)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, geometry: Geometry | None = None,
-             exact: Callable | None = None) -> Solution:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        geometry: Geometry | None = None,
+        exact: Callable | None = None,
+    ) -> Solution:
         """Load a model saved by :meth:`save`."""
         path = Path(path)
         if not path.exists():

@@ -40,12 +40,21 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
     ap.add_argument("--out", default=None, help="output folder (default: out/<case>)")
     ap.add_argument("--seed", type=int, default=settings.seed, help="random seed")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="compute backend")
-    ap.add_argument("--max-iter", type=int, default=None,
-                    help=f"L-BFGS iteration budget (default {settings.config.lbfgs_iters})")
-    ap.add_argument("--adam-iters", type=int, default=None,
-                    help=f"Adam warm-up iterations (default {settings.config.adam_iters})")
-    ap.add_argument("--time-limit", type=float, default=None,
-                    help="wall-time budget in seconds for training")
+    ap.add_argument(
+        "--max-iter",
+        type=int,
+        default=None,
+        help=f"L-BFGS iteration budget (default {settings.config.lbfgs_iters})",
+    )
+    ap.add_argument(
+        "--adam-iters",
+        type=int,
+        default=None,
+        help=f"Adam warm-up iterations (default {settings.config.adam_iters})",
+    )
+    ap.add_argument(
+        "--time-limit", type=float, default=None, help="wall-time budget in seconds for training"
+    )
     ap.add_argument("--print-every", type=int, default=None, help="iterations between lines")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     return ap
@@ -86,10 +95,17 @@ def run_case(
     mlp = MLP(problem.dim, settings.hidden, problem.dim, settings.activation)
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    res: TrainResult = train(problem, mlp, rng=rng, device=args.device, config=config,
-                             error_points=error_points, out=stream)
+    res: TrainResult = train(
+        problem,
+        mlp,
+        rng=rng,
+        device=args.device,
+        config=config,
+        error_points=error_points,
+        out=stream,
+    )
     wall = time.perf_counter() - t0
-    sol = problem.solution(mlp, res.theta)
+    sol = problem.solution(mlp, res.theta, res.q if res.q.size else None)
     summary: dict = {
         "case": name,
         "wall_time_s": wall,
@@ -108,14 +124,24 @@ def run_case(
             "lbfgs_iters": config.lbfgs_iters,
             "lbfgs_memory": config.lbfgs.memory,
             "time_limit": config.time_limit,
-            "material": {"lam": problem.material.lam, "mu": problem.material.mu,
-                         "E": problem.material.E, "nu": problem.material.nu},
+            "material": {
+                "lam": problem.material.lam,
+                "mu": problem.material.mu,
+                "E": problem.material.E,
+                "nu": problem.material.nu,
+            },
             "plane_stress": problem.plane_stress,
             "scales": problem.scales.to_dict(),
         },
-        "error_history": {"time_s": res.history["error_time"], "iteration":
-                          res.history["error_iteration"], "rel_l2": res.history["error"]},
+        "error_history": {
+            "time_s": res.history["error_time"],
+            "iteration": res.history["error_iteration"],
+            "rel_l2": res.history["error"],
+        },
     }
+    if res.q.size:
+        mat = sol.material
+        summary["identified"] = {"lam": mat.lam, "mu": mat.mu, "E": mat.E, "nu": mat.nu}
     if error_points is not None and problem.exact is not None:
         summary["rel_l2_displacement"] = sol.relative_l2_error(error_points)
     if extra_metrics is not None:

@@ -75,8 +75,14 @@ class TrainConfig:
     error_every: int = 50
 
     def __post_init__(self) -> None:
-        for name in ("adam_iters", "lbfgs_iters", "print_every", "resample_every",
-                     "checkpoint_every", "error_every"):
+        for name in (
+            "adam_iters",
+            "lbfgs_iters",
+            "print_every",
+            "resample_every",
+            "checkpoint_every",
+            "error_every",
+        ):
             v = getattr(self, name)
             if int(v) != v or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v}")
@@ -93,9 +99,9 @@ class TrainResult:
     Attributes
     ----------
     theta : ndarray
-        Best parameters found.
+        Best network parameters found.
     loss : float
-        Loss at ``theta``.
+        Loss at ``theta`` (and ``q``).
     history : dict of lists
         ``iteration, stage, loss, gnorm, time`` per recorded iteration, ``groups``
         (per-group losses), and ``error_iteration, error_time, error`` when errors
@@ -104,6 +110,10 @@ class TrainResult:
     n_iter, n_eval : int
     wall_time : float
         Seconds spent in this and earlier (resumed) parts of the run.
+    q : ndarray, shape (n_q,)
+        Identified physical parameters at the best iterate (inverse problems, in
+        the problem's scaled units: ``problem.material_at(q)`` gives the material);
+        empty for forward problems.
     """
 
     theta: np.ndarray
@@ -113,25 +123,35 @@ class TrainResult:
     n_iter: int
     n_eval: int
     wall_time: float
+    q: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class _Objective:
-    """``theta -> (loss, grad)`` over residual groups on a backend, remembering the
-    per-group losses of the last evaluation."""
+    """``x -> (loss, grad)`` over residual groups on a backend, remembering the
+    per-group losses of the last evaluation.
 
-    def __init__(self, mlp: MLP, groups: list[ResidualGroup], device) -> None:
+    ``x = [theta, q]``: the network parameters, then the trainable physical
+    parameters of an inverse problem (none for a forward problem).
+    """
+
+    def __init__(self, mlp: MLP, groups: list[ResidualGroup], device, n_q: int = 0) -> None:
         self.mlp = mlp
         self.groups = groups
         self.backend = get_backend(device)
+        self.n_q = n_q
         self.n_eval = 0
         self.last_groups: dict[str, float] = {}
 
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_eval += 1
-        if not np.all(np.isfinite(theta)):
-            return math.nan, np.full_like(theta, math.nan)
-        res = loss_and_grad(self.mlp, theta, self.groups, self.backend)
+        if not np.all(np.isfinite(x)):
+            return math.nan, np.full_like(x, math.nan)
+        P = self.mlp.n_params
+        q = x[P:] if self.n_q else None
+        res = loss_and_grad(self.mlp, x[:P], self.groups, self.backend, q=q)
         self.last_groups = res.group_losses
+        if self.n_q:
+            return res.loss, np.concatenate([res.grad, res.grad_q])
         return res.loss, res.grad
 
 
@@ -144,8 +164,17 @@ def _set_rng_state(rng: np.random.Generator, s: str) -> None:
 
 
 class _Run:
-    def __init__(self, problem, mlp: MLP, rng, device, config: TrainConfig,
-                 callback, error_points, out: TextIO | None) -> None:
+    def __init__(
+        self,
+        problem,
+        mlp: MLP,
+        rng,
+        device,
+        config: TrainConfig,
+        callback,
+        error_points,
+        out: TextIO | None,
+    ) -> None:
         self.problem = problem
         self.mlp = mlp
         self.rng = rng
@@ -154,13 +183,25 @@ class _Run:
         self.callback = callback
         self.error_points = error_points
         self.out = out
-        self.hist: dict = {"iteration": [], "stage": [], "loss": [], "gnorm": [], "time": [],
-                           "groups": [], "error_iteration": [], "error_time": [], "error": []}
+        self.hist: dict = {
+            "iteration": [],
+            "stage": [],
+            "loss": [],
+            "gnorm": [],
+            "time": [],
+            "groups": [],
+            "error_iteration": [],
+            "error_time": [],
+            "error": [],
+        }
         self.t_offset = 0.0
         self.it = 0
         self.stage = "adam" if config.adam_iters > 0 else "lbfgs"
         self.sample_state = _rng_state(rng)
-        self.obj = _Objective(mlp, problem.residual_groups(rng), device)
+        self.n_q = int(getattr(problem, "n_q", 0))
+        if self.n_q:
+            self.hist["q"] = []
+        self.obj = _Objective(mlp, problem.residual_groups(rng), device, self.n_q)
         self.adam: AdamState | None = None
         self.lbfgs: LBFGSState | None = None
         self.theta: np.ndarray | None = None
@@ -174,6 +215,11 @@ class _Run:
     def n_eval(self) -> int:
         return self.eval_offset + self.obj.n_eval
 
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(theta, q)`` of an optimisation vector ``x``."""
+        P = self.mlp.n_params
+        return x[:P], (x[P:] if self.n_q else None)
+
     def resample(self) -> None:
         self.sample_state = _rng_state(self.rng)
         self.obj.groups = self.problem.residual_groups(self.rng)
@@ -186,36 +232,54 @@ class _Run:
         h["gnorm"].append(gnorm)
         h["time"].append(self.elapsed())
         h["groups"].append(dict(self.obj.last_groups))
+        theta, q = self.split(self.theta)
+        if q is not None:
+            h["q"].append([float(v) for v in q])
         if loss < self.best[0]:
             self.best = (loss, self.theta.copy())
         cfg = self.cfg
         err = None
-        if (self.error_points is not None and self.problem.exact is not None
-                and cfg.error_every and self.it % cfg.error_every == 0):
-            err = self.problem.solution(self.mlp, self.theta).relative_l2_error(self.error_points)
+        if (
+            self.error_points is not None
+            and self.problem.exact is not None
+            and cfg.error_every
+            and self.it % cfg.error_every == 0
+        ):
+            err = self.problem.solution(self.mlp, theta, q).relative_l2_error(self.error_points)
             h["error_iteration"].append(self.it)
             h["error_time"].append(self.elapsed())
             h["error"].append(err)
         if self.out is not None and cfg.print_every and self.it % cfg.print_every == 0:
             groups = " ".join(f"{k}={v:.2e}" for k, v in self.obj.last_groups.items())
             e = "" if err is None else f" rel_l2={err:.3e}"
-            print(f"[{self.stage:5s}] it {self.it:6d}  loss {loss:.4e}  |g| {gnorm:.2e}  "
-                  f"t {self.elapsed():7.1f}s{e}  ({groups})", file=self.out, flush=True)
+            if q is not None:
+                mat = self.problem.material_at(q)
+                e += f" lam={mat.lam:.5g} mu={mat.mu:.5g}"
+            print(
+                f"[{self.stage:5s}] it {self.it:6d}  loss {loss:.4e}  |g| {gnorm:.2e}  "
+                f"t {self.elapsed():7.1f}s{e}  ({groups})",
+                file=self.out,
+                flush=True,
+            )
 
     def save(self, path) -> None:
         arrays = {
             "theta": self.theta,
-            "meta": np.array(json.dumps({
-                "mlp": self.mlp.to_dict(),
-                "it": self.it,
-                "stage": self.stage,
-                "elapsed": self.elapsed(),
-                "n_eval": self.n_eval(),
-                "rng": _rng_state(self.rng),
-                "sample_rng": self.sample_state,
-                "history": self.hist,
-                "best_loss": self.best[0],
-            })),
+            "meta": np.array(
+                json.dumps(
+                    {
+                        "mlp": self.mlp.to_dict(),
+                        "it": self.it,
+                        "stage": self.stage,
+                        "elapsed": self.elapsed(),
+                        "n_eval": self.n_eval(),
+                        "rng": _rng_state(self.rng),
+                        "sample_rng": self.sample_state,
+                        "history": self.hist,
+                        "best_loss": self.best[0],
+                    }
+                )
+            ),
         }
         if self.best[1] is not None:
             arrays["best_theta"] = self.best[1]
@@ -233,8 +297,15 @@ class _Run:
             if MLP.from_dict(meta["mlp"]) != self.mlp:
                 raise ValueError(f"checkpoint {path} was written for a different network")
             self.theta = np.array(z["theta"])
-            self.best = (meta["best_loss"],
-                         np.array(z["best_theta"]) if "best_theta" in z else self.theta.copy())
+            if self.theta.shape != (self.mlp.n_params + self.n_q,):
+                raise ValueError(
+                    f"checkpoint {path} holds {self.theta.shape[0]} parameters, the problem "
+                    f"and network need {self.mlp.n_params + self.n_q}"
+                )
+            self.best = (
+                meta["best_loss"],
+                np.array(z["best_theta"]) if "best_theta" in z else self.theta.copy(),
+            )
             ad = {k[6:]: z[k] for k in z.files if k.startswith("adam__")}
             lb = {k[7:]: z[k] for k in z.files if k.startswith("lbfgs__")}
         self.it = meta["it"]
@@ -261,8 +332,11 @@ class _Run:
     def tick(self) -> str | None:
         """After an iteration: checkpoint, callback, budgets."""
         cfg = self.cfg
-        if cfg.checkpoint is not None and cfg.checkpoint_every and \
-                self.it % cfg.checkpoint_every == 0:
+        if (
+            cfg.checkpoint is not None
+            and cfg.checkpoint_every
+            and self.it % cfg.checkpoint_every == 0
+        ):
             self.save(cfg.checkpoint)
         if self.callback is not None and self.callback(self):
             return "stopped by callback"
@@ -328,11 +402,23 @@ class _Run:
         if cfg.checkpoint is not None:
             self.save(cfg.checkpoint)
         if self.out is not None:
-            print(f"stopped after {self.it} iterations, {self.n_eval()} evaluations, "
-                  f"{self.elapsed():.1f} s: {reason}; best loss {best_loss:.4e}",
-                  file=self.out, flush=True)
-        return TrainResult(best_theta.copy(), float(best_loss), self.hist, str(reason),
-                           self.it, self.n_eval(), self.elapsed())
+            print(
+                f"stopped after {self.it} iterations, {self.n_eval()} evaluations, "
+                f"{self.elapsed():.1f} s: {reason}; best loss {best_loss:.4e}",
+                file=self.out,
+                flush=True,
+            )
+        theta, q = self.split(best_theta)
+        return TrainResult(
+            theta.copy(),
+            float(best_loss),
+            self.hist,
+            str(reason),
+            self.it,
+            self.n_eval(),
+            self.elapsed(),
+            np.zeros(0) if q is None else q.copy(),
+        )
 
 
 def train(
@@ -377,6 +463,8 @@ def train(
     get_backend(device)
     theta = mlp.init(rng) if theta0 is None else mlp.check_theta(np.array(theta0, dtype=float))
     run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    if run.n_q:
+        theta = np.concatenate([theta, problem.initial_q()])
     run.theta = theta
     return run.run()
 

@@ -93,8 +93,9 @@ def test_jets_plain_net_arrays(cuda_backend):
     mlp, theta, groups = make_problem(2, "sin", True, False, seed=3)
     X = groups[0].X
     J = np.empty((X.shape[0], mlp.out_dim, n_channels(2)))
-    net = NetArrays(be.asarray(theta), be.asarray_int(mlp.sizes), be.asarray_int(mlp.offsets),
-                    int(mlp.act_code))
+    net = NetArrays(
+        be.asarray(theta), be.asarray_int(mlp.sizes), be.asarray_int(mlp.offsets), int(mlp.act_code)
+    )
     be.jets(net, be.asarray(X), J)
     u, du, ddu = jets(mlp, theta, X, "cpu")
     assert_close(J[:, :, 0], u)
@@ -175,8 +176,15 @@ def test_training_steps_match_cpu(cuda_backend):
     res = {}
     for dev in ("cpu", "cuda"):
         problem = case.build_problem(n_interior=16, n_boundary=16)
-        res[dev] = pinngelu.train(problem, mlp, rng=np.random.default_rng(0), device=dev,
-                                  config=cfg, theta0=theta0, out=None)
+        res[dev] = pinngelu.train(
+            problem,
+            mlp,
+            rng=np.random.default_rng(0),
+            device=dev,
+            config=cfg,
+            theta0=theta0,
+            out=None,
+        )
     a, b = res["cpu"], res["cuda"]
     assert a.n_iter == b.n_iter and a.n_eval == b.n_eval
     assert not np.array_equal(a.theta, theta0)
@@ -197,8 +205,9 @@ def test_no_gpu_raises_with_hint():
         "else:\n"
         "    print('no error')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("RuntimeError:"), out.stdout + out.stderr
     assert "cpu" in out.stdout

@@ -363,7 +363,6 @@ def test_nan_in_adam_stops_cleanly(problem, mlp, theta0, monkeypatch):
     assert res.loss == min(res.history["loss"])
 
 
-
 def test_nan_in_adam_returns_best_finite_theta(problem, mlp, theta0, monkeypatch):
     nan_thetas = _nan_after(monkeypatch, 8)
     res = run(problem, mlp, theta0, adam_iters=20, adam_lr=1e-2, lbfgs_iters=5)

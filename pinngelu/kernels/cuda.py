@@ -126,8 +126,9 @@ def _kernel_set(L: int, wmax: int, d: int, m: int) -> types.SimpleNamespace:
     NC = 1 + d + d * (d + 1) // 2
 
     @cuda.jit
-    def loss_grad_kernel(theta, sizes, offsets, kind, X, Cop, g, w, gbuf, lbuf,
-                         R, want_r, J, want_j):
+    def loss_grad_kernel(
+        theta, sizes, offsets, kind, X, Cop, g, w, gbuf, lbuf, R, want_r, J, want_j
+    ):
         t = cuda.grid(1)
         nthr = lbuf.shape[0]
         if t >= nthr:
@@ -149,8 +150,7 @@ def _kernel_set(L: int, wmax: int, d: int, m: int) -> types.SimpleNamespace:
             acc += tile_residual(U, Cop, g, w, start, 1, 1, NM, NC, Ub, R, want_r)
             if want_j:
                 copy_jets(U, J, start, 1, 1, NM, NC)
-            tile_backward(theta, sizes, offsets, X, start, 1, 1, d, NC, ZJ, AJ, F,
-                          Ub, Zb, Ab, gb)
+            tile_backward(theta, sizes, offsets, X, start, 1, 1, d, NC, ZJ, AJ, F, Ub, Zb, Ab, gb)
         lbuf[t] = acc
 
     @cuda.jit
@@ -246,8 +246,7 @@ class CUDABackend(Backend):
     def net_arrays(self, mlp, theta: np.ndarray) -> _NetArraysCUDA:
         net = super().net_arrays(mlp, theta)
         # the kernel shapes come from the host copy of the sizes (no download)
-        return _NetArraysCUDA(net.theta, net.sizes, net.offsets, net.kind,
-                              _layout(mlp.sizes))
+        return _NetArraysCUDA(net.theta, net.sizes, net.offsets, net.kind, _layout(mlp.sizes))
 
     def _shape_of(self, net) -> tuple[int, int, int, int]:
         if isinstance(net, _NetArraysCUDA):
@@ -287,8 +286,20 @@ class CUDABackend(Backend):
         dR = cuda.device_array((N, K) if want_r else (0, K), dtype=np.float64)
         dJ = cuda.device_array((N, m, nc) if want_j else (0, m, nc), dtype=np.float64)
         ks.loss_grad[nthr // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
-            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, gbuf, lbuf,
-            dR, want_r, dJ, want_j,
+            net.theta,
+            net.sizes,
+            net.offsets,
+            net.kind,
+            X,
+            C,
+            g,
+            w,
+            gbuf,
+            lbuf,
+            dR,
+            want_r,
+            dJ,
+            want_j,
         )
         _reduce_kernel()[_blocks(P + 1), THREADS_PER_BLOCK](gbuf, lbuf, dgrad, dloss)
         dgrad.copy_to_host(grad)
