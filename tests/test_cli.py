@@ -1,0 +1,93 @@
+"""The command line: listing cases, running one, help and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pinngelu import cli
+
+
+def test_list_shows_every_case_with_a_description(capsys):
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    cases = cli.available_cases()
+    assert "plate_manufactured" in cases
+    assert len(lines) == len(cases)
+    for line, (name, desc) in zip(lines, cases.items(), strict=True):
+        assert line.split()[0] == name
+        assert desc and desc in line
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 2
+    assert "list" in capsys.readouterr().out
+
+
+def test_unknown_case(capsys):
+    assert cli.main(["run", "no_such_case"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown case 'no_such_case'" in err and "plate_manufactured" in err
+
+
+def test_run_help_lists_case_options(capsys):
+    assert cli.main(["run", "plate_manufactured", "--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in ("--device", "--out", "--seed", "--max-iter", "--time-limit"):
+        assert opt in out
+    assert "pinngelu run plate_manufactured" in out
+
+
+def test_bad_option_is_a_usage_error(capsys):
+    assert cli.main(["run", "plate_manufactured", "--max-iter", "many"]) == 2
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_unwritable_output_fails_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert cli.main(["run", "plate_manufactured", "--out", str(blocker / "sub")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be written" in err
+
+
+def test_python_m_pinngelu_runs_a_case(tmp_path):
+    out = tmp_path / "run"
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pinngelu",
+        "run",
+        "plate_manufactured",
+        "--out",
+        str(out),
+        "--max-iter",
+        "3",
+        "--seed",
+        "7",
+        "--quiet",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 3
+    assert summary["settings"]["seed"] == 7
+    assert (out / "solution.vtu").stat().st_size > 0
+    listing = subprocess.run(
+        [sys.executable, "-m", "pinngelu", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert listing.returncode == 0 and "plate_manufactured" in listing.stdout
+
+
+@pytest.mark.parametrize("device", ["gpu", "CPU0"])
+def test_bad_device_is_a_usage_error(device, capsys):
+    assert cli.main(["run", "plate_manufactured", "--device", device]) == 2
