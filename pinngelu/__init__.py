@@ -24,6 +24,7 @@ from .geometry import (
     SphericalShellOctant,
 )
 from .loss import LossResult, ResidualGroup, jets, loss_and_grad
+from .meshdomain import MeshDomain
 from .network import MLP
 from .problem import DisplacementData, ElasticityProblem, Solution
 from .training import TrainConfig, TrainResult, resume, train
@@ -44,6 +45,7 @@ __all__ = [
     "Geometry",
     "LossResult",
     "Material",
+    "MeshDomain",
     "Polygon",
     "Pressure",
     "Rectangle",

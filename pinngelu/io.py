@@ -56,11 +56,16 @@ def _pad3(v: np.ndarray) -> np.ndarray:
     return v
 
 
+# suffixes meshio maps to several formats: the one a user means
+_PREFERRED_FORMAT = {".msh": "gmsh"}
+
+
 def _format_of(path: Path) -> str:
-    fmts = meshio.extension_to_filetypes.get(path.suffix.lower())
+    suffix = path.suffix.lower()
+    fmts = meshio.extension_to_filetypes.get(suffix)
     if not fmts:
         raise ValueError(f"meshio cannot write files with suffix {path.suffix!r}")
-    return fmts[0]
+    return _PREFERRED_FORMAT.get(suffix, fmts[0])
 
 
 def write_fields(
@@ -83,6 +88,11 @@ def write_fields(
     """
     path = Path(path)
     d = points.shape[1]
+    if cells.ndim != 2 or cells.shape[1] != d + 1:
+        raise ValueError(
+            f"cells must be {'triangles (M, 3)' if d == 2 else 'tetrahedra (M, 4)'} for "
+            f"{d}-D points, got shape {cells.shape}"
+        )
     ctype = {3: "triangle", 4: "tetra"}[cells.shape[1]]
     data = {}
     for name, v in fields.items():

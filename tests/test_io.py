@@ -143,6 +143,23 @@ def test_write_fields_unknown_suffix(tmp_path, mesh2d):
     assert leftovers(tmp_path, set()) == []
 
 
+def test_write_fields_msh_is_gmsh(tmp_path, mesh2d):
+    """``.msh`` means Gmsh (meshio lists ANSYS first for that suffix)."""
+    pts, cells = mesh2d
+    u = np.column_stack([pts[:, 0], -pts[:, 1]])
+    path = write_fields(tmp_path / "f.msh", pts, cells, {"displacement": u})
+    assert path.read_text(errors="replace").startswith("$MeshFormat")
+    m = meshio.read(path)
+    np.testing.assert_allclose(m.point_data["displacement"][:, :2], u)
+
+
+def test_write_fields_wrong_cells(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    with pytest.raises(ValueError, match="triangles"):
+        write_fields(tmp_path / "f.vtu", pts, cells[:, :2], {})
+    assert leftovers(tmp_path, set()) == []
+
+
 def test_write_solution(tmp_path, plate):
     prob = plate.build_problem(n_interior=16, n_boundary=64)
     mlp = pg.MLP(2, (6,), 2)
