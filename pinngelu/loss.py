@@ -24,10 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernels import Backend, get_backend, n_channels
+from .kernels import Backend, NetArrays, get_backend, n_channels
 from .network import MLP
 
-__all__ = ["ResidualGroup", "LossResult", "loss_and_grad", "jets", "check_points"]
+__all__ = [
+    "ResidualGroup",
+    "LossResult",
+    "loss_and_grad",
+    "jets",
+    "features",
+    "fit_output_layer",
+    "check_points",
+]
 
 
 def check_points(X: np.ndarray, d: int, what: str = "points") -> np.ndarray:
@@ -329,3 +337,105 @@ def jets(
     if X.shape[0] > 0:
         be.jets(be.net_arrays(mlp, theta), be.asarray(X), J)
     return J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
+
+
+def features(
+    mlp: MLP, theta: np.ndarray, X: np.ndarray, device: str | Backend = "cpu"
+) -> np.ndarray:
+    """Jets of the last hidden layer: the basis the output layer combines.
+
+    The kernels evaluate a copy of the network whose output layer is the identity,
+    so the features come from the same code as the outputs.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray, shape (n_params,)
+    X : ndarray, shape (N, d)
+    device : {"cpu", "cuda"} or Backend
+
+    Returns
+    -------
+    ndarray, shape (N, W, nc)
+        Value, first and second derivatives of the ``W`` last hidden neurons.
+    """
+    theta = mlp.check_theta(theta)
+    d = mlp.in_dim
+    X = check_points(X, d)
+    L = mlp.n_layers - 1
+    W = int(mlp.sizes[L])
+    sizes = mlp.sizes.copy()
+    sizes[-1] = W
+    offsets = mlp.offsets.copy()
+    offsets[-1] = offsets[L] + W * (W + 1)
+    th = np.concatenate([theta[: mlp.offsets[L]], np.eye(W).ravel(), np.zeros(W)])
+    be = get_backend(device)
+    net = NetArrays(be.asarray(th), be.asarray_int(sizes), be.asarray_int(offsets), mlp.act_code)
+    F = np.empty((X.shape[0], W, n_channels(d)))
+    if X.shape[0] > 0:
+        be.jets(net, be.asarray(X), F)
+    return F
+
+
+def fit_output_layer(
+    mlp: MLP,
+    theta: np.ndarray,
+    groups: list[ResidualGroup],
+    device: str | Backend = "cpu",
+    q: np.ndarray | None = None,
+) -> np.ndarray:
+    """Parameters with the output layer that minimises the loss for the given hidden
+    layers.
+
+    The network's output is linear in the output layer ``(W_out, b_out)`` and every
+    residual is linear in the output jets, so with the hidden layers fixed the loss
+    is a linear least-squares problem in ``m (W + 1)`` unknowns, solved here exactly.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray, shape (n_params,)
+    groups : list of ResidualGroup
+    device : {"cpu", "cuda"} or Backend
+    q : ndarray, shape (n_q,), optional
+        Trainable physical parameters (groups with ``param_coefficients``).
+
+    Returns
+    -------
+    ndarray, shape (n_params,)
+        A copy of ``theta`` with the output layer replaced.
+    """
+    theta = mlp.check_theta(theta)
+    if q is not None:
+        q = np.asarray(q, dtype=np.float64).reshape(-1)
+    _check_groups(mlp, groups, q)
+    m = mlp.out_dim
+    L = mlp.n_layers - 1
+    W = int(mlp.sizes[L])
+    rows, rhs = [], []
+    for grp in groups:
+        if grp.n_points == 0:
+            continue
+        F = features(mlp, theta, grp.X, device)  # (N, W, nc)
+        C = grp.coefficients(q)  # (N or 1, K, m, nc)
+        Cb = np.broadcast_to(C, (grp.n_points, *C.shape[1:]))
+        A_w = np.einsum("pkjc,pic->pkji", Cb, F)  # (N, K, m, W)
+        A_b = Cb[:, :, :, 0]  # (N, K, m)
+        A = np.concatenate([A_w, A_b[..., None]], axis=3).reshape(grp.n_points * grp.n_rows, -1)
+        w = grp.kernel_weights()
+        sw = np.sqrt(np.broadcast_to(w, (grp.n_points,)))
+        sw = np.repeat(sw, grp.n_rows)
+        rows.append(sw[:, None] * A)
+        rhs.append(sw * grp.g.reshape(-1))
+    A = np.concatenate(rows)
+    b = np.concatenate(rhs)
+    # scale columns to unit norm so that the rank decision is relative
+    norms = np.linalg.norm(A, axis=0)
+    norms[norms == 0] = 1.0
+    sol, *_ = np.linalg.lstsq(A / norms, b, rcond=1e-10)
+    sol = (sol / norms).reshape(m, W + 1)
+    out = theta.copy()
+    W_out, b_out = mlp.layer(out, L)
+    W_out[...] = sol[:, :W]
+    b_out[...] = sol[:, W]
+    return out

@@ -156,12 +156,25 @@ class ElasticityProblem:
             raise ValueError(f"identify lists a parameter twice: {self.identify}")
         self._validate()
         self.scales = self._choose_scales(displacement_scale, length_scale)
+        self.displacement_scale_adjustable = displacement_scale is None
 
     # ---------------------------------------------------------- validation
     @property
     def lam_eff(self) -> float:
         """``lam`` of the equations solved (``lam*`` in plane stress)."""
         return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
+
+    def scale_displacement(self, factor: float) -> None:
+        """Multiply the displacement scale ``U`` by ``factor`` (> 0).
+
+        :func:`pinngelu.train` calls this once, before training, to make the
+        network's output O(1) (see ``TrainConfig.fit_output``).  Residual groups
+        built before the call are in the old units.
+        """
+        factor = float(factor)
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"displacement scale factor must be > 0, got {factor}")
+        self.scales.displacement *= factor
 
     # ------------------------------------------------- trainable parameters
     @property

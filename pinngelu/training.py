@@ -21,7 +21,7 @@ from typing import TextIO
 import numpy as np
 
 from .kernels import get_backend
-from .loss import ResidualGroup, loss_and_grad
+from .loss import ResidualGroup, fit_output_layer, jets, loss_and_grad
 from .network import MLP, save_npz_atomic
 from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
 from .optim.adam import AdamState
@@ -60,6 +60,14 @@ class TrainConfig:
     error_every : int
         Iterations between error evaluations (when the problem has an exact
         solution and ``error_points`` are given).
+    calibrate_scale : bool
+        Before the first iteration, fit the output layer of the initial network by
+        linear least squares (the loss is a linear least-squares problem in it) and
+        set the problem's displacement scale to the root-mean-square of that
+        fitted field, so that the trained network's outputs are O(1) in the scaled
+        units.  The fitted layer itself is discarded (training starts from the
+        random initialisation).  Skipped when the problem's displacement scale was
+        given, or ``theta0`` is.
     """
 
     adam_iters: int = 0
@@ -73,6 +81,7 @@ class TrainConfig:
     checkpoint: str | os.PathLike | None = None
     checkpoint_every: int = 200
     error_every: int = 50
+    calibrate_scale: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -220,6 +229,23 @@ class _Run:
         P = self.mlp.n_params
         return x[:P], (x[P:] if self.n_q else None)
 
+    def calibrate_scale(self, theta: np.ndarray, q: np.ndarray | None) -> None:
+        """Set the problem's displacement scale to the root-mean-square of the
+        least-squares fit of the output layer (see ``TrainConfig.calibrate_scale``)."""
+        problem = self.problem
+        if not getattr(problem, "displacement_scale_adjustable", False):
+            return
+        fitted = fit_output_layer(self.mlp, theta, self.obj.groups, self.obj.backend, q)
+        X = np.concatenate([g.X for g in self.obj.groups])
+        u = jets(self.mlp, fitted, X, self.obj.backend)[0]
+        s = float(np.sqrt(np.mean(np.sum(u * u, axis=1))))
+        if not (math.isfinite(s) and s > 1e-12):
+            return
+        problem.scale_displacement(s)
+        # the same points again, with targets in the new units
+        _set_rng_state(self.rng, self.sample_state)
+        self.obj.groups = problem.residual_groups(self.rng)
+
     def resample(self) -> None:
         self.sample_state = _rng_state(self.rng)
         self.obj.groups = self.problem.residual_groups(self.rng)
@@ -262,6 +288,10 @@ class _Run:
                 flush=True,
             )
 
+    def _displacement_scale(self) -> float | None:
+        scales = getattr(self.problem, "scales", None)
+        return None if scales is None else float(scales.displacement)
+
     def save(self, path) -> None:
         arrays = {
             "theta": self.theta,
@@ -277,6 +307,7 @@ class _Run:
                         "sample_rng": self.sample_state,
                         "history": self.hist,
                         "best_loss": self.best[0],
+                        "displacement_scale": self._displacement_scale(),
                     }
                 )
             ),
@@ -313,6 +344,8 @@ class _Run:
         self.t_offset = meta["elapsed"]
         self.eval_offset = meta["n_eval"]
         self.hist = meta["history"]
+        if meta.get("displacement_scale") is not None:
+            self.problem.scales.displacement = float(meta["displacement_scale"])
         _set_rng_state(self.rng, meta["sample_rng"])
         self.obj.groups = self.problem.residual_groups(self.rng)
         self.sample_state = meta["sample_rng"]
@@ -463,8 +496,11 @@ def train(
     get_backend(device)
     theta = mlp.init(rng) if theta0 is None else mlp.check_theta(np.array(theta0, dtype=float))
     run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    q0 = problem.initial_q() if run.n_q else None
+    if config.calibrate_scale and theta0 is None:
+        run.calibrate_scale(theta, q0)
     if run.n_q:
-        theta = np.concatenate([theta, problem.initial_q()])
+        theta = np.concatenate([theta, q0])
     run.theta = theta
     return run.run()
 
