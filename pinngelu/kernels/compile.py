@@ -45,16 +45,28 @@ def invalidate_stale_cache(module_file: str) -> None:
     """
     src = b"".join(Path(m.__file__).read_bytes() for m in (activations, pointwise))
     digest = hashlib.sha256(src).hexdigest()
-    mod = Path(module_file)
-    cache_dir = mod.parent / "__pycache__"
-    stamp = cache_dir / f"{mod.stem}.pointwise-sha256"
-    try:
-        if stamp.exists() and stamp.read_text() == digest:
-            return
-        if cache_dir.exists():
-            for f in cache_dir.glob(f"{mod.stem}.*.nb[ic]"):
-                f.unlink(missing_ok=True)
-        cache_dir.mkdir(exist_ok=True)
-        stamp.write_text(digest)
-    except OSError:
-        pass
+    mod = Path(module_file).resolve()
+    for cache_dir in _cache_dirs(mod):
+        stamp = cache_dir / f"{mod.stem}.pointwise-sha256"
+        try:
+            if stamp.exists() and stamp.read_text() == digest:
+                continue
+            if cache_dir.exists():
+                for f in cache_dir.glob(f"{mod.stem}.*.nb[ic]"):
+                    f.unlink(missing_ok=True)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(digest)
+        except OSError:
+            pass
+
+
+def _cache_dirs(mod: Path) -> list[Path]:
+    """Where Numba may keep the cache of ``mod``: beside it, and under
+    ``NUMBA_CACHE_DIR`` (mirroring the module's absolute folder) when that is set."""
+    dirs = [mod.parent / "__pycache__"]
+    from numba.core import config
+
+    if config.CACHE_DIR:
+        rel = mod.parent.relative_to(mod.parent.anchor)
+        dirs.append(Path(config.CACHE_DIR) / rel)
+    return dirs
