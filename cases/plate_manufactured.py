@@ -63,8 +63,18 @@ def grid(n: int = 101) -> np.ndarray:
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
-def build_problem(n_interior: int = 2000, n_boundary: int = 800) -> pg.ElasticityProblem:
-    """The problem definition."""
+def build_problem(
+    n_interior: int = 2000,
+    n_boundary: int = 800,
+    material: pg.Material | None = None,
+    **kwargs,
+) -> pg.ElasticityProblem:
+    """The problem definition.
+
+    ``material`` replaces the true one (lam = 1, mu = 0.5) while the loads stay those
+    of the exact solution (the inverse case starts from a wrong guess); ``kwargs``
+    go to :class:`pinngelu.ElasticityProblem` (``data``, ``identify``...).
+    """
     geom = pg.Rectangle(0.0, 1.0, 0.0, 1.0)
     conditions = [
         pg.Dirichlet("bottom", 0.0),
@@ -77,12 +87,13 @@ def build_problem(n_interior: int = 2000, n_boundary: int = 800) -> pg.Elasticit
     ]
     return pg.ElasticityProblem(
         geom,
-        pg.Material.from_lame(LAM, MU),
+        pg.Material.from_lame(LAM, MU) if material is None else material,
         conditions,
         body_force,
         n_interior=n_interior,
         n_boundary=n_boundary,
         exact=exact,
+        **kwargs,
     )
 
 
