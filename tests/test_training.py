@@ -498,4 +498,4 @@ def test_real_units_train_like_the_metre_pascal_problem(length, stress):
     ref150, ref800 = _ring_errors(1.0, 1.0)
     err150, err800 = _ring_errors(length, stress)
     assert err150 == pytest.approx(ref150, rel=1e-3)
-    assert ref800 < 1e-2 and err800 < 1e-2
+    assert ref800 < 2e-2 and err800 < 2e-2
