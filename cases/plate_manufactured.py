@@ -99,6 +99,7 @@ def build_problem(
 
 SETTINGS = CaseSettings(
     hidden=(50, 50, 50),
+    target_error=1e-3,
     config=pg.TrainConfig(
         adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50
     ),

@@ -9,7 +9,7 @@ hand-written L-BFGS.
 >>> steel = pg.Material.from_E_nu(210e9, 0.3)
 """
 
-from . import kernels
+from . import io, kernels, optim, stats
 from .activations import ACTIVATIONS
 from .elasticity import Dirichlet, Material, Pressure, Symmetry, Traction
 from .geometry import (
@@ -56,10 +56,13 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "Traction",
+    "io",
     "jets",
     "kernels",
     "loss_and_grad",
+    "optim",
     "resume",
+    "stats",
     "train",
     "__version__",
 ]

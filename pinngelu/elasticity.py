@@ -144,6 +144,8 @@ class Dirichlet:
         constrained component, or ``f(X (N, d)) -> (N, ncomp)``.
     components : sequence of int, optional
         Constrained components (default: all).
+    weight : float
+        Weight of the condition's residual group in the loss (default 1).
     """
 
     part: str | Callable
@@ -157,7 +159,10 @@ class Traction:
     """Prescribed traction ``sigma . n = t`` (Pa) on a boundary part.
 
     ``value`` is a scalar, a vector ``(ncomp,)`` or ``f(X) -> (N, ncomp)``;
-    ``components`` restricts the condition to some components (default: all).
+    ``components`` restricts the condition to some components (default: all);
+    ``weight`` is the weight of its residual group in the loss (default 1).
+    Parts (or components) no condition mentions are traction-free by default
+    (see :class:`pinngelu.ElasticityProblem`).
     """
 
     part: str | Callable
@@ -168,7 +173,10 @@ class Traction:
 
 @dataclass(frozen=True)
 class Pressure:
-    """Normal pressure ``p`` (Pa): traction ``t = -p n`` (positive pushes inward)."""
+    """Normal pressure ``p`` (Pa): traction ``t = -p n`` (positive pushes inward).
+
+    ``value`` is a scalar or ``f(X) -> (N,)``; ``weight`` as for :class:`Traction`.
+    """
 
     part: str | Callable
     value: float | Callable[[np.ndarray], np.ndarray] = 0.0
@@ -177,7 +185,10 @@ class Pressure:
 
 @dataclass(frozen=True)
 class Symmetry:
-    """Symmetry plane / roller: ``u . n = 0`` and zero tangential traction."""
+    """Symmetry plane / roller: ``u . n = 0`` and zero tangential traction.
+
+    ``weight`` as for :class:`Traction`.
+    """
 
     part: str | Callable
     weight: float = 1.0

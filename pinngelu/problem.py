@@ -92,6 +92,11 @@ class ElasticityProblem:
         Weight of the interior residual group.
     displacement_scale, length_scale : float, optional
         Override the characteristic scales (m) chosen automatically.
+    traction_free_default : bool
+        Boundary parts, or components on them, that no condition mentions are
+        traction-free (zero traction in those components), as in a finite-element
+        model.  Parts selected by predicates are not tracked.  Set False to leave
+        them unconstrained.
     identify : sequence of {"lam", "mu"}
         Material parameters to identify (inverse problem): they are trained together
         with the network, starting from the values of ``material``, which is then the
@@ -122,6 +127,7 @@ class ElasticityProblem:
         displacement_scale: float | None = None,
         length_scale: float | None = None,
         identify: Sequence[str] = (),
+        traction_free_default: bool = True,
     ) -> None:
         if not isinstance(geometry, Geometry):
             raise ValueError("geometry must be a pinngelu Geometry")
@@ -155,8 +161,11 @@ class ElasticityProblem:
         if len(set(self.identify)) != len(self.identify):
             raise ValueError(f"identify lists a parameter twice: {self.identify}")
         self._validate()
+        if traction_free_default:
+            self.conditions += self._free_conditions()
         self.scales = self._choose_scales(displacement_scale, length_scale)
         self.displacement_scale_adjustable = displacement_scale is None
+        self._automatic_displacement = self.scales.displacement
 
     # ---------------------------------------------------------- validation
     @property
@@ -168,13 +177,18 @@ class ElasticityProblem:
         """Multiply the displacement scale ``U`` by ``factor`` (> 0).
 
         :func:`pinngelu.train` calls this once, before training, to make the
-        network's output O(1) (see ``TrainConfig.fit_output``).  Residual groups
-        built before the call are in the old units.
+        network's output O(1) (see ``TrainConfig.calibrate_scale``).  Residual
+        groups built before the call are in the old units.
         """
         factor = float(factor)
         if not (math.isfinite(factor) and factor > 0):
             raise ValueError(f"displacement scale factor must be > 0, got {factor}")
         self.scales.displacement *= factor
+
+    def reset_displacement_scale(self) -> None:
+        """Return to the displacement scale chosen from the loads at construction
+        (undoing any calibration), so that a new training run starts alike."""
+        self.scales.displacement = self._automatic_displacement
 
     # ------------------------------------------------- trainable parameters
     @property
@@ -266,6 +280,22 @@ class ElasticityProblem:
             if not np.all(np.isfinite(u)):
                 raise ValueError(f"data {dat.name!r}: displacements contain NaN or inf")
             self.check_inside(X, f"data {dat.name!r} points")
+
+    def _free_conditions(self) -> list[Traction]:
+        """Zero tractions on the named parts and components no condition mentions."""
+        d = self.dim
+        covered: dict[str, set[int]] = {name: set() for name in self.geometry.boundary_parts}
+        for bc in self.conditions:
+            if not isinstance(bc.part, str):
+                continue
+            comps = getattr(bc, "components", None)
+            covered[bc.part].update(range(d) if comps is None else (int(c) for c in comps))
+        out = []
+        for name, comps in covered.items():
+            missing = tuple(c for c in range(d) if c not in comps)
+            if missing:
+                out.append(Traction(name, 0.0, components=None if len(missing) == d else missing))
+        return out
 
     def check_inside(self, X: np.ndarray, what: str = "points") -> None:
         """Raise ValueError if any point lies outside the domain."""
@@ -416,7 +446,13 @@ class ElasticityProblem:
             )
         return groups
 
-    def solution(self, mlp: MLP, theta: np.ndarray, q: np.ndarray | None = None) -> Solution:
+    def solution(
+        self,
+        mlp: MLP,
+        theta: np.ndarray,
+        q: np.ndarray | None = None,
+        device: str | Backend = "cpu",
+    ) -> Solution:
         """Wrap trained parameters as a :class:`Solution`.
 
         Parameters
@@ -427,6 +463,8 @@ class ElasticityProblem:
         q : ndarray, shape (n_q,), optional
             Identified material parameters (inverse problems): the solution's stresses
             then use the identified material.
+        device : {"cpu", "cuda"} or Backend
+            Where the solution's fields are evaluated.
         """
         return Solution(
             mlp,
@@ -436,6 +474,7 @@ class ElasticityProblem:
             self.plane_stress,
             exact=self.exact,
             geometry=self.geometry,
+            device=device,
         )
 
 
@@ -557,8 +596,9 @@ class Solution:
         path: str | os.PathLike,
         geometry: Geometry | None = None,
         exact: Callable | None = None,
+        device: str | Backend = "cpu",
     ) -> Solution:
-        """Load a model saved by :meth:`save`."""
+        """Load a model saved by :meth:`save` (its fields evaluated on ``device``)."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no model file at {path}")
@@ -576,4 +616,5 @@ class Solution:
             bool(meta["plane_stress"]),
             exact=exact,
             geometry=geometry,
+            device=device,
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import prepare_output_dir, write_fields, write_json
+from .kernels import get_backend
 from .network import MLP
 from .plotting import plot_case_figures
 from .problem import ElasticityProblem, Solution
@@ -25,13 +26,28 @@ __all__ = ["CaseSettings", "case_parser", "run_case"]
 
 @dataclass
 class CaseSettings:
-    """Defaults of a case (overridable from the command line)."""
+    """Defaults of a case (overridable from the command line).
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        Hidden-layer widths.
+    activation : str
+    seed : int
+    config : TrainConfig
+    mesh_h : float, optional
+        Mesh size (m) of the exported ``solution.vtu`` (default: 1/60 of the domain).
+    target_error : float, optional
+        Relative L2 displacement error whose first crossing during training is
+        reported as ``time_to_target_s`` (from the tracked error history).
+    """
 
     hidden: tuple[int, ...] = (50, 50, 50, 50)
     activation: str = "gelu"
     seed: int = 0
     config: TrainConfig = field(default_factory=TrainConfig)
     mesh_h: float | None = None
+    target_error: float | None = None
 
 
 def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentParser:
@@ -53,7 +69,10 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
         help=f"Adam warm-up iterations (default {settings.config.adam_iters})",
     )
     ap.add_argument(
-        "--time-limit", type=float, default=None, help="wall-time budget in seconds for training"
+        "--time-limit",
+        type=float,
+        default=None,
+        help=f"wall-time budget in seconds for training (default {settings.config.time_limit})",
     )
     ap.add_argument("--print-every", type=int, default=None, help="iterations between lines")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -89,6 +108,7 @@ def run_case(
     dict
         The summary (also written to ``<out>/summary.json``).
     """
+    get_backend(args.device)  # a missing GPU fails here, before any folder is made
     out = prepare_output_dir(args.out or Path("out") / name)
     config = _config_from_args(args, settings)
     stream = None if args.quiet else sys.stdout
@@ -139,6 +159,20 @@ def run_case(
             "rel_l2": res.history["error"],
         },
     }
+    if settings.target_error is not None:
+        hit = [
+            (t, it)
+            for t, it, e in zip(
+                res.history["error_time"],
+                res.history["error_iteration"],
+                res.history["error"],
+                strict=True,
+            )
+            if e <= settings.target_error
+        ]
+        summary["target_error"] = settings.target_error
+        summary["time_to_target_s"] = hit[0][0] if hit else None
+        summary["iterations_to_target"] = hit[0][1] if hit else None
     if res.q.size:
         mat = sol.material
         summary["identified"] = {"lam": mat.lam, "mu": mat.mu, "E": mat.E, "nu": mat.nu}

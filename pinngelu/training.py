@@ -233,8 +233,6 @@ class _Run:
         """Set the problem's displacement scale to the root-mean-square of the
         least-squares fit of the output layer (see ``TrainConfig.calibrate_scale``)."""
         problem = self.problem
-        if not getattr(problem, "displacement_scale_adjustable", False):
-            return
         fitted = fit_output_layer(self.mlp, theta, self.obj.groups, self.obj.backend, q)
         X = np.concatenate([g.X for g in self.obj.groups])
         u = jets(self.mlp, fitted, X, self.obj.backend)[0]
@@ -495,9 +493,16 @@ def train(
     _check_setup(problem, mlp, rng, config)
     get_backend(device)
     theta = mlp.init(rng) if theta0 is None else mlp.check_theta(np.array(theta0, dtype=float))
+    calibrate = (
+        config.calibrate_scale
+        and theta0 is None
+        and getattr(problem, "displacement_scale_adjustable", False)
+    )
+    if calibrate:
+        problem.reset_displacement_scale()  # a second run on the same problem starts alike
     run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
     q0 = problem.initial_q() if run.n_q else None
-    if config.calibrate_scale and theta0 is None:
+    if calibrate:
         run.calibrate_scale(theta, q0)
     if run.n_q:
         theta = np.concatenate([theta, q0])

@@ -84,3 +84,15 @@ def test_given_scale_is_kept():
     cfg = pg.TrainConfig(lbfgs_iters=1, print_every=0)
     pg.train(prob2, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
     assert prob2.scales.displacement == 3.0
+
+
+def test_training_the_same_problem_twice_gives_the_same_bits():
+    prob = plate.build_problem(n_interior=200, n_boundary=100)
+    mlp = pg.MLP(2, (10, 10), 2)
+    cfg = pg.TrainConfig(lbfgs_iters=15, print_every=0)
+    a = pg.train(prob, mlp, rng=np.random.default_rng(4), config=cfg, out=None)
+    U = prob.scales.displacement
+    b = pg.train(prob, mlp, rng=np.random.default_rng(4), config=cfg, out=None)
+    assert prob.scales.displacement == U
+    np.testing.assert_array_equal(a.theta, b.theta)
+    assert a.loss == b.loss

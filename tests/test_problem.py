@@ -172,8 +172,16 @@ def test_3d_groups_vanish_at_exact_solution():
         pg.Traction("z_min", traction([0, 0, -1])),
     ]
     prob = pg.ElasticityProblem(
-        geom, mat, conds, body_force, n_interior=200, n_boundary=300, exact=lambda X: cubic3d(X)[0]
+        geom,
+        mat,
+        conds,
+        body_force,
+        n_interior=200,
+        n_boundary=300,
+        exact=lambda X: cubic3d(X)[0],
+        traction_free_default=False,  # y_max stays unconstrained: the field is not free there
     )
+    assert [bc.part for bc in prob.conditions] == [bc.part for bc in conds]
     sc = prob.scales
     for grp in prob.residual_groups(np.random.default_rng(0)):
         X = sc.origin + sc.length * grp.X
@@ -518,3 +526,38 @@ def test_solution_load_errors(tmp_path):
     np.savez(other, something=np.arange(3))
     with pytest.raises(ValueError, match="not a pinngelu model"):
         pg.Solution.load(other)
+
+
+# ------------------------------------------------------- traction-free default
+def test_unmentioned_parts_and_components_are_traction_free():
+    """As in a finite-element model: a part no condition mentions gets zero traction
+    in every component; a part with some components constrained gets zero traction
+    in the others; parts fully constrained get nothing more."""
+    geom = pg.Rectangle(0.0, 2.0, 0.0, 1.0)
+    mat = pg.Material.from_E_nu(1.0, 0.25)
+    conds = [
+        pg.Dirichlet("left", 0.0),
+        pg.Dirichlet("bottom", 0.0, components=(1,)),
+        pg.Traction("right", [1.0, 0.0]),
+    ]
+    prob = pg.ElasticityProblem(geom, mat, conds, n_interior=32, n_boundary=64)
+    extra = prob.conditions[len(conds) :]
+    assert prob.conditions[: len(conds)] == conds
+    got = {(bc.part, bc.components) for bc in extra}
+    assert got == {("bottom", (0,)), ("top", None)}
+    assert all(isinstance(bc, pg.Traction) and bc.value == 0.0 for bc in extra)
+    names = [g.name for g in prob.residual_groups(np.random.default_rng(0))]
+    assert "traction:top" in names and "traction:bottom" in names
+    off = pg.ElasticityProblem(
+        geom, mat, conds, n_interior=32, n_boundary=64, traction_free_default=False
+    )
+    assert off.conditions == conds
+    # symmetry and pressure constrain every component
+    full = pg.ElasticityProblem(
+        geom,
+        mat,
+        [pg.Symmetry("left"), pg.Pressure("right", 1.0), pg.Symmetry("bottom")],
+        n_interior=32,
+        n_boundary=64,
+    )
+    assert [(bc.part, bc.components) for bc in full.conditions[3:]] == [("top", None)]

@@ -51,9 +51,16 @@ def invalidate_stale_cache(module_file: str) -> None:
         try:
             if stamp.exists() and stamp.read_text() == digest:
                 continue
-            if cache_dir.exists():
-                for f in cache_dir.glob(f"{mod.stem}.*.nb[ic]"):
-                    f.unlink(missing_ok=True)
+            # the kernels' own cache, and that of the pointwise functions compiled
+            # for this target (cached under their modules' names)
+            dirs = [cache_dir]
+            for m in (pointwise, activations):
+                dirs += _cache_dirs(Path(m.__file__).resolve())
+            for d in dirs:
+                if d.exists():
+                    for stem in (mod.stem, "pointwise", "activations"):
+                        for f in d.glob(f"{stem}.*.nb[ic]"):
+                            f.unlink(missing_ok=True)
             cache_dir.mkdir(parents=True, exist_ok=True)
             stamp.write_text(digest)
         except OSError:

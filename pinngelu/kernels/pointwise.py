@@ -158,37 +158,92 @@ def gemm_tn(theta, woff, n_out, n_in, Zb, Ab, Q):
 
 
 def gemm_nt_acc(Zb, A, grad, woff, n_out, n_in, Q):
-    """``grad[woff + o * n_in + i] += sum_q Zb[o, q] A[i, q]`` (weight gradient)."""
-    o2 = n_out - n_out % 2
-    i2 = n_in - n_in % 2
-    for o in range(0, o2, 2):
-        for i in range(0, i2, 2):
+    """``grad[woff + o * n_in + i] += sum_q Zb[o, q] A[i, q]`` (weight gradient).
+
+    Blocked over four rows of ``Zb`` and four rows of ``A``: sixteen running sums,
+    each loaded column pair feeding sixteen multiply-adds.
+    """
+    o4 = n_out - n_out % 4
+    i4 = n_in - n_in % 4
+    for o in range(0, o4, 4):
+        r0 = woff + o * n_in
+        r1 = r0 + n_in
+        r2 = r1 + n_in
+        r3 = r2 + n_in
+        for i in range(0, i4, 4):
             s00 = 0.0
             s01 = 0.0
+            s02 = 0.0
+            s03 = 0.0
             s10 = 0.0
             s11 = 0.0
+            s12 = 0.0
+            s13 = 0.0
+            s20 = 0.0
+            s21 = 0.0
+            s22 = 0.0
+            s23 = 0.0
+            s30 = 0.0
+            s31 = 0.0
+            s32 = 0.0
+            s33 = 0.0
             for q in range(Q):
-                z0 = Zb[o, q]
-                z1 = Zb[o + 1, q]
                 a0 = A[i, q]
                 a1 = A[i + 1, q]
+                a2 = A[i + 2, q]
+                a3 = A[i + 3, q]
+                z0 = Zb[o, q]
+                z1 = Zb[o + 1, q]
+                z2 = Zb[o + 2, q]
+                z3 = Zb[o + 3, q]
                 s00 += z0 * a0
                 s01 += z0 * a1
+                s02 += z0 * a2
+                s03 += z0 * a3
                 s10 += z1 * a0
                 s11 += z1 * a1
-            grad[woff + o * n_in + i] += s00
-            grad[woff + o * n_in + i + 1] += s01
-            grad[woff + (o + 1) * n_in + i] += s10
-            grad[woff + (o + 1) * n_in + i + 1] += s11
-        for i in range(i2, n_in):
+                s12 += z1 * a2
+                s13 += z1 * a3
+                s20 += z2 * a0
+                s21 += z2 * a1
+                s22 += z2 * a2
+                s23 += z2 * a3
+                s30 += z3 * a0
+                s31 += z3 * a1
+                s32 += z3 * a2
+                s33 += z3 * a3
+            grad[r0 + i] += s00
+            grad[r0 + i + 1] += s01
+            grad[r0 + i + 2] += s02
+            grad[r0 + i + 3] += s03
+            grad[r1 + i] += s10
+            grad[r1 + i + 1] += s11
+            grad[r1 + i + 2] += s12
+            grad[r1 + i + 3] += s13
+            grad[r2 + i] += s20
+            grad[r2 + i + 1] += s21
+            grad[r2 + i + 2] += s22
+            grad[r2 + i + 3] += s23
+            grad[r3 + i] += s30
+            grad[r3 + i + 1] += s31
+            grad[r3 + i + 2] += s32
+            grad[r3 + i + 3] += s33
+        for i in range(i4, n_in):
             s00 = 0.0
             s10 = 0.0
+            s20 = 0.0
+            s30 = 0.0
             for q in range(Q):
-                s00 += Zb[o, q] * A[i, q]
-                s10 += Zb[o + 1, q] * A[i, q]
-            grad[woff + o * n_in + i] += s00
-            grad[woff + (o + 1) * n_in + i] += s10
-    for o in range(o2, n_out):
+                a0 = A[i, q]
+                s00 += Zb[o, q] * a0
+                s10 += Zb[o + 1, q] * a0
+                s20 += Zb[o + 2, q] * a0
+                s30 += Zb[o + 3, q] * a0
+            grad[r0 + i] += s00
+            grad[r1 + i] += s10
+            grad[r2 + i] += s20
+            grad[r3 + i] += s30
+    for o in range(o4, n_out):
         for i in range(n_in):
             s00 = 0.0
             for q in range(Q):
