@@ -9,7 +9,7 @@ hand-written L-BFGS.
 >>> steel = pg.Material.from_E_nu(210e9, 0.3)
 """
 
-from . import io, kernels, optim, stats
+from . import kernels, optim
 from .activations import ACTIVATIONS
 from .elasticity import Dirichlet, Material, Pressure, Symmetry, Traction
 from .geometry import (
@@ -30,6 +30,16 @@ from .problem import DisplacementData, ElasticityProblem, Solution
 from .training import TrainConfig, TrainResult, resume, train
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # pinngelu.io and pinngelu.stats pull in meshio and scipy.optimize, which are slow
+    # to import: load them on first use
+    if name in ("io", "stats"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ACTIVATIONS",

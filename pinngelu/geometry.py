@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import Delaunay, cKDTree
-from scipy.stats import qmc
 
 __all__ = [
     "AnnularSector",
@@ -116,7 +115,10 @@ def _new_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**63 - 1))
 
 
-def _sobol_engine(dim: int, seed: int) -> qmc.Sobol:
+def _sobol_engine(dim: int, seed: int):
+    """Scrambled Sobol' engine (scipy.stats is imported here: it is slow to import)."""
+    from scipy.stats import qmc
+
     try:
         return qmc.Sobol(dim, scramble=True, rng=seed)
     except TypeError:

@@ -10,7 +10,6 @@ import json
 import os
 from pathlib import Path
 
-import meshio
 import numpy as np
 
 __all__ = ["write_fields", "write_solution", "write_json", "prepare_output_dir"]
@@ -61,6 +60,8 @@ _PREFERRED_FORMAT = {".msh": "gmsh"}
 
 
 def _format_of(path: Path) -> str:
+    import meshio  # slow to import: only when writing
+
     suffix = path.suffix.lower()
     fmts = meshio.extension_to_filetypes.get(suffix)
     if not fmts:
@@ -102,6 +103,8 @@ def write_fields(
         elif v.ndim == 2 and v.shape[1] == d:
             v = _pad3(v)
         data[name] = v
+    import meshio
+
     mesh = meshio.Mesh(_pad3(points) if d == 2 else points, [(ctype, cells)], point_data=data)
     tmp = _atomic_target(path)
     try:

@@ -31,12 +31,14 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import meshio
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:  # meshio is slow to import: only where a file is read
+    import meshio
 
 from .geometry import (
     BoolArray,
@@ -244,6 +246,8 @@ class MeshDomain(Geometry):
             raise FileNotFoundError(f"mesh file not found: {p}")
         if not p.is_file():
             raise ValueError(f"mesh path {p} is not a file")
+        import meshio
+
         sink = io.StringIO()
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):

@@ -49,7 +49,6 @@ from collections.abc import Callable
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
-from scipy.optimize import brentq, minimize_scalar
 from scipy.special import roots_hermitenorm
 
 from .activations import ACTIVATIONS, RELU, SIN, act_derivs, activation_code, evaluate
@@ -391,6 +390,8 @@ def lipschitz_argmax(
     x_max : float
         A point of ``[a, b]`` where it is attained.
     """
+    from scipy.optimize import brentq, minimize_scalar  # slow to import: only here
+
     kind = activation_code(activation)
     a = float(a)
     b = float(b)

@@ -19,7 +19,7 @@ from numba import njit, prange
 from .compile import invalidate_stale_cache, retarget
 
 FASTMATH = {"contract", "reassoc"}
-TILE = 16
+TILE = 32
 MAX_BLOCKS = 64
 
 invalidate_stale_cache(__file__)
