@@ -603,3 +603,38 @@ def test_changing_group_weight_takes_effect():
     l1 = loss_and_grad(mlp, theta, [grp]).loss
     grp.weight = 2.0
     assert loss_and_grad(mlp, theta, [grp]).loss == pytest.approx(2.0 * l1, rel=1e-14)
+
+
+def test_cache_invalidation_keeps_the_other_cache_root(tmp_path, monkeypatch):
+    """With NUMBA_CACHE_DIR set, a fresh (empty) cache there must not make the
+    invalidation delete the caches beside the sources, and vice versa."""
+    from pathlib import Path
+
+    from numba.core import config
+
+    from pinngelu.kernels import cpu
+    from pinngelu.kernels.compile import _cache_dirs, invalidate_stale_cache
+
+    cpu_file = Path(cpu.__file__).resolve()
+    invalidate_stale_cache(str(cpu_file))  # the root beside the sources is current
+    here = _cache_dirs(cpu_file)[0]
+    probes = [here / "cpu._probe-0.py311.nbi", here / "pointwise._probe-0.py311.nbi"]
+    for p in probes:
+        p.write_bytes(b"x")
+    try:
+        monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
+        invalidate_stale_cache(str(cpu_file))
+        assert all(p.exists() for p in probes)
+        mirror = _cache_dirs(cpu_file)[1]
+        assert str(mirror).startswith(str(tmp_path))
+        assert (mirror / "cpu.pointwise-sha256").read_text()
+        # a stale stamp in the mirror clears the mirror, not the sources' root
+        stale = mirror / "cpu._old-0.py311.nbi"
+        stale.write_bytes(b"x")
+        (mirror / "cpu.pointwise-sha256").write_text("stale")
+        invalidate_stale_cache(str(cpu_file))
+        assert not stale.exists()
+        assert all(p.exists() for p in probes)
+    finally:
+        for p in probes:
+            p.unlink(missing_ok=True)

@@ -46,21 +46,20 @@ def invalidate_stale_cache(module_file: str) -> None:
     src = b"".join(Path(m.__file__).read_bytes() for m in (activations, pointwise))
     digest = hashlib.sha256(src).hexdigest()
     mod = Path(module_file).resolve()
-    for cache_dir in _cache_dirs(mod):
+    others = [Path(m.__file__).resolve() for m in (pointwise, activations)]
+    # one pass per cache root (beside the sources, and under NUMBA_CACHE_DIR if set)
+    for k, cache_dir in enumerate(_cache_dirs(mod)):
         stamp = cache_dir / f"{mod.stem}.pointwise-sha256"
         try:
             if stamp.exists() and stamp.read_text() == digest:
                 continue
             # the kernels' own cache, and that of the pointwise functions compiled
-            # for this target (cached under their modules' names)
-            dirs = [cache_dir]
-            for m in (pointwise, activations):
-                dirs += _cache_dirs(Path(m.__file__).resolve())
-            for d in dirs:
+            # for this target (cached under their modules' names), in this root only
+            targets = [(cache_dir, mod.stem)] + [(_cache_dirs(o)[k], o.stem) for o in others]
+            for d, stem in targets:
                 if d.exists():
-                    for stem in (mod.stem, "pointwise", "activations"):
-                        for f in d.glob(f"{stem}.*.nb[ic]"):
-                            f.unlink(missing_ok=True)
+                    for f in d.glob(f"{stem}.*.nb[ic]"):
+                        f.unlink(missing_ok=True)
             cache_dir.mkdir(parents=True, exist_ok=True)
             stamp.write_text(digest)
         except OSError:
