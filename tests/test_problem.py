@@ -10,11 +10,11 @@ group's ``C : J - g``.
 from __future__ import annotations
 
 import importlib.util
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_elasticity import plate_field
 
 import pinngelu as pg
 from pinngelu.elasticity import navier_operator, strain_from_gradient, stress_from_strain
@@ -35,32 +35,11 @@ def plate():
     return load_case("plate_manufactured")
 
 
-def plate_jets_physical(X, Q):
-    """Exact plate displacement: value, gradient [p, j, i] and Hessian, by hand."""
-    pi = math.pi
-    x, y = X[:, 0], X[:, 1]
-    N = X.shape[0]
-    u = np.stack([np.cos(2 * pi * x) * np.sin(pi * y), np.sin(pi * x) * Q * y**4 / 4], axis=1)
-    G = np.empty((N, 2, 2))
-    G[:, 0, 0] = -2 * pi * np.sin(2 * pi * x) * np.sin(pi * y)
-    G[:, 0, 1] = pi * np.cos(2 * pi * x) * np.cos(pi * y)
-    G[:, 1, 0] = pi * np.cos(pi * x) * Q * y**4 / 4
-    G[:, 1, 1] = np.sin(pi * x) * Q * y**3
-    H = np.empty((N, 2, 2, 2))
-    H[:, 0, 0, 0] = -4 * pi**2 * np.cos(2 * pi * x) * np.sin(pi * y)
-    H[:, 0, 0, 1] = H[:, 0, 1, 0] = -2 * pi**2 * np.sin(2 * pi * x) * np.cos(pi * y)
-    H[:, 0, 1, 1] = -(pi**2) * np.cos(2 * pi * x) * np.sin(pi * y)
-    H[:, 1, 0, 0] = -(pi**2) * np.sin(pi * x) * Q * y**4 / 4
-    H[:, 1, 0, 1] = H[:, 1, 1, 0] = pi * np.cos(pi * x) * Q * y**3
-    H[:, 1, 1, 1] = 3 * Q * y**2 * np.sin(pi * x)
-    return u, G, H
-
-
 def scaled_jets(X_hat, scales, Q):
     """Jets of ``u_hat(x_hat) = u(x0 + L x_hat) / U`` in the channel layout."""
     L, U = scales.length, scales.displacement
     X = scales.origin + L * X_hat
-    u, G, H = plate_jets_physical(X, Q)
+    u, G, H = plate_field(X, Q)  # exact plate jets, by hand
     d = X.shape[1]
     J = np.empty((X.shape[0], 2, n_channels(d)))
     J[:, :, 0] = u / U
