@@ -13,3 +13,14 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ:
         ctypes.CDLL("libcuda.so.1")
     except OSError:
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+
+import importlib  # noqa: E402  (after the simulator switch above)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def plate():
+    """The flagship case module (``cases/plate_manufactured.py``)."""
+    return importlib.import_module("pinngelu.cases.plate_manufactured")

@@ -160,16 +160,8 @@ def test_empty_group(cuda_backend):
     assert u.shape == (0, 2)
 
 
-def _load_case(name: str):
-    path = ROOT / "cases" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_case_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_training_steps_match_cpu(cuda_backend):
-    case = _load_case("plate_manufactured")
+    case = importlib.import_module("pinngelu.cases.plate_manufactured")
     mlp = MLP(2, (4,), 2, "gelu")
     theta0 = mlp.init(np.random.default_rng(1), "glorot")
     cfg = TrainConfig(adam_iters=0, lbfgs_iters=2, print_every=0)

@@ -9,9 +9,7 @@ do not depend on the network or the kernels.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,20 +26,6 @@ from pinngelu.elasticity import (
     von_mises,
 )
 from pinngelu.kernels import n_channels, second_pairs
-
-CASES = Path(__file__).resolve().parents[1] / "cases"
-
-
-def load_case(name: str):
-    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def plate():
-    return load_case("plate_manufactured")
 
 
 # ------------------------------------------------------------ analytic fields

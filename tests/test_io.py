@@ -4,7 +4,6 @@ summaries, and an end-to-end short run of the flagship plate case."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -15,20 +14,6 @@ import pytest
 
 import pinngelu as pg
 from pinngelu.io import prepare_output_dir, write_fields, write_json, write_solution
-
-CASES = Path(__file__).resolve().parents[1] / "cases"
-
-
-def load_case(name: str):
-    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def plate():
-    return load_case("plate_manufactured")
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,6 @@ group's ``C : J - g``.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from test_elasticity import plate_field
@@ -19,20 +16,6 @@ from test_elasticity import plate_field
 import pinngelu as pg
 from pinngelu.elasticity import navier_operator, strain_from_gradient, stress_from_strain
 from pinngelu.kernels import n_channels, second_pairs
-
-CASES = Path(__file__).resolve().parents[1] / "cases"
-
-
-def load_case(name: str):
-    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def plate():
-    return load_case("plate_manufactured")
 
 
 def scaled_jets(X_hat, scales, Q):

@@ -5,13 +5,11 @@ non-finite losses and input validation."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import io
 import json
 import math
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,20 +17,6 @@ import pytest
 import pinngelu as pg
 import pinngelu.training as training
 from pinngelu.loss import LossResult, loss_and_grad
-
-CASES = Path(__file__).resolve().parents[1] / "cases"
-
-
-def load_case(name: str):
-    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def plate():
-    return load_case("plate_manufactured")
 
 
 @pytest.fixture(scope="module")
