@@ -122,6 +122,22 @@ def test_loss_grad_match_cpu(d, act, broadcast, weighted, cuda_backend):
     np.testing.assert_array_equal(c.grad, b.grad)
 
 
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("broadcast,weighted", [(True, False), (False, True)])
+def test_residual_jacobian_matches_cpu(d, broadcast, weighted, cuda_backend):
+    from pinngelu.jacobian import normal_equations, residuals_and_jacobian
+
+    mlp, theta, groups = make_problem(d, "gelu", broadcast, weighted, seed=7 * d, hidden=(5, 3))
+    r_cpu, J_cpu = residuals_and_jacobian(mlp, theta, groups, "cpu")
+    r_gpu, J_gpu = residuals_and_jacobian(mlp, theta, groups, "cuda")
+    assert_close(r_gpu, r_cpu)
+    assert_close(J_gpu, J_cpu)
+    a = normal_equations(mlp, theta, groups, "cpu", block_rows=4)
+    b = normal_equations(mlp, theta, groups, "cuda", block_rows=4)
+    assert_close(b.JtJ, a.JtJ)
+    assert_close(b.Jtr, a.Jtr)
+
+
 def test_grid_stride_and_determinism(monkeypatch, cuda_backend):
     """Fewer threads than points (each thread takes several), and bitwise repeatability."""
     cuda_mod = sys.modules["pinngelu.kernels.cuda"]

@@ -9,7 +9,10 @@ else in the package looks at the device name.  A backend offers
   residual loss ``sum_p w_p sum_k r_k(p)^2`` with ``r = C : J - g`` and its gradient
   in the parameters, written into the host array ``grad``; residuals ``R (N, K)``
   and output jets ``J (N, m, C)`` on request (host arrays);
-- ``jets(net_arrays, X, J)``: the output jets at the points (host ``J``).
+- ``jets(net_arrays, X, J)``: the output jets at the points (host ``J``);
+- ``residual_jacobian(net_arrays, X, C, g, w, p0, p1, r, Jac, J=None)``: the
+  residual rows ``sqrt(w_p) r_k(p)`` of the points ``p0 <= p < p1`` and their
+  Jacobian in the parameters (host ``r`` (n K,), ``Jac`` (n K, P)).
 
 ``net_arrays`` is a :class:`NetArrays` (parameters, layer sizes and offsets and the
 activation code, already on the backend).
@@ -75,6 +78,13 @@ class Backend:
     def jets(self, net: NetArrays, X, J) -> None:
         raise NotImplementedError  # pragma: no cover
 
+    def residual_jacobian(self, net: NetArrays, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+        """Scaled residual rows ``sqrt(w_p) r_k(p)`` into the host array ``r`` (n K,)
+        and their parameter gradients into ``Jac`` (n K, P) for the points
+        ``p0 <= p < p1`` (row ``(p - p0) K + k``); output jets into ``J`` (n, m, C)
+        when given."""
+        raise NotImplementedError  # pragma: no cover
+
 
 class CPUBackend(Backend):
     """Numba CPU threads."""
@@ -102,6 +112,11 @@ class CPUBackend(Backend):
 
     def jets(self, net, X, J) -> None:
         self._k.jets(net.theta, net.sizes, net.offsets, net.kind, X, J)
+
+    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+        self._k.residual_jacobian(
+            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, p0, p1, r, Jac, J
+        )
 
 
 _BACKENDS: dict[str, Backend] = {}

@@ -29,6 +29,7 @@ tile_forward = _pw.tile_forward
 tile_residual = _pw.tile_residual
 tile_backward = _pw.tile_backward
 copy_jets = _pw.copy_jets
+residual_row = _pw.residual_row
 act_derivs = _pw.act_derivs
 
 
@@ -102,6 +103,40 @@ def _jets(theta, sizes, offsets, kind, X, T, J):
             copy_jets(U, J, start, nT, T, m, C)
 
 
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j):
+    N, d = X.shape
+    L = sizes.shape[0] - 2
+    m = sizes[L + 1]
+    C = n_channels(d)
+    K = g.shape[1]
+    wmax = 1
+    for l in range(1, L + 1):
+        wmax = max(wmax, sizes[l])
+    n = p1 - p0
+    nblk = min(n, 4 * MAX_BLOCKS)
+    for b in prange(nblk):
+        q0 = p0 + (b * n) // nblk
+        q1 = p0 + ((b + 1) * n) // nblk
+        ZJ = np.empty((L, wmax, C))
+        AJ = np.empty((L, wmax, C))
+        F = np.empty((L, 3, wmax, 1))
+        U = np.empty((m, C))
+        Ub = np.empty((m, C))
+        Zb = np.empty((wmax, C))
+        Ab = np.empty((wmax, C))
+        for pt in range(q0, q1):
+            tile_forward(theta, sizes, offsets, kind, X, pt, 1, 1, d, C, ZJ, AJ, F, U)
+            if want_j:
+                copy_jets(U, J, pt - p0, 1, 1, m, C)
+            for k in range(K):
+                row = (pt - p0) * K + k
+                r[row] = residual_row(U, Cop, g, w, pt, k, m, C, Ub)
+                jr = Jac[row]
+                jr[:] = 0.0
+                tile_backward(theta, sizes, offsets, X, pt, 1, 1, d, C, ZJ, AJ, F, Ub, Zb, Ab, jr)
+
+
 def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -> float:
     """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels`).
 
@@ -128,3 +163,20 @@ def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -
 def jets(theta, sizes, offsets, kind, X, J) -> None:
     """Output jets ``J`` (N, m, C) of the network at the points ``X`` (N, d)."""
     _jets(theta, sizes, offsets, kind, X, TILE, J)
+
+
+def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J=None) -> None:
+    """Scaled residuals and their Jacobian at the points ``p0 <= p < p1``.
+
+    Row ``(p - p0) K + k`` of ``r`` (n K,) and of ``Jac`` (n K, P) receive
+    ``sqrt(w_p) r_k(p)`` and its gradient in the parameters; ``J`` (n, m, C), when
+    given, the output jets.  One reverse pass per row from a one-point tile, rows
+    written independently (no reduction: the same bits for any thread count).
+    """
+    m = int(sizes[-1])
+    C = X.shape[1] + 1 + X.shape[1] * (X.shape[1] + 1) // 2
+    want_j = J is not None
+    if J is None:
+        J = np.empty((0, m, C))
+    if p1 > p0:
+        _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j)

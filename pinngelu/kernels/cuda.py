@@ -120,6 +120,7 @@ def _kernel_set(L: int, wmax: int, d: int, m: int) -> types.SimpleNamespace:
     tile_residual = pw.tile_residual
     tile_backward = pw.tile_backward
     copy_jets = pw.copy_jets
+    residual_row = pw.residual_row
     NL = L
     NW = wmax
     NM = m
@@ -166,7 +167,33 @@ def _kernel_set(L: int, wmax: int, d: int, m: int) -> types.SimpleNamespace:
             tile_forward(theta, sizes, offsets, kind, X, start, 1, 1, d, NC, ZJ, AJ, F, U)
             copy_jets(U, J, start, 1, 1, NM, NC)
 
-    ks = types.SimpleNamespace(loss_grad=loss_grad_kernel, jets=jets_kernel)
+    @cuda.jit
+    def jacobian_kernel(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j):
+        t = cuda.grid(1)
+        nthr = cuda.gridsize(1)
+        ZJ = cuda.local.array((NL, NW, NC), float64)
+        AJ = cuda.local.array((NL, NW, NC), float64)
+        F = cuda.local.array((NL, 3, NW, 1), float64)
+        U = cuda.local.array((NM, NC), float64)
+        Ub = cuda.local.array((NM, NC), float64)
+        Zb = cuda.local.array((NW, NC), float64)
+        Ab = cuda.local.array((NW, NC), float64)
+        K = g.shape[1]
+        for pt in range(p0 + t, p1, nthr):
+            tile_forward(theta, sizes, offsets, kind, X, pt, 1, 1, d, NC, ZJ, AJ, F, U)
+            if want_j:
+                copy_jets(U, J, pt - p0, 1, 1, NM, NC)
+            for k in range(K):
+                row = (pt - p0) * K + k
+                r[row] = residual_row(U, Cop, g, w, pt, k, NM, NC, Ub)
+                jr = Jac[row]
+                for i in range(jr.shape[0]):
+                    jr[i] = 0.0
+                tile_backward(theta, sizes, offsets, X, pt, 1, 1, d, NC, ZJ, AJ, F, Ub, Zb, Ab, jr)
+
+    ks = types.SimpleNamespace(
+        loss_grad=loss_grad_kernel, jets=jets_kernel, jacobian=jacobian_kernel
+    )
     _kernels[key] = ks
     return ks
 
@@ -322,3 +349,39 @@ class CUDABackend(Backend):
             net.theta, net.sizes, net.offsets, net.kind, X, dJ
         )
         dJ.copy_to_host(J)
+
+    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+        L, wmax, d, m = self._shape_of(net)
+        n = int(p1) - int(p0)
+        if n <= 0:
+            return
+        K = int(g.shape[1])
+        nc = 1 + d + d * (d + 1) // 2
+        P = int(net.theta.shape[0])
+        cuda = self._cuda
+        ks = _kernel_set(L, wmax, d, m)
+        nthr = _blocks(min(n, MAX_THREADS)) * THREADS_PER_BLOCK
+        dr = cuda.device_array(n * K, dtype=np.float64)
+        dJac = cuda.device_array((n * K, P), dtype=np.float64)
+        want_j = J is not None
+        dJ = cuda.device_array((n, m, nc) if want_j else (0, m, nc), dtype=np.float64)
+        ks.jacobian[nthr // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
+            net.theta,
+            net.sizes,
+            net.offsets,
+            net.kind,
+            X,
+            C,
+            g,
+            w,
+            int(p0),
+            int(p1),
+            dr,
+            dJac,
+            dJ,
+            want_j,
+        )
+        dr.copy_to_host(r)
+        dJac.copy_to_host(Jac)
+        if want_j:
+            dJ.copy_to_host(J)

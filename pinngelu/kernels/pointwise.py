@@ -396,6 +396,24 @@ def tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r):
     return loss
 
 
+def residual_row(U, Cop, g, w, n, k, m, C, Ub):
+    """Row ``k`` of the residual at point ``n`` of a one-point tile, scaled by
+    ``sqrt(w_n)``, and its adjoint ``Ub = sqrt(w_n) Cop[n, k]`` in the output jets.
+
+    Returns ``sqrt(w_n) (sum_jc Cop[n, k, j, c] U[j, c] - g[n, k])``: a row of the
+    residual vector whose squared norm is the loss.  The reverse pass run from
+    ``Ub`` gives that row of the residual Jacobian.
+    """
+    cp = n if Cop.shape[0] > 1 else 0
+    sw = (w[n] if w.shape[0] > 1 else w[0]) ** 0.5
+    r = -g[n, k]
+    for j in range(m):
+        for c in range(C):
+            r += Cop[cp, k, j, c] * U[j, c]
+            Ub[j, c] = sw * Cop[cp, k, j, c]
+    return sw * r
+
+
 def tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, grad):
     """Reverse pass on a tile: accumulate the parameter gradient into ``grad``."""
     L = sizes.shape[0] - 2
@@ -453,6 +471,7 @@ POINTWISE = (
     "activate_reverse",
     "tile_forward",
     "tile_residual",
+    "residual_row",
     "tile_backward",
     "copy_jets",
 )
