@@ -132,12 +132,15 @@ class NormalEquations:
         Half the gradient of the loss.
     n_res : int
         Number of residual rows.
+    group_losses : dict of str to float
+        Each group's share of the loss.
     """
 
     loss: float
     JtJ: np.ndarray
     Jtr: np.ndarray
     n_res: int
+    group_losses: dict
 
 
 def normal_equations(
@@ -175,6 +178,7 @@ def normal_equations(
     JtJ = np.zeros((n, n), order="F")  # the upper triangle is accumulated
     Jtr = np.zeros(n)
     loss = 0.0
+    per: dict[str, float] = {}
     rows = max(int(block_rows), max(grp.n_rows for grp in groups))
     rbuf = np.empty(rows)
     jbuf = np.empty((rows, n))
@@ -185,7 +189,9 @@ def normal_equations(
         # JtJ += jb^T jb on the upper triangle (jb^T is an F-ordered (n, k) array)
         JtJ = dsyrk(1.0, jb.T, beta=1.0, c=JtJ, trans=0, lower=0, overwrite_c=1)
         Jtr += jb.T @ r
-        loss += float(r @ r)
+        part = float(r @ r)
+        loss += part
+        per[grp.name] = per.get(grp.name, 0.0) + part
     iu = np.tril_indices(n, -1)
     JtJ[iu] = JtJ.T[iu]
-    return NormalEquations(loss, np.ascontiguousarray(JtJ), Jtr, n_residuals(groups))
+    return NormalEquations(loss, np.ascontiguousarray(JtJ), Jtr, n_residuals(groups), per)

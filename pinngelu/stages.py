@@ -1,0 +1,254 @@
+"""Training stages: one optimiser, its settings and its own budget each.
+
+A training run is a list of stages, for example
+``[Adam(1000), LBFGS(5000), QuasiNewton(2000), LevenbergMarquardt(200)]``; each
+stage starts from the best point of the one before.  A stage offers the same few
+operations whatever its optimiser, so the driver (:mod:`pinngelu.training`) has one
+loop:
+
+- ``init(obj, x)``: the optimiser state at ``x`` (evaluating the objective there);
+- ``step(obj, state) -> (state, StageStep)``: one iteration; the step reports the
+  point and loss to record, the gradient norm, whether the point moved, and the
+  stage's own stop reason (convergence or a failed step);
+- ``restarts_on_resample``: whether new collocation points need a fresh state
+  (curvature information belongs to the old points); Adam's moments are kept;
+- ``state_to_dict`` / ``state_from_dict``: the state as flat arrays, so that a
+  checkpoint resumes bit-identically (dense matrices included).
+
+The objective ``obj`` is called as ``obj(x) -> (f, g)``; Levenberg-Marquardt also
+uses ``obj.normal(x) -> (f, JtJ, Jtr)`` and ``obj.value(x) -> f``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
+from .optim.adam import AdamState
+from .optim.lm import LMConfig, LMState, lm_init, lm_step, lm_stop_reason
+from .optim.quasi_newton import QNConfig, QNState, qn_init, qn_step, qn_stop_reason
+
+__all__ = ["Stage", "StageStep", "Adam", "LBFGS", "QuasiNewton", "LevenbergMarquardt"]
+
+
+@dataclass(frozen=True)
+class StageStep:
+    """What one stage iteration reports to the driver.
+
+    Attributes
+    ----------
+    x : ndarray
+        The point whose loss is ``f`` (recorded with it).
+    f, gnorm : float
+        Loss and ``|grad|_inf`` at ``x``.
+    stop : str or None
+        The stage's reason to end (converged, or the step failed), else None.
+    """
+
+    x: np.ndarray
+    f: float
+    gnorm: float
+    stop: str | None = None
+
+
+def _check_budget(name: str, iters, time_limit) -> None:
+    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
+        raise ValueError(f"{name}: iters must be a non-negative integer, got {iters!r}")
+    if time_limit is not None and not (
+        isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0
+    ):
+        raise ValueError(f"{name}: time_limit must be > 0 seconds, got {time_limit!r}")
+
+
+class Stage:
+    """Interface of a training stage (see the module docstring)."""
+
+    name: str = "stage"
+    iters: int = 0
+    time_limit: float | None = None
+    restarts_on_resample: bool = True
+    records_initial: bool = True  # record the loss at the starting point
+
+    def init(self, obj, x: np.ndarray) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def step(self, obj, state) -> tuple[Any, StageStep]:
+        raise NotImplementedError  # pragma: no cover
+
+    def initial(self, state) -> StageStep:
+        """The starting point's record."""
+        return StageStep(state.x, float(state.f), float(np.max(np.abs(state.g))))
+
+    def state_to_dict(self, state) -> dict[str, Any]:
+        return state.to_dict()
+
+    def state_from_dict(self, data) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+
+@dataclass
+class _AdamRun:
+    x: np.ndarray
+    adam: AdamState
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"x": self.x, **self.adam.to_dict()}
+
+
+@dataclass(frozen=True)
+class Adam(Stage):
+    """Adam with a constant learning rate.
+
+    Parameters
+    ----------
+    iters : int
+        Iterations of this stage.
+    lr : float
+        Learning rate.
+    time_limit : float, optional
+        Seconds for this stage.
+    """
+
+    iters: int = 1000
+    lr: float = 1e-3
+    time_limit: float | None = None
+    name = "adam"
+    restarts_on_resample = False
+    records_initial = False
+
+    def __post_init__(self) -> None:
+        _check_budget("Adam", self.iters, self.time_limit)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"Adam: lr must be > 0, got {self.lr!r}")
+
+    def init(self, obj, x):
+        return _AdamRun(np.array(x, dtype=np.float64), adam_init(x))
+
+    def step(self, obj, state):
+        f, g = obj(state.x)
+        if not (math.isfinite(f) and np.all(np.isfinite(g))):
+            return state, StageStep(state.x, f, math.nan, "non-finite loss in Adam")
+        upd, adam = adam_update(state.adam, g, self.lr)
+        rec = StageStep(state.x, f, float(np.max(np.abs(g))))
+        return _AdamRun(state.x + upd, adam), rec
+
+    def state_from_dict(self, data):
+        x = np.array(data["x"], dtype=np.float64)
+        return _AdamRun(x, AdamState.from_dict({k: data[k] for k in ("m", "v", "t")}))
+
+
+@dataclass(frozen=True)
+class LBFGS(Stage):
+    """Limited-memory BFGS with a strong-Wolfe line search.
+
+    Parameters
+    ----------
+    iters : int
+    config : LBFGSConfig
+        Memory, tolerances and line search; its own budget fields are ignored.
+    time_limit : float, optional
+    """
+
+    iters: int = 5000
+    config: LBFGSConfig = field(default_factory=lambda: LBFGSConfig(memory=50))
+    time_limit: float | None = None
+    name = "lbfgs"
+
+    def __post_init__(self) -> None:
+        _check_budget("LBFGS", self.iters, self.time_limit)
+
+    def _cfg(self) -> LBFGSConfig:
+        from dataclasses import replace
+
+        return replace(self.config, max_iter=None, time_limit=None, max_eval=None)
+
+    def init(self, obj, x):
+        return lbfgs_init(obj, x, self._cfg())
+
+    def step(self, obj, state):
+        cfg = self._cfg()
+        state, info = lbfgs_step(obj, state, cfg)
+        stop = None
+        if not info.accepted:
+            stop = f"L-BFGS stopped: {info.message}"
+        elif info.gnorm <= cfg.gtol * state.gnorm_init or info.gnorm <= cfg.gtol_abs:
+            stop = "gradient norm below tolerance"
+        elif state.n_stall >= cfg.ftol_iters:
+            stop = "relative decrease below ftol"
+        return state, StageStep(state.x, state.f, info.gnorm, stop)
+
+    def state_from_dict(self, data):
+        return LBFGSState.from_dict(data)
+
+
+@dataclass(frozen=True)
+class QuasiNewton(Stage):
+    """Dense quasi-Newton: BFGS, self-scaled BFGS or self-scaled Broyden
+    (``config.update``); memory ``8 n^2`` bytes for ``n`` parameters.
+
+    Parameters
+    ----------
+    iters : int
+    config : QNConfig
+    time_limit : float, optional
+    """
+
+    iters: int = 5000
+    config: QNConfig = field(default_factory=QNConfig)
+    time_limit: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_budget("QuasiNewton", self.iters, self.time_limit)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.config.update.value
+
+    def init(self, obj, x):
+        return qn_init(obj, x, self.config)
+
+    def step(self, obj, state):
+        state, info = qn_step(obj, state, self.config)
+        return state, StageStep(
+            state.x, state.f, info.gnorm, qn_stop_reason(state, info, self.config)
+        )
+
+    def state_from_dict(self, data):
+        return QNState.from_dict(data)
+
+
+@dataclass(frozen=True)
+class LevenbergMarquardt(Stage):
+    """Levenberg-Marquardt on the residual Jacobian (``J^T J`` of ``n^2`` doubles).
+
+    Parameters
+    ----------
+    iters : int
+    config : LMConfig
+    time_limit : float, optional
+    """
+
+    iters: int = 500
+    config: LMConfig = field(default_factory=LMConfig)
+    time_limit: float | None = None
+    name = "lm"
+
+    def __post_init__(self) -> None:
+        _check_budget("LevenbergMarquardt", self.iters, self.time_limit)
+
+    def init(self, obj, x):
+        return lm_init(obj.normal, x, self.config)
+
+    def initial(self, state) -> StageStep:
+        return StageStep(state.x, float(state.f), 2.0 * float(np.max(np.abs(state.Jtr))))
+
+    def step(self, obj, state):
+        state, info = lm_step(obj.normal, obj.value, state, self.config)
+        return state, StageStep(state.x, state.f, 2.0 * info.gnorm, lm_stop_reason(state, info))
+
+    def state_from_dict(self, data):
+        return LMState.from_dict(data)
