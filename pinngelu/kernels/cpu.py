@@ -111,7 +111,7 @@ def _jets(theta, sizes, offsets, kind, X, T, J):
 
 
 def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -> float:
-    """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels`).
+    """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels.backend`).
 
     Arguments are validated by the caller; ``grad`` (P,) is written in place, and
     ``R`` (N, K) / ``J`` (N, m, C) when given.
