@@ -20,13 +20,16 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 
+ROOT = Path(__file__).resolve().parents[1]
+# the test problems are test data (tests/mgh_problems.py), not part of the package
+sys.path.insert(0, str(ROOT / "tests"))
+from mgh_problems import PROBLEMS  # noqa: E402
+
 try:
     from pinngelu.optim import minimize_lbfgs
-    from pinngelu.optim.mgh import PROBLEMS
 except ImportError:  # not installed: use the checkout this script lives in
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(ROOT))
     from pinngelu.optim import minimize_lbfgs
-    from pinngelu.optim.mgh import PROBLEMS
 
 
 def run_scipy(problem, memory: int, max_iter: int, tight: bool) -> tuple[float, int, int]:

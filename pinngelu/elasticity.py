@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernels import n_channels, second_pairs
+from .kernels.layout import n_channels, second_index
 
 __all__ = [
     "Material",
@@ -198,10 +198,6 @@ BoundaryCondition = Dirichlet | Traction | Pressure | Symmetry
 
 
 # ------------------------------------------------------- jet operators
-def _second_index(d: int) -> dict[tuple[int, int], int]:
-    return {p: 1 + d + s for s, p in enumerate(second_pairs(d))}
-
-
 def navier_operator(d: int, lam: float, mu: float) -> np.ndarray:
     """Coefficients ``(1, d, d, nc)`` of ``mu lap u + (lam + mu) grad div u``.
 
@@ -209,7 +205,7 @@ def navier_operator(d: int, lam: float, mu: float) -> np.ndarray:
     channel ``c``.
     """
     C = np.zeros((1, d, d, n_channels(d)))
-    idx = _second_index(d)
+    idx = second_index(d)
     for k in range(d):
         for i in range(d):
             C[0, k, k, idx[(i, i)]] += mu

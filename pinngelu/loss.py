@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernels import Backend, NetArrays, get_backend, n_channels
+from .kernels import Backend, NetArrays, get_backend
+from .kernels.layout import n_channels
 from .network import MLP
 
 __all__ = [

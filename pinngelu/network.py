@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,19 +23,45 @@ from .activations import activation_code, activation_name
 __all__ = ["MLP", "glorot_normal", "gelu_fixed_point_gain"]
 
 
-def _check_sizes(in_dim: int, hidden: list[int], out_dim: int) -> None:
-    for name, v in (("input", in_dim), ("output", out_dim)):
-        if isinstance(v, bool) or int(v) != v:
-            raise ValueError(f"{name} dimension must be an integer, got {v!r}")
-    if not (1 <= int(in_dim) <= 3):
-        raise ValueError(f"input dimension must be 1, 2 or 3, got {in_dim}")
-    if not (1 <= int(out_dim) <= 3):
-        raise ValueError(f"output dimension must be 1, 2 or 3, got {out_dim}")
-    if len(hidden) == 0:
-        raise ValueError("the network needs at least one hidden layer")
-    for i, w in enumerate(hidden):
-        if int(w) != w or int(w) < 1:
+def _dimension(v: object, arg: str, what: str) -> int:
+    """``v`` as an int in 1..3, or a TypeError/ValueError naming ``arg``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{arg} ({what} dimension) must be an integer, got {type(v).__name__} {v!r}"
+        )
+    if not (math.isfinite(v) and int(v) == v):
+        raise ValueError(f"{arg} ({what} dimension) must be an integer, got {v!r}")
+    if not 1 <= int(v) <= 3:
+        raise ValueError(f"{arg} ({what} dimension) must be 1, 2 or 3, got {int(v)}")
+    return int(v)
+
+
+def _widths(hidden: object) -> tuple[int, ...]:
+    """The hidden-layer widths as a tuple of positive ints, or a TypeError/ValueError."""
+    if isinstance(hidden, (int, float, np.integer, np.floating)) and not isinstance(hidden, bool):
+        raise TypeError(
+            f"hidden must be a sequence of hidden-layer widths, got the number {hidden!r}; "
+            f"for one hidden layer of width {hidden} write [{hidden}]"
+        )
+    if isinstance(hidden, (str, bytes, dict)) or not isinstance(hidden, Iterable):
+        raise TypeError(
+            "hidden must be a sequence of hidden-layer widths such as [50, 50], "
+            f"got {type(hidden).__name__} {hidden!r}"
+        )
+    widths = list(hidden)
+    if len(widths) == 0:
+        raise ValueError("hidden is empty: the network needs at least one hidden layer")
+    out = []
+    for i, w in enumerate(widths):
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"hidden layer {i} has width {w!r} of type {type(w).__name__}; "
+                "widths must be positive integers"
+            )
+        if not (math.isfinite(w) and int(w) == w and int(w) >= 1):
             raise ValueError(f"hidden layer {i} has width {w}; widths must be positive integers")
+        out.append(int(w))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -43,12 +72,23 @@ class MLP:
     ----------
     in_dim : int
         Input dimension ``d`` (1 to 3).
-    hidden : list of int
-        Widths of the hidden layers.
+    hidden : sequence of int
+        Widths of the hidden layers, e.g. ``[50, 50, 50]`` (at least one; every
+        width a positive integer; ``20.0`` counts as ``20``).
     out_dim : int
         Output dimension ``m`` (1 to 3).
     activation : str
         Activation of the hidden layers (see :mod:`pinngelu.activations`).
+
+    Raises
+    ------
+    TypeError
+        For a width or dimension that is not a number (a string, ``None``, a
+        bool), or ``hidden`` given as a single number (``MLP(2, 20, 2)``; write
+        ``MLP(2, [20], 2)``).
+    ValueError
+        For a dimension outside 1..3, a fractional, non-finite, zero or negative
+        width, no hidden layer, or an unknown activation name.
     """
 
     in_dim: int
@@ -59,9 +99,12 @@ class MLP:
     offsets: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        hidden = tuple(int(h) if int(h) == h else h for h in self.hidden)
-        _check_sizes(self.in_dim, list(hidden), self.out_dim)
+        in_dim = _dimension(self.in_dim, "in_dim", "input")
+        hidden = _widths(self.hidden)
+        out_dim = _dimension(self.out_dim, "out_dim", "output")
         code = activation_code(self.activation)
+        object.__setattr__(self, "in_dim", in_dim)
+        object.__setattr__(self, "out_dim", out_dim)
         object.__setattr__(self, "hidden", hidden)
         object.__setattr__(self, "activation", activation_name(code))
         sizes = np.array([self.in_dim, *hidden, self.out_dim], dtype=np.int64)
@@ -157,8 +200,18 @@ class MLP:
 
     @classmethod
     def from_dict(cls, d: dict) -> MLP:
-        """Inverse of :meth:`to_dict`."""
-        return cls(int(d["in_dim"]), tuple(d["hidden"]), int(d["out_dim"]), d["activation"])
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            If ``d`` is not a dict with the keys ``in_dim``, ``hidden``, ``out_dim``
+            and ``activation``; TypeError/ValueError of the constructor for bad values.
+        """
+        keys = ("in_dim", "hidden", "out_dim", "activation")
+        if not isinstance(d, dict) or any(k not in d for k in keys):
+            raise ValueError(f"an MLP architecture needs a dict with the keys {keys}, got {d!r}")
+        return cls(d["in_dim"], tuple(d["hidden"]), d["out_dim"], d["activation"])
 
     def save(self, path: str | os.PathLike, theta: np.ndarray, **extra: np.ndarray) -> None:
         """Save architecture and parameters to an ``.npz`` file, atomically."""
@@ -167,14 +220,71 @@ class MLP:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> tuple[MLP, np.ndarray]:
-        """Load ``(mlp, theta)`` saved by :meth:`save`."""
+        """Load ``(mlp, theta)`` saved by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no file at ``path``.
+        ValueError
+            Naming the file, if it is not an ``.npz`` archive (truncated, empty, a
+            plain ``.npy`` array, another format), lacks the ``arch`` or ``theta``
+            entries, or holds a damaged architecture or parameter vector.
+        """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no model file at {path}")
-        with np.load(path, allow_pickle=False) as z:
-            mlp = cls.from_dict(json.loads(str(z["arch"])))
-            theta = np.array(z["theta"], dtype=np.float64)
-        return mlp, mlp.check_theta(theta)
+        z = _open_npz(path, "model file")
+        with z:
+            missing = [k for k in ("arch", "theta") if k not in z.files]
+            if missing:
+                raise ValueError(
+                    f"model file {path} lacks the entries {missing} (it holds {z.files}); "
+                    "it was not written by MLP.save"
+                )
+            try:
+                arch = json.loads(str(z["arch"]))
+                theta = np.array(z["theta"], dtype=np.float64)
+            except _READ_ERRORS as exc:
+                raise ValueError(
+                    f"model file {path} is damaged: {type(exc).__name__}: {exc}"
+                ) from exc
+        try:
+            mlp = cls.from_dict(arch)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"model file {path} has a bad architecture entry: {exc}") from exc
+        try:
+            return mlp, mlp.check_theta(theta)
+        except ValueError as exc:
+            raise ValueError(f"model file {path}: {exc}") from exc
+
+
+# what reading a damaged or foreign .npz can raise
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    OSError,
+    TypeError,
+    ValueError,
+)
+
+
+def _open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
+    """``np.load(path)`` as an ``.npz`` archive, or a ValueError naming ``what`` and ``path``."""
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a directory, not an .npz file")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except _READ_ERRORS as exc:
+        raise ValueError(
+            f"{what} {path} is not a readable .npz archive (truncated, empty or another "
+            f"format): {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"{what} {path} holds a single .npy array, not an .npz archive")
+    return z
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:

@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
+from .optim import (
+    LBFGSConfig,
+    LBFGSState,
+    adam_init,
+    adam_update,
+    lbfgs_init,
+    lbfgs_step,
+    lbfgs_stop_reason,
+)
 from .optim.adam import AdamState
 from .optim.lm import LMConfig, LMState, lm_init, lm_step, lm_stop_reason
 from .optim.quasi_newton import QNConfig, QNState, qn_init, qn_step, qn_stop_reason
@@ -172,14 +180,7 @@ class LBFGS(Stage):
     def step(self, obj, state):
         cfg = self._cfg()
         state, info = lbfgs_step(obj, state, cfg)
-        stop = None
-        if not info.accepted:
-            stop = f"L-BFGS stopped: {info.message}"
-        elif info.gnorm <= cfg.gtol * state.gnorm_init or info.gnorm <= cfg.gtol_abs:
-            stop = "gradient norm below tolerance"
-        elif state.n_stall >= cfg.ftol_iters:
-            stop = "relative decrease below ftol"
-        return state, StageStep(state.x, state.f, info.gnorm, stop)
+        return state, StageStep(state.x, state.f, info.gnorm, lbfgs_stop_reason(state, info, cfg))
 
     def state_from_dict(self, data):
         return LBFGSState.from_dict(data)

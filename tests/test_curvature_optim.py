@@ -11,10 +11,10 @@ import numba
 import numpy as np
 import pytest
 import scipy.optimize
+from mgh_problems import PROBLEMS
 
 from pinngelu.kernels.dense import sym_update, symv
 from pinngelu.optim.lm import LMConfig, LMState, lm_init, lm_step, minimize_lm
-from pinngelu.optim.mgh import PROBLEMS
 from pinngelu.optim.quasi_newton import (
     QNConfig,
     QNState,

@@ -638,3 +638,116 @@ def test_cache_invalidation_keeps_the_other_cache_root(tmp_path, monkeypatch):
     finally:
         for p in probes:
             p.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------- layout and backends
+def test_jet_layout_is_defined_once():
+    """The compiled kernels' channel count is the layout module's function."""
+    from pinngelu.kernels import layout, pointwise
+
+    assert pointwise.n_channels is layout.n_channels
+    assert cpu_kernels._pw.n_channels.py_func.__code__ is layout.n_channels.__code__
+    assert [cpu_kernels.n_channels(d) for d in (1, 2, 3)] == [3, 6, 10]
+    assert layout.second_index(2) == {(0, 0): 3, (0, 1): 4, (1, 1): 5}
+    assert list(layout.second_index(3).values()) == list(range(4, 10))
+
+
+def test_layout_and_backend_interface_import_no_numba():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import pinngelu.kernels.backend, pinngelu.kernels.layout\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_cpu_backend_lives_in_cpu_module():
+    from pinngelu.kernels import Backend, get_backend
+
+    be = get_backend("cpu")
+    assert type(be) is cpu_kernels.CPUBackend and isinstance(be, Backend)
+    assert get_backend("CPU") is be and get_backend(be) is be
+    with pytest.raises(ValueError, match=r"unknown device 'tpu'"):
+        get_backend("tpu")
+
+
+# ------------------------------------------------------------- first-compile notice
+class _FakeIndex:
+    def __init__(self, index):
+        self.index = index
+
+    def _load_index(self):
+        if isinstance(self.index, Exception):
+            raise self.index
+        return self.index
+
+
+class _FakeDispatcher:
+    def __init__(self, index):
+        self._cache = type("Cache", (), {})()
+        self._cache._cache_file = _FakeIndex(index)
+
+
+def test_compile_notice_only_when_a_kernel_is_not_cached():
+    import io
+
+    from pinngelu.kernels.compile import COMPILE_NOTICE, announce_compile, cached_versions
+
+    cached, missing = _FakeDispatcher({"sig": "f.1.nbc"}), _FakeDispatcher({})
+    assert cached_versions(cached) == 1 and cached_versions(missing) == 0
+    assert cached_versions(_FakeDispatcher(OSError("x"))) is None
+    assert cached_versions(object()) is None
+    buf = io.StringIO()
+    assert not announce_compile([cached], stream=buf) and buf.getvalue() == ""
+    # unknown cache state: stay silent rather than announce wrongly
+    assert not announce_compile([cached, object()], stream=buf) and buf.getvalue() == ""
+    assert announce_compile([cached, missing], stream=buf)
+    assert buf.getvalue() == COMPILE_NOTICE + "\n"
+    assert "compiling the CPU kernels" in COMPILE_NOTICE
+
+
+def test_compiled_kernels_are_found_in_the_cache():
+    rng = np.random.default_rng(3)
+    mlp, theta = random_net(rng, 2, [3], 1, "gelu")
+    grp = random_group(rng, "g", 5, 2, 1, K=1)
+    loss_and_grad(mlp, theta, [grp])
+    from pinngelu.kernels.compile import cached_versions
+
+    assert cached_versions(cpu_kernels._loss_grad) >= 1
+
+
+@pytest.mark.slow
+def test_first_run_announces_compilation_once(tmp_path):
+    """A fresh Numba cache: the first process says it compiles, the second does not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pinngelu.kernels.compile import COMPILE_NOTICE
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    code = (
+        "import numpy as np, pinngelu as pg\n"
+        "mlp = pg.MLP(2, [3], 1)\n"
+        "X = np.zeros((4, 2)); C = np.zeros((1, 1, 1, 6)); C[..., 0] = 1\n"
+        "grp = pg.ResidualGroup('g', X, C, np.zeros((4, 1)))\n"
+        "print(pg.loss_and_grad(mlp, mlp.init(np.random.default_rng(0)), [grp]).loss)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    assert runs[0].stderr.count(COMPILE_NOTICE) == 1
+    assert COMPILE_NOTICE not in runs[1].stderr

@@ -246,3 +246,121 @@ def test_check_theta():
         t[-1] = bad
         with pytest.raises(ValueError, match=r"NaN or inf"):
             mlp.check_theta(t)
+
+
+# ------------------------------------------------------------ bad architectures
+@pytest.mark.parametrize(
+    "args,exc,phrase",
+    [
+        ((2, 20, 2), TypeError, r"hidden must be a sequence .* write \[20\]"),
+        ((2, 20.0, 2), TypeError, r"got the number 20.0"),
+        ((2, "20", 2), TypeError, r"hidden must be a sequence .* got str '20'"),
+        ((2, None, 2), TypeError, r"hidden must be a sequence"),
+        ((2, {20: 1}, 2), TypeError, r"hidden must be a sequence"),
+        ((2, [], 2), ValueError, r"hidden is empty"),
+        ((2, [20, 0], 2), ValueError, r"hidden layer 1 has width 0"),
+        ((2, [-5], 2), ValueError, r"hidden layer 0 has width -5"),
+        ((2, [20.5], 2), ValueError, r"hidden layer 0 has width 20.5"),
+        ((2, [math.nan], 2), ValueError, r"hidden layer 0 has width nan"),
+        ((2, [math.inf], 2), ValueError, r"hidden layer 0 has width inf"),
+        ((2, ["20"], 2), TypeError, r"hidden layer 0 has width '20' of type str"),
+        ((2, [None], 2), TypeError, r"hidden layer 0 has width None"),
+        ((2, [True], 2), TypeError, r"of type bool"),
+        ((0, [20], 2), ValueError, r"in_dim \(input dimension\) must be 1, 2 or 3, got 0"),
+        ((4, [20], 2), ValueError, r"in_dim .* got 4"),
+        ((2, [20], 0), ValueError, r"out_dim \(output dimension\) must be 1, 2 or 3, got 0"),
+        ((2, [20], -1), ValueError, r"out_dim"),
+        ((2.5, [20], 2), ValueError, r"in_dim \(input dimension\) must be an integer"),
+        ((math.nan, [20], 2), ValueError, r"in_dim .* must be an integer, got nan"),
+        (("2", [20], 2), TypeError, r"in_dim .* got str '2'"),
+        ((None, [20], 2), TypeError, r"in_dim"),
+        ((True, [20], 2), TypeError, r"in_dim .* got bool"),
+        ((2, [20], "2"), TypeError, r"out_dim"),
+        ((2, [20], 2, "swish"), ValueError, r"unknown activation 'swish'"),
+        ((2, [20], 2, None), ValueError, r"unknown activation None"),
+        ((2, [20], 2, 99), ValueError, r"unknown activation code 99"),
+    ],
+)
+def test_bad_architecture_names_the_argument(args, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        MLP(*args)
+
+
+def test_integral_floats_and_numpy_ints_are_accepted():
+    mlp = MLP(np.int64(2), (20.0, np.int32(5)), 2.0)
+    assert mlp == MLP(2, [20, 5], 2)
+    assert type(mlp.in_dim) is int and type(mlp.out_dim) is int
+    assert all(type(h) is int for h in mlp.hidden)
+
+
+def test_from_dict_rejects_incomplete_architecture():
+    with pytest.raises(ValueError, match=r"needs a dict with the keys"):
+        MLP.from_dict({"in_dim": 2, "hidden": [3]})
+    with pytest.raises(ValueError, match=r"needs a dict"):
+        MLP.from_dict([2, [3], 1, "gelu"])  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------- damaged model files
+def _write_bad_model(kind: str, path):
+    mlp = MLP(2, [4], 1)
+    arch = np.array(json.dumps(mlp.to_dict()))
+    theta = np.zeros(mlp.n_params)
+    if kind in ("truncated", "empty"):
+        mlp.save(path, theta)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2] if kind == "truncated" else b"")
+    elif kind == "text":
+        path.write_text("not a model\n")
+    elif kind == "npy":
+        with open(path, "wb") as fh:
+            np.save(fh, theta)
+    elif kind == "foreign_zip":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("readme.txt", "hello")
+    elif kind == "missing_theta":
+        np.savez(path, arch=arch)
+    elif kind == "other_arrays":
+        np.savez(path, something=np.arange(3))
+    elif kind == "bad_json":
+        np.savez(path, arch=np.array("{not json"), theta=theta)
+    elif kind == "arch_not_dict":
+        np.savez(path, arch=np.array("[1, 2]"), theta=theta)
+    elif kind == "bad_arch_values":
+        d = mlp.to_dict() | {"hidden": [0]}
+        np.savez(path, arch=np.array(json.dumps(d)), theta=theta)
+    elif kind == "text_theta":
+        np.savez(path, arch=arch, theta=np.array(["a"] * mlp.n_params))
+    elif kind == "garbage_member":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("arch.npy", "garbage")
+            z.writestr("theta.npy", "garbage")
+
+
+@pytest.mark.parametrize(
+    "kind,phrase",
+    [
+        ("truncated", r"not a readable .npz archive .*BadZipFile"),
+        ("empty", r"not a readable .npz archive .*EOFError"),
+        ("text", r"not a readable .npz archive"),
+        ("npy", r"holds a single .npy array"),
+        ("foreign_zip", r"lacks the entries \['arch', 'theta'\]"),
+        ("missing_theta", r"lacks the entries \['theta'\]"),
+        ("other_arrays", r"lacks the entries .*it holds \['something'\]"),
+        ("bad_json", r"is damaged: JSONDecodeError"),
+        ("arch_not_dict", r"bad architecture entry: an MLP architecture needs a dict"),
+        ("bad_arch_values", r"bad architecture entry: hidden layer 0 has width 0"),
+        ("text_theta", r"is damaged: ValueError"),
+        ("garbage_member", r"is damaged"),
+    ],
+)
+def test_load_damaged_or_foreign_file_names_it(tmp_path, kind, phrase):
+    path = tmp_path / f"{kind}.npz"
+    _write_bad_model(kind, path)
+    with pytest.raises(ValueError, match=phrase) as info:
+        MLP.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_load_directory(tmp_path):
+    with pytest.raises(ValueError, match=r"is a directory"):
+        MLP.load(tmp_path)

@@ -5,24 +5,36 @@ from __future__ import annotations
 import io
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import scipy.optimize
+from mgh_problems import PROBLEMS, get_problem  # tests/mgh_problems.py
 
 from pinngelu.optim import (
+    STOP_REASONS,
     AdamState,
     LBFGSConfig,
     LBFGSState,
+    StepInfo,
     adam_init,
     adam_update,
+    lbfgs_direction,
     lbfgs_init,
     lbfgs_step,
+    lbfgs_stop_reason,
+    lbfgs_stop_test,
     minimize_lbfgs,
+    reset_memory,
+    step_info,
     strong_wolfe,
+    update_memory,
 )
 from pinngelu.optim.adam import constant_schedule, exponential_decay
-from pinngelu.optim.lbfgs import (
+from pinngelu.optim.lbfgs import two_loop
+from pinngelu.optim.linesearch import cubic_minimizer
+from pinngelu.optim.stopping import (
     STATUS_FTOL,
     STATUS_GTOL,
     STATUS_LINESEARCH,
@@ -30,10 +42,7 @@ from pinngelu.optim.lbfgs import (
     STATUS_MAX_ITER,
     STATUS_TIME_LIMIT,
     STATUS_XTOL,
-    two_loop,
 )
-from pinngelu.optim.linesearch import cubic_minimizer
-from pinngelu.optim.mgh import PROBLEMS, get_problem
 
 MEMORY = 10  # scipy's default maxcor, used by both optimisers in the comparison
 
@@ -254,6 +263,101 @@ def test_stopping_tests() -> None:
     res = minimize_lbfgs(p.fun_grad, p.x0, xtol=1e-3)
     assert res.status == STATUS_XTOL and res.success
     assert res.n_iter < minimize_lbfgs(p.fun_grad, p.x0).n_iter
+
+
+def _state_and_info(accepted=True, gnorm=1.0, gnorm_init=1.0, n_stall=0, step_norm=1.0, x=1.0):
+    state = LBFGSState(
+        x=np.full(2, x),
+        f=1.0,
+        g=np.zeros(2),
+        S=np.zeros((1, 2)),
+        Y=np.zeros((1, 2)),
+        rho=np.zeros(1),
+        n_stall=n_stall,
+        gnorm_init=gnorm_init,
+    )
+    info = StepInfo(
+        n_iter=1,
+        f=1.0,
+        f_prev=2.0,
+        gnorm=gnorm,
+        step=1.0,
+        step_norm=step_norm,
+        n_evals=1,
+        accepted=accepted,
+        ls_success=True,
+        reset=False,
+        pair_skipped=False,
+        message="msg",
+    )
+    return state, info
+
+
+def test_stop_test_branches_in_order() -> None:
+    cfg = LBFGSConfig(gtol=1e-3, gtol_abs=1e-8, ftol_iters=2, xtol=1e-6)
+    cases = [
+        ({"accepted": False, "gnorm": 0.0}, "failed"),
+        ({"gnorm": 1e-3, "gnorm_init": 1.0, "n_stall": 5}, "gtol"),  # relative, before ftol
+        ({"gnorm": 1e-9, "gnorm_init": 0.0}, "gtol"),  # absolute
+        ({"gnorm": 2e-3, "n_stall": 2}, "ftol"),
+        ({"gnorm": 2e-3, "n_stall": 1}, None),
+        ({"gnorm": 2e-3, "step_norm": 1e-6, "x": 1.0}, "xtol"),
+        ({"gnorm": 2e-3, "step_norm": 2e-6, "x": 1.0}, None),
+    ]
+    for kw, expected in cases:
+        state, info = _state_and_info(**kw)
+        assert lbfgs_stop_test(state, info, cfg) == expected, kw
+    # xtol = 0 (the default) disables the step test
+    state, info = _state_and_info(gnorm=2e-3, step_norm=0.0)
+    assert lbfgs_stop_test(state, info, replace(cfg, xtol=0.0)) is None
+
+
+def test_stop_reason_texts() -> None:
+    cfg = LBFGSConfig(gtol=1e-3, ftol_iters=2, xtol=1e-6)
+    assert lbfgs_stop_reason(*_state_and_info(accepted=False), cfg) == "L-BFGS stopped: msg"
+    assert lbfgs_stop_reason(*_state_and_info(gnorm=1e-4), cfg) == "gradient norm below tolerance"
+    assert lbfgs_stop_reason(*_state_and_info(n_stall=2), cfg) == "relative decrease below ftol"
+    assert lbfgs_stop_reason(*_state_and_info(step_norm=0.0), cfg) == "step below xtol"
+    assert lbfgs_stop_reason(*_state_and_info(), cfg) is None
+    assert set(STOP_REASONS) == {"gtol", "ftol", "xtol"}
+
+
+def test_direction_memory_update_and_step_info_are_pure() -> None:
+    p = get_problem("rosenbrock")
+    cfg = LBFGSConfig(memory=3, init_step=0.5)
+    state = lbfgs_init(p.fun_grad, p.x0, cfg)
+    d, step0, reset = lbfgs_direction(state, cfg)  # no pairs: steepest descent
+    np.testing.assert_array_equal(d, -state.g)
+    assert not reset and step0 == pytest.approx(0.5 / np.linalg.norm(state.g))
+    s, y = np.array([1e-3, 0.0]), np.array([2e-3, 1e-3])
+    new, skipped = update_memory(state, s, y, cfg)
+    assert not skipped and new.count == 1 and new.head == 1 and state.count == 0
+    assert new.gamma == pytest.approx((s @ y) / (y @ y)) and not np.any(state.S)
+    same, skipped = update_memory(state, s, -y, cfg)  # negative curvature: skipped
+    assert skipped and same is state
+    d, step0, reset = lbfgs_direction(new, cfg)
+    assert step0 == 1.0 and not reset and float(new.g @ d) < 0.0
+    # an unusable quasi-Newton direction (here not finite) resets to steepest descent
+    d, step0, reset = lbfgs_direction(replace(new, rho=np.full(3, np.nan)), cfg)
+    assert reset and step0 != 1.0
+    np.testing.assert_array_equal(d, -new.g)
+    cleared = reset_memory(new)
+    assert cleared.count == 0 and cleared.gamma == 1.0 and new.count == 1
+    info = step_info(state, new, n_evals=2, accepted=False, message="m")
+    assert info.step_norm == 0.0 and info.gnorm == float(np.max(np.abs(new.g)))
+    moved = replace(state, x=state.x + np.array([0.25, -0.5]))
+    info = step_info(state, moved, n_evals=1, accepted=True, step=0.5, message="ok")
+    assert info.step_norm == 0.5 and info.f_prev == state.f and info.n_iter == moved.n_iter
+
+
+def test_mgh_problems_are_not_part_of_the_package() -> None:
+    import importlib
+
+    import pinngelu.optim
+
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("pinngelu.optim.mgh")
+    assert not any("mgh" in name.lower() for name in pinngelu.optim.__all__)
 
 
 def test_powell_damping_option() -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TextIO
 
 from .. import activations
-from . import pointwise
+from . import layout, pointwise
 
 ACTIVATION_FUNCS = ("act_derivs", "_logistic_pair")
 
@@ -22,6 +24,7 @@ def retarget(jit: Callable) -> types.SimpleNamespace:
     """
     ns: dict = {}
     ns.update(vars(activations))
+    ns.update(vars(layout))
     ns.update(vars(pointwise))
     compiled = {}
     for name in ACTIVATION_FUNCS + pointwise.POINTWISE:
@@ -35,18 +38,62 @@ def retarget(jit: Callable) -> types.SimpleNamespace:
     return types.SimpleNamespace(**compiled)
 
 
+# the modules whose functions the kernels compile (their cache depends on all of them)
+_SOURCES = (activations, pointwise, layout)
+
+COMPILE_NOTICE = "pinngelu: compiling the CPU kernels (first run, ~20 s; cached afterwards)"
+
+
+def cached_versions(dispatcher: Any) -> int | None:
+    """Number of compiled versions of ``dispatcher`` in Numba's on-disk cache.
+
+    Reads the cache index the way Numba does when the function is first called:
+    0 when the index is missing, written by another Numba version, or stale (the
+    source changed).  ``None`` when it cannot be told (no cache, or Numba's cache
+    internals differ from those of the supported versions).
+    """
+    try:
+        return len(dispatcher._cache._cache_file._load_index())
+    except Exception:
+        return None
+
+
+def announce_compile(dispatchers: Iterable[Any], stream: TextIO | None = None) -> bool:
+    """Print :data:`COMPILE_NOTICE` once if any of ``dispatchers`` is not cached.
+
+    Called when the kernels' module is imported, before the first (slow) call
+    compiles them, so that the silence of the first run is explained.
+
+    Parameters
+    ----------
+    dispatchers : iterable of numba dispatchers
+        The kernels (``cache=True``) whose first call compiles.
+    stream : text file, optional
+        Where to print; standard error by default.
+
+    Returns
+    -------
+    bool
+        Whether the notice was printed.
+    """
+    if not any(cached_versions(d) == 0 for d in dispatchers):
+        return False
+    print(COMPILE_NOTICE, file=sys.stderr if stream is None else stream, flush=True)
+    return True
+
+
 def invalidate_stale_cache(module_file: str) -> None:
     """Drop Numba's on-disk cache of ``module_file`` when the pointwise source changed.
 
     Numba checks only the time stamp of the file that defines a cached function,
     not of the functions it calls; the top-level kernels call into
-    :mod:`pointwise` and :mod:`activations`, so their cache is keyed here on a hash
-    of those sources as well.
+    :mod:`pointwise`, :mod:`layout` and :mod:`activations`, so their cache is keyed
+    here on a hash of those sources as well.
     """
-    src = b"".join(Path(m.__file__).read_bytes() for m in (activations, pointwise))
+    src = b"".join(Path(m.__file__).read_bytes() for m in _SOURCES)
     digest = hashlib.sha256(src).hexdigest()
     mod = Path(module_file).resolve()
-    others = [Path(m.__file__).resolve() for m in (pointwise, activations)]
+    others = [Path(m.__file__).resolve() for m in _SOURCES]
     # one pass per cache root (beside the sources, and under NUMBA_CACHE_DIR if set)
     for k, cache_dir in enumerate(_cache_dirs(mod)):
         stamp = cache_dir / f"{mod.stem}.pointwise-sha256"

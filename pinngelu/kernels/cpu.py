@@ -9,6 +9,10 @@ Speed switches (explicit, module level): :data:`FASTMATH` (the LLVM flags: only
 re-association and contraction, which let the reductions vectorise; no
 finite-math assumptions, so NaN checks stay meaningful), :data:`TILE` (points per
 tile) and :data:`MAX_BLOCKS`.
+
+Importing this module compiles nothing; the first call of a kernel loads it from
+Numba's on-disk cache or, on the first run of an installation, compiles it (about
+20 s), which is announced on standard error (:func:`announce_compile`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .compile import invalidate_stale_cache, retarget
+from . import layout
+from .backend import Backend
+from .compile import announce_compile, invalidate_stale_cache, retarget
+
+__all__ = ["CPUBackend", "FASTMATH", "TILE", "MAX_BLOCKS", "loss_grad", "jets"]
 
 FASTMATH = {"contract", "reassoc"}
 TILE = 32
@@ -138,7 +146,7 @@ def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac
 
 
 def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -> float:
-    """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels`).
+    """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels.backend`).
 
     Arguments are validated by the caller; ``grad`` (P,) is written in place, and
     ``R`` (N, K) / ``J`` (N, m, C) when given.
@@ -146,7 +154,7 @@ def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -
     N = X.shape[0]
     K = g.shape[1]
     m = int(sizes[-1])
-    C = X.shape[1] + 1 + X.shape[1] * (X.shape[1] + 1) // 2
+    C = layout.n_channels(X.shape[1])
     ntiles = max(1, -(-N // TILE))
     nblk = min(ntiles, MAX_BLOCKS)
     want_r = R is not None
@@ -180,3 +188,32 @@ def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac,
         J = np.empty((0, m, C))
     if p1 > p0:
         _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j)
+
+
+announce_compile([_loss_grad])
+
+
+class CPUBackend(Backend):
+    """Numba CPU threads (the kernels of this module); arrays stay on the host."""
+
+    name = "cpu"
+
+    def asarray(self, a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    def asarray_int(self, a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    def to_host(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(a)
+
+    def loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
+        return float(loss_grad(net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, grad, R, J))
+
+    def jets(self, net, X, J) -> None:
+        jets(net.theta, net.sizes, net.offsets, net.kind, X, J)
+
+    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+        residual_jacobian(
+            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, p0, p1, r, Jac, J
+        )

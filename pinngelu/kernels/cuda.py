@@ -6,8 +6,8 @@ Design
 - **One source.**  The jet recursion, the residuals and the reverse pass are the
   functions of :mod:`pinngelu.kernels.pointwise`, compiled for the device by
   :func:`pinngelu.kernels.compile.retarget`; there is no CUDA copy of the math.
-  The CPU backend runs the same code on tiles of 16 points; here a tile is one
-  point (``T = 1``).
+  The CPU backend runs the same code on tiles of ``cpu.TILE`` (32) points; here
+  a tile is one point (``T = 1``).
 - **Threads.**  A fixed number of threads, ``n_threads = min(N, MAX_THREADS)``
   rounded up to whole blocks of :data:`THREADS_PER_BLOCK`, walks the points in a
   grid-stride loop (thread ``t`` takes points ``t, t + n_threads, ...``).  Each
@@ -54,7 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import Backend, NetArrays
+from .backend import Backend, NetArrays
+from .layout import n_channels
 
 __all__ = ["CUDABackend", "THREADS_PER_BLOCK", "MAX_THREADS"]
 
@@ -124,7 +125,7 @@ def _kernel_set(L: int, wmax: int, d: int, m: int) -> types.SimpleNamespace:
     NL = L
     NW = wmax
     NM = m
-    NC = 1 + d + d * (d + 1) // 2
+    NC = n_channels(d)
 
     @cuda.jit
     def loss_grad_kernel(
@@ -300,7 +301,7 @@ class CUDABackend(Backend):
         L, wmax, d, m = self._shape_of(net)
         N = int(X.shape[0])
         K = int(g.shape[1])
-        nc = 1 + d + d * (d + 1) // 2
+        nc = n_channels(d)
         P = int(net.theta.shape[0])
         if N == 0:
             grad[:] = 0.0
@@ -341,7 +342,7 @@ class CUDABackend(Backend):
         N = int(X.shape[0])
         if N == 0:
             return
-        nc = 1 + d + d * (d + 1) // 2
+        nc = n_channels(d)
         ks = _kernel_set(L, wmax, d, m)
         nthr = _blocks(min(N, MAX_THREADS)) * THREADS_PER_BLOCK
         dJ = self._cuda.device_array((N, m, nc), dtype=np.float64)

@@ -10,9 +10,10 @@ Storage conventions
 -------------------
 A *tile* holds ``T`` points.  The jets of ``n`` neurons on a tile are a 2D array
 ``(n, C * T)``: row ``k`` is neuron ``k``, column ``c * T + p`` is channel ``c`` of
-tile point ``p``.  Channels: 0 the value, ``1 .. d`` the first derivatives,
-``1 + d ..`` the distinct second derivatives ``(i, j), i <= j`` in row-major order
-(2D: ``[u, u_x, u_y, u_xx, u_xy, u_yy]``).
+tile point ``p``.  Channels (defined in :mod:`pinngelu.kernels.layout`): 0 the
+value, ``1 .. d`` the first derivatives, ``1 + d ..`` the distinct second
+derivatives ``(i, j), i <= j`` in row-major order (2D:
+``[u, u_x, u_y, u_xx, u_xy, u_yy]``).
 
 Parameters live in one flat vector ``theta``; layer ``l`` starts at ``offsets[l]``
 with ``W`` of shape ``(sizes[l+1], sizes[l])`` row-major, then the bias.
@@ -21,11 +22,7 @@ with ``W`` of shape ``(sizes[l+1], sizes[l])`` row-major, then the bias.
 # ruff: noqa: F821  (names resolved by the compiling backend)
 
 from ..activations import act_derivs  # noqa: F401  (rebound by the backends)
-
-
-def n_channels(d):
-    """Number of jet channels ``1 + d + d (d + 1) / 2`` for input dimension ``d``."""
-    return 1 + d + (d * (d + 1)) // 2
+from .layout import n_channels  # noqa: F401  (compiled with the functions below)
 
 
 def gemm_nn(theta, woff, n_out, n_in, A, Z, Q):

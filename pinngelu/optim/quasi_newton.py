@@ -39,7 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..kernels.dense import sym_update, symv
-from .lbfgs import FloatArray, Objective, StepInfo, _all_finite, _evaluate
+from .lbfgs import FloatArray, Objective, _all_finite, _evaluate
+from .lbfgs_state import StepInfo
 from .linesearch import strong_wolfe
 
 __all__ = [

@@ -1,4 +1,8 @@
-"""More-Garbow-Hillstrom unconstrained test problems.
+"""More-Garbow-Hillstrom unconstrained test problems (test and benchmark data).
+
+Not part of the package: ``tests/test_optim.py`` imports this module from the
+tests folder (pytest puts it on ``sys.path``), and ``benchmarks/optimizers.py``
+inserts the tests folder of its checkout on ``sys.path``.
 
 Every problem is a nonlinear least-squares function ``f(x) = sum_i r_i(x)**2`` from
 

@@ -1,0 +1,89 @@
+"""The interface every compute backend implements, and the network data it takes.
+
+A backend offers
+
+- ``asarray(a)``: put a float64 array where the kernels read it (host memory for
+  the CPU, device memory for CUDA); ``asarray_int`` likewise for int64 arrays;
+- ``to_host(a)``: the inverse of ``asarray``;
+- ``net_arrays(mlp, theta) -> NetArrays``: upload the parameters and layout;
+- ``loss_grad(net_arrays, X, C, g, w, grad, R=None, J=None) -> float``: the fused
+  residual loss ``sum_p w_p sum_k r_k(p)^2`` with ``r = C : J - g`` and its gradient
+  in the parameters, written into the host array ``grad``; residuals ``R (N, K)``
+  and output jets ``J (N, m, C)`` on request (host arrays);
+- ``jets(net_arrays, X, J)``: the output jets at the points (host ``J``);
+- ``residual_jacobian(net_arrays, X, C, g, w, p0, p1, r, Jac, J=None)``: the
+  residual rows ``sqrt(w_p) r_k(p)`` of the points ``p0 <= p < p1`` and their
+  Jacobian in the parameters (host ``r`` (n K,), ``Jac`` (n K, P)), one reverse
+  pass per row (see :mod:`pinngelu.jacobian`).
+
+The implementations are :class:`pinngelu.kernels.cpu.CPUBackend` and
+:class:`pinngelu.kernels.cuda.CUDABackend`; :func:`pinngelu.kernels.get_backend`
+chooses between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Backend", "NetArrays"]
+
+
+@dataclass
+class NetArrays:
+    """Network data as the kernels take it.
+
+    Attributes
+    ----------
+    theta : array, shape (P,)
+        Flat float64 parameter vector (on the backend).
+    sizes : array, shape (L + 2,)
+        Layer widths ``[d, n_1, ..., n_L, m]`` as int64 (on the backend).
+    offsets : array, shape (L + 2,)
+        Start of each affine layer in ``theta`` as int64 (on the backend).
+    kind : int
+        Activation code (see :mod:`pinngelu.activations`).
+    """
+
+    theta: Any
+    sizes: Any
+    offsets: Any
+    kind: int
+
+
+class Backend:
+    """Interface of a compute backend (see the module docstring)."""
+
+    name: str = "abstract"
+
+    def asarray(self, a: np.ndarray) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def asarray_int(self, a: np.ndarray) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def to_host(self, a: Any) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def net_arrays(self, mlp, theta: np.ndarray) -> NetArrays:
+        """Upload the network's parameters and layout."""
+        return NetArrays(
+            self.asarray(np.ascontiguousarray(theta, dtype=np.float64)),
+            self.asarray_int(mlp.sizes),
+            self.asarray_int(mlp.offsets),
+            int(mlp.act_code),
+        )
+
+    def loss_grad(self, net: NetArrays, X, C, g, w, grad, R=None, J=None) -> float:
+        raise NotImplementedError  # pragma: no cover
+
+    def jets(self, net: NetArrays, X, J) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def residual_jacobian(self, net: NetArrays, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+        """Scaled residual rows into ``r`` (n K,), their parameter gradients into
+        ``Jac`` (n K, P) for the points ``p0 <= p < p1`` (row ``(p - p0) K + k``);
+        output jets into ``J`` (n, m, C) when given.  Host arrays."""
+        raise NotImplementedError  # pragma: no cover
