@@ -38,7 +38,15 @@ from ._checks import (
     _check_rng,
 )
 from .boundary_sample import BoundarySample, _eval_predicate
-from .sampling import _allocate, _new_seed, _sobol_prefix, _unit_points
+from .sampling import (
+    FILL_MIN,
+    BoxCover,
+    _allocate,
+    _new_seed,
+    _unit_points,
+    box_cover,
+    rejection_sample,
+)
 
 if TYPE_CHECKING:
     from .csg import Difference
@@ -214,26 +222,33 @@ class Geometry:
             return np.empty((0, d))
         if self._interior_exact:
             return self._interior_map(_unit_points(d, n, method, rng, None))
-        frac = max(self.measure / self._candidate_measure, 1e-6)
-        if method == "uniform":
-            chunks: list[FloatArray] = []
-            have = 0
-            while have < n:
-                batch = int(math.ceil((n - have) / frac * 1.2)) + 16
-                X = self._candidate_map(rng.random((batch, d)))
-                X = X[self._phi(X) <= 0.0]
-                chunks.append(X)
-                have += X.shape[0]
-            return np.concatenate(chunks, axis=0)[:n]
-        seed = _new_seed(rng)
-        total = int(math.ceil(n / frac * 1.1)) + 16
-        for _ in range(40):
-            X = self._candidate_map(_sobol_prefix(d, total, seed))
-            X = X[self._phi(X) <= 0.0]
-            if X.shape[0] >= n:
-                return X[:n]
-            total *= 2
-        raise RuntimeError("Sobol' rejection sampling failed to produce enough points")
+        frac = self.measure / self._candidate_measure
+        if frac >= FILL_MIN:
+            cand, cand_frac = self._candidate_map, frac
+        else:
+            cover = self._box_cover()
+            cand, cand_frac = cover.map, self.measure / cover.measure
+        (X,) = rejection_sample(
+            n,
+            d,
+            lambda u: (cand(u),),
+            lambda X: self._phi(X) <= 0.0,
+            cand_frac,
+            method,
+            rng,
+            None,
+            repr(self),
+        )
+        return X
+
+    def _box_cover(self) -> BoxCover:
+        """Cover of the domain by small boxes (computed once), for low-fill domains."""
+        cover = self.__dict__.get("_cover")
+        if cover is None:
+            lo, hi = self.bbox
+            cover = box_cover(self._phi, np.asarray(lo), np.asarray(hi), self.measure)
+            self.__dict__["_cover"] = cover
+        return cover
 
     # -- boundary sampling --------------------------------------------------------------------
 
@@ -255,35 +270,33 @@ class Geometry:
             return _empty_boundary(d)
         if not self._part_has_filter(k):
             return self._part_map(k, _unit_points(d - 1, m, method, rng, seed))
-        frac = max(self._part_fraction(k), 1e-6)
-        if method == "uniform":
-            assert rng is not None
-            xs: list[FloatArray] = []
-            ns: list[FloatArray] = []
-            have = 0
-            while have < m:
-                batch = int(math.ceil((m - have) / frac * 1.2)) + 16
-                X, N = self._part_map(k, rng.random((batch, d - 1)))
-                acc = self._part_accept(k, X, N)
-                if acc is not None:
-                    X, N = X[acc], N[acc]
-                xs.append(X)
-                ns.append(N)
-                have += X.shape[0]
-            return np.concatenate(xs)[:m], np.concatenate(ns)[:m]
-        if seed is None:
-            assert rng is not None
-            seed = _new_seed(rng)
-        total = int(math.ceil(m / frac * 1.1)) + 16
-        for _ in range(40):
-            X, N = self._part_map(k, _sobol_prefix(d - 1, total, seed))
-            acc = self._part_accept(k, X, N)
-            if acc is not None:
-                X, N = X[acc], N[acc]
-            if X.shape[0] >= m:
-                return X[:m], N[:m]
-            total *= 2
-        raise RuntimeError("Sobol' rejection sampling on a boundary part failed")
+        frac = self._part_fraction(k)
+        if frac < FILL_MIN and d == 2:
+            return self._part_map(k, self._kept_u(k, _unit_points(1, m, method, rng, seed)))
+        return rejection_sample(
+            m,
+            d - 1,
+            lambda u: self._part_map(k, u),
+            lambda X, N: self._part_accept(k, X, N),
+            frac,
+            method,
+            rng,
+            seed,
+            f"boundary part {self.boundary_parts[k]!r} of {self!r}",
+        )
+
+    def _kept_u(self, k: int, u: FloatArray) -> FloatArray:
+        """Map ``u`` (m, 1) uniformly onto the kept parameter intervals of 2D part ``k``."""
+        cache = self.__dict__.setdefault("_kept_intervals", {})
+        if k not in cache:
+            from .partint import part_intervals
+
+            _, a, b = part_intervals(self, k)
+            cache[k] = (a, b, np.concatenate([[0.0], np.cumsum(b - a)]))
+        a, b, cum = cache[k]
+        t = u[:, 0] * cum[-1]
+        j = np.clip(np.searchsorted(cum, t, side="right") - 1, 0, a.size - 1)
+        return np.clip(a[j] + (t - cum[j]), a[j], b[j])[:, None]
 
     def _resolve_parts(self, parts: PartSpec) -> tuple[list[int], Predicate | None]:
         names = self.boundary_parts
