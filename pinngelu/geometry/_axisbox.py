@@ -5,21 +5,41 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import FloatArray, _as_vector
+from ._checks import FloatArray, _as_vector, _check_measure, _check_resolved
 from .base import Geometry
 
 
 class _AxisBox(Geometry):
     _interior_exact = True
 
-    def __init__(self, lo: ArrayLike, hi: ArrayLike, dim: int, names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        lo: ArrayLike,
+        hi: ArrayLike,
+        dim: int,
+        names: tuple[str, ...],
+        sides: tuple[str, ...] | None = None,
+    ) -> None:
         self.dim = dim
+        what = type(self).__name__
         self.lo = _as_vector(lo, dim, "lo")
         self.hi = _as_vector(hi, dim, "hi")
-        if np.any(self.hi <= self.lo):
+        side = self.hi - self.lo
+        sides = sides or tuple(f"hi[{i}] - lo[{i}]" for i in range(dim))
+        if np.any(~(side > 0)):
+            i = int(np.flatnonzero(~(side > 0))[0])
             raise ValueError(
-                f"degenerate box: need lo < hi componentwise, got lo={self.lo}, hi={self.hi}"
+                f"degenerate {what}: need lo < hi componentwise, got {sides[i]} = {side[i]:.6g} "
+                f"(lo={self.lo}, hi={self.hi})"
             )
+        scale = max(
+            float(np.max(side)), float(np.max(np.abs(self.lo))), float(np.max(np.abs(self.hi)))
+        )
+        for i in range(dim):
+            _check_resolved(what, sides[i], float(side[i]), scale)
+        with np.errstate(over="ignore", under="ignore"):
+            measure = float(np.prod(side))
+        _check_measure(what, measure, "area" if dim == 2 else "volume")
         self._names = names
 
     @property

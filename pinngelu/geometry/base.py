@@ -32,6 +32,7 @@ from ._checks import (
     IntArray,
     PartSpec,
     Predicate,
+    _as_float,
     _as_points,
     _check_method,
     _check_n,
@@ -158,7 +159,7 @@ class Geometry:
         ndarray of bool, shape (N,)
         """
         pts = _as_points(X, self.dim)
-        return self._phi(pts) <= tol
+        return self._phi(pts) <= _as_float(tol, "tol")
 
     def part_measure(self, name: str) -> float:
         """Measure of one boundary part.

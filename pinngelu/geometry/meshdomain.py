@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import BoolArray, FloatArray, IntArray, _as_points
+from ._checks import BoolArray, FloatArray, IntArray, _as_float, _as_points
 from .base import Geometry
 from .meshcheck import as_index, check_indices, check_nodes, check_simplices
 from .meshio_read import GroupSpec, mesh_arrays, read_mesh_file
@@ -409,7 +409,7 @@ class MeshDomain(MeshLocator, Geometry):
             Exact point location in the cells (right for non-convex meshes and holes).
         """
         pts = _as_points(X, self.dim)
-        tol = float(tol)
+        tol = _as_float(tol, "tol")
         if tol < 0:
             return self._phi(pts) <= tol
         inside = self.locate(pts) >= 0

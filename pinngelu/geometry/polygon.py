@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import FloatArray
+from ._checks import FloatArray, _as_real_array, _check_measure
 from .base import Geometry
 from .simplex import _segment_distance
 
@@ -60,7 +60,7 @@ class Polygon(Geometry):
     dim = 2
 
     def __init__(self, vertices: ArrayLike, part_names: Sequence[str] | None = None) -> None:
-        V = np.asarray(vertices, dtype=np.float64)
+        V = _as_real_array(vertices, "vertices")
         if V.ndim != 2 or V.shape[1] != 2 or V.shape[0] < 3:
             raise ValueError(f"vertices must have shape (k, 2) with k >= 3, got {V.shape}")
         if not np.all(np.isfinite(V)):
@@ -69,9 +69,19 @@ class Polygon(Geometry):
         E = np.roll(V, -1, axis=0) - V
         lengths = np.linalg.norm(E, axis=1)
         scale = float(np.max(np.abs(V))) + float(np.max(lengths))
+        if not scale > 0.0 or not np.isfinite(scale):
+            raise ValueError(f"degenerate polygon: the vertices span no extent ({V.tolist()})")
         if np.any(lengths <= 1e-12 * scale):
             i = int(np.argmin(lengths))
-            raise ValueError(f"degenerate polygon: edge {i} has zero length")
+            raise ValueError(
+                f"degenerate polygon: edge {i} has zero length (vertices {i} and {(i + 1) % k} "
+                f"coincide at {V[i].tolist()}, or are closer than 1e-12 of the polygon's size)"
+            )
+        sv = np.linalg.svd(V - V.mean(axis=0), compute_uv=False)
+        if not sv[1] > 1e-12 * sv[0]:
+            raise ValueError(
+                f"degenerate polygon: zero area (all {k} vertices are collinear: {V.tolist()})"
+            )
         for i in range(k):
             for j in range(i + 2, k):
                 if i == 0 and j == k - 1:
@@ -79,8 +89,12 @@ class Polygon(Geometry):
                 if _segments_intersect(V[i], V[(i + 1) % k], V[j], V[(j + 1) % k]):
                     raise ValueError(f"self-intersecting polygon: edges {i} and {j} intersect")
         area2 = float(np.sum(V[:, 0] * np.roll(V[:, 1], -1) - np.roll(V[:, 0], -1) * V[:, 1]))
-        if abs(area2) <= 1e-12 * scale * scale:
-            raise ValueError("degenerate polygon: zero area")
+        if not abs(area2) > 1e-12 * scale * scale:
+            raise ValueError(
+                "degenerate polygon: zero area (the vertices are collinear, or the polygon is "
+                f"thinner than 1e-12 of its size); |area| = {0.5 * abs(area2):.3g}"
+            )
+        _check_measure("Polygon", 0.5 * abs(area2), "area")
         for i in range(k):
             j = (i + 1) % k
             cross = E[i, 0] * E[j, 1] - E[i, 1] * E[j, 0]

@@ -11,7 +11,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._axisbox import _AxisBox
-from ._checks import FloatArray, _as_float, _as_vector, _positive
+from ._checks import (
+    FloatArray,
+    _as_float,
+    _as_vector,
+    _check_measure,
+    _check_resolved,
+    _positive,
+)
 from .base import Geometry
 
 
@@ -30,10 +37,25 @@ class Rectangle(_AxisBox):
     """
 
     def __init__(self, x_min: float, x_max: float, y_min: float, y_max: float) -> None:
-        super().__init__([x_min, y_min], [x_max, y_max], 2, ("left", "right", "bottom", "top"))
+        x0, x1 = _as_float(x_min, "x_min"), _as_float(x_max, "x_max")
+        y0, y1 = _as_float(y_min, "y_min"), _as_float(y_max, "y_max")
+        super().__init__(
+            [x0, y0],
+            [x1, y1],
+            2,
+            ("left", "right", "bottom", "top"),
+            sides=("x_max - x_min", "y_max - y_min"),
+        )
 
     def __repr__(self) -> str:
         return f"Rectangle({self.lo[0]}, {self.hi[0]}, {self.lo[1]}, {self.hi[1]})"
+
+
+def _check_ring(what: str, center: FloatArray, r_inner: float, r_outer: float) -> None:
+    """The ring width and the radius must be resolvable (relative to radius and position)."""
+    scale = max(r_outer, float(np.max(np.abs(center))))
+    _check_resolved(what, "r_outer", r_outer, float(np.max(np.abs(center))))
+    _check_resolved(what, "r_outer - r_inner", r_outer - r_inner, scale)
 
 
 class AnnularSector(Geometry):
@@ -79,7 +101,15 @@ class AnnularSector(Geometry):
             raise ValueError(
                 f"need 0 < theta_end - theta_start < 2*pi, got {span} (use Annulus for a full ring)"
             )
+        _check_ring("AnnularSector", self.center, self.r_inner, self.r_outer)
+        _check_resolved(
+            "AnnularSector",
+            "theta_end - theta_start",
+            span,
+            max(2.0 * math.pi, abs(self.theta_start), abs(self.theta_end)),
+        )
         self.span = span
+        _check_measure("AnnularSector", self.measure, "area")
         ts, te = self.theta_start, self.theta_end
         self._d_start = np.array([math.cos(ts), math.sin(ts)])
         self._d_end = np.array([math.cos(te), math.sin(te)])
@@ -180,6 +210,8 @@ class Annulus(Geometry):
         self.r_outer = _positive(r_outer, "r_outer")
         if self.r_inner >= self.r_outer:
             raise ValueError(f"need r_inner < r_outer, got r_inner={r_inner}, r_outer={r_outer}")
+        _check_ring("Annulus", self.center, self.r_inner, self.r_outer)
+        _check_measure("Annulus", self.measure, "area")
 
     def __repr__(self) -> str:
         return f"Annulus({self.center.tolist()}, {self.r_inner}, {self.r_outer})"
@@ -239,6 +271,8 @@ class Disk(Geometry):
     def __init__(self, center: ArrayLike, radius: float) -> None:
         self.center = _as_vector(center, 2, "center")
         self.radius = _positive(radius, "radius")
+        _check_resolved("Disk", "radius", self.radius, float(np.max(np.abs(self.center))))
+        _check_measure("Disk", self.measure, "area")
 
     def __repr__(self) -> str:
         return f"Disk({self.center.tolist()}, {self.radius})"

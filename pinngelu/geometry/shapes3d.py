@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._axisbox import _AxisBox
-from ._checks import FloatArray, _positive
+from ._checks import FloatArray, _check_measure, _check_resolved, _positive
 from .base import Geometry
 
 
@@ -56,6 +56,10 @@ class SphericalShellOctant(Geometry):
         self.r_outer = _positive(r_outer, "r_outer")
         if self.r_inner >= self.r_outer:
             raise ValueError(f"need r_inner < r_outer, got r_inner={r_inner}, r_outer={r_outer}")
+        _check_resolved(
+            "SphericalShellOctant", "r_outer - r_inner", self.r_outer - self.r_inner, self.r_outer
+        )
+        _check_measure("SphericalShellOctant", self.measure, "volume")
 
     def __repr__(self) -> str:
         return f"SphericalShellOctant({self.r_inner}, {self.r_outer})"
