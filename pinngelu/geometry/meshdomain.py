@@ -108,26 +108,26 @@ class MeshDomain(MeshLocator, Geometry):
         cells: ArrayLike,
         boundary_parts: Mapping[str, ArrayLike] | None = None,
     ) -> None:
-        P = np.asarray(points, dtype=np.float64)
-        C = np.asarray(cells)
         where = "<arrays>"
-        if P.ndim != 2 or P.shape[1] not in (2, 3):
-            raise ValueError(f"points must have shape (P, 2) or (P, 3), got {P.shape}")
+        P = check_nodes(points, where)
+        C = as_index(cells, f"{where}: cells")
         if C.ndim != 2 or C.shape[0] == 0:
-            raise ValueError(f"cells must have shape (M, k) with M >= 1, got {C.shape}")
+            raise ValueError(f"{where}: cells must have shape (M, k) with M >= 1, got {C.shape}")
         k = C.shape[1]
         flat = P.shape[1] == 2 or k == 3 or (k == 4 and not np.any(P[:, 2]))
         if flat:
             if k not in (3, 4):
                 raise ValueError(
-                    f"2D cells must be triangles (M, 3) or quadrilaterals (M, 4), got {C.shape}"
+                    f"{where}: 2D cells must be triangles (M, 3) or quadrilaterals (M, 4), "
+                    f"got {C.shape}"
                 )
             dim = 2
             ctype = "triangle" if k == 3 else "quad"
         else:
             if k not in (4, 8):
                 raise ValueError(
-                    f"3D cells must be tetrahedra (M, 4) or hexahedra (M, 8), got {C.shape}"
+                    f"{where}: 3D cells must be tetrahedra (M, 4) or hexahedra (M, 8), "
+                    f"got {C.shape}"
                 )
             dim = 3
             ctype = "tetra" if k == 4 else "hexahedron"
@@ -141,7 +141,7 @@ class MeshDomain(MeshLocator, Geometry):
                     f"boundary part {name!r}: facets must be {want}, got shape {F.shape}"
                 )
             groups[str(name)] = [as_index(F, f"boundary part {name!r}")]
-        self._build(P, [(ctype, as_index(C, "cells"))], groups, list(groups), dim, where)
+        self._build(P, [(ctype, C)], groups, list(groups), dim, where)
 
     # -- construction from files --------------------------------------------------------------
 
