@@ -64,7 +64,8 @@ class MeshDomain(MeshLocator, Geometry):
         (quadrilaterals, split into two triangles). 3D: ``k = 4`` (tetrahedra) or ``k = 8``
         (hexahedra in VTK node order, split into six tetrahedra). The mesh is 2D when the
         nodes have two coordinates, the cells are triangles, or the cells have four nodes
-        and every z is zero; otherwise 3D. Either orientation is accepted.
+        and every z is zero; otherwise 3D. Either orientation is accepted (cells are
+        reoriented; a mesh that mixes both orientations gets a warning).
     boundary_parts : dict of str to array_like of int, optional
         Named boundary parts: facets given as node pairs ``(k, 2)`` in 2D, node triples
         ``(k, 3)`` (or quadrilateral faces of hexahedra, ``(k, 4)``) in 3D, in any node order.
@@ -86,18 +87,29 @@ class MeshDomain(MeshLocator, Geometry):
     exactly one cell. Named parts are listed first (in the order they were given or found in
     the file); every boundary facet in no named part belongs to the part ``"boundary"``,
     listed last and only if it is not empty (a named part called ``"boundary"`` takes those
-    facets in as well). The parts are disjoint; the whole boundary is ``parts=None`` in
-    :meth:`sample_boundary` (there is no part named ``"all"``).
+    facets in as well, with a ``UserWarning``). The parts are disjoint; the whole boundary
+    is ``parts=None`` in :meth:`sample_boundary` (there is no part named ``"all"``).
 
     *Normals* are the outward unit normals of the facets (checked against the vertex of the
     owning cell opposite the facet, or the hexahedron's centroid), constant on each facet.
 
     Raises
     ------
+    TypeError
+        Complex node coordinates or indices.
     ValueError
-        Cells or facets of the wrong shape, node indices out of range, non-finite
-        coordinates, degenerate (zero-area / zero-volume) cells, a facet shared by more than
-        two cells, named facets that are not on the boundary, overlapping parts.
+        Cells or facets of the wrong shape, node indices negative, out of range or not
+        integers, non-finite coordinates, degenerate (zero-area / zero-volume), duplicated,
+        overlapping or folded cells, a facet shared by more than two cells, named facets
+        that are not on the boundary, overlapping parts (see
+        :func:`~pinngelu.geometry.meshcheck.check_mesh`).
+
+    Warns
+    -----
+    MeshOrientationWarning
+        When the cells mix both orientations (they are reoriented).
+    UserWarning
+        When a named part called ``"boundary"`` also takes in the facets in no named part.
     """
 
     _interior_exact = True
