@@ -19,12 +19,12 @@ from .geometry import (
     Difference,
     Disk,
     Geometry,
+    MeshDomain,
     Polygon,
     Rectangle,
     SphericalShellOctant,
 )
 from .loss import LossResult, ResidualGroup, jets, loss_and_grad
-from .meshdomain import MeshDomain
 from .network import MLP
 from .problem import DisplacementData, ElasticityProblem, Solution
 from .training import TrainConfig, TrainResult, resume, train

@@ -240,8 +240,9 @@ def test_remainder_part_and_group_selection(tmp_path):
     assert merged.boundary_parts == ("clamp", "load", "boundary")
     assert merged.part_measure("load") == pytest.approx(2.0, rel=1e-14)
     assert merged.part_measure("boundary") == pytest.approx(1.0, rel=1e-14)
-    # a group called "boundary" takes in the unnamed facets
-    named = pg.MeshDomain(P, T, {"left": sides["left"], "boundary": sides["top"]})
+    # a group called "boundary" takes in the unnamed facets, with a warning
+    with pytest.warns(UserWarning, match="'boundary' is also the name.*takes in 6 such facet"):
+        named = pg.MeshDomain(P, T, {"left": sides["left"], "boundary": sides["top"]})
     assert named.boundary_parts == ("left", "boundary")
     assert named.part_measure("boundary") == pytest.approx(3.0, rel=1e-14)
 
