@@ -17,6 +17,7 @@ import json
 import math
 import os
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -712,14 +713,18 @@ class Solution:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 theta = np.array(z["theta"])
-        except (KeyError, ValueError, OSError) as exc:
-            raise ValueError(f"{path} is not a pinngelu model file: {exc}") from exc
+            mlp = MLP.from_dict(meta["mlp"])
+            scales = Scales.from_dict(meta["scales"])
+            material = Material(meta["material"]["lam"], meta["material"]["mu"])
+            plane_stress = bool(meta["plane_stress"])
+        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a pinngelu model file: {exc!r}") from exc
         return cls(
-            MLP.from_dict(meta["mlp"]),
+            mlp,
             theta,
-            Scales.from_dict(meta["scales"]),
-            Material(meta["material"]["lam"], meta["material"]["mu"]),
-            bool(meta["plane_stress"]),
+            scales,
+            material,
+            plane_stress,
             exact=exact,
             geometry=geometry,
             device=device,
