@@ -769,3 +769,26 @@ def test_bad_evaluation_points(plate_solution, X, exc, match):
     _, sol = plate_solution
     with pytest.raises(exc, match=match):
         sol.displacement(X)
+
+
+def test_training_evaluates_body_force_once_per_resample():
+    """Calibrating the displacement scale rebuilds the groups on the same points
+    without calling the body force again; the run ends at the same bits as one with
+    the same force given as a constant."""
+    calls = []
+
+    def f(X):
+        calls.append(len(X))
+        return np.tile([0.3, -0.2], (len(X), 1))
+
+    def run(bf):
+        prob = unit_square([pg.Dirichlet("left")], body_force=bf)
+        cfg = pg.TrainConfig(lbfgs_iters=4, resample_every=2, print_every=0)
+        return pg.train(prob, pg.MLP(2, (6,), 2), rng=np.random.default_rng(0), config=cfg)
+
+    calls.clear()
+    res = run(f)
+    calls = calls[2:]  # construction: the checks and the scale estimate
+    ref = run([0.3, -0.2])
+    assert calls == [16, 16, 16]  # the first sample and two resamples
+    np.testing.assert_array_equal(res.theta, ref.theta)
