@@ -71,7 +71,12 @@ def train_small(**kw):
 P = pytest.param
 CASES = [
     # ------------------------------------------------------------------ geometry
-    P(lambda t: pg.Rectangle(1.0, 0.0, 0.0, 1.0), ValueError, "degenerate box", id="rect-swapped"),
+    P(
+        lambda t: pg.Rectangle(1.0, 0.0, 0.0, 1.0),
+        ValueError,
+        "degenerate Rectangle: need lo < hi",
+        id="rect-swapped",
+    ),
     P(lambda t: pg.Rectangle(0.0, np.nan, 0.0, 1.0), ValueError, "finite", id="rect-nan"),
     P(lambda t: pg.Disk((0.0, 0.0), 0.0), ValueError, "radius must be positive", id="disk-r0"),
     P(
@@ -95,7 +100,12 @@ CASES = [
         id="polygon-bowtie",
     ),
     P(lambda t: pg.Polygon([[0, 0], [1, 0], [2, 0]]), ValueError, "zero area", id="polygon-flat"),
-    P(lambda t: pg.Box([0, 0, 0], [1, -1, 1]), ValueError, "degenerate box", id="box-swapped"),
+    P(
+        lambda t: pg.Box([0, 0, 0], [1, -1, 1]),
+        ValueError,
+        "degenerate Box: need lo < hi",
+        id="box-swapped",
+    ),
     P(lambda t: pg.Box([0, 0], [1, 1]), ValueError, r"lo must have shape \(3,\)", id="box-2d"),
     P(lambda t: pg.SphericalShellOctant(2.0, 1.0), ValueError, "r_inner < r_outer", id="shell"),
     P(lambda t: pg.Difference(square(), box()), ValueError, "dimension mismatch", id="csg-dims"),
@@ -233,10 +243,20 @@ CASES = [
     P(lambda t: problem(displacement_scale=-1.0), ValueError, "displacement scale", id="U<0"),
     P(lambda t: problem(length_scale="1"), TypeError, "length_scale", id="L-str"),
     # ------------------------------------------------------------------ network
-    P(lambda t: pg.MLP(4, (4,), 2), ValueError, "input dimension must be 1, 2 or 3", id="mlp-in"),
+    P(
+        lambda t: pg.MLP(4, (4,), 2),
+        ValueError,
+        r"in_dim \(input dimension\) must be 1, 2 or 3",
+        id="mlp-in",
+    ),
     P(lambda t: pg.MLP(2, (0,), 2), ValueError, "hidden layer 0 has width 0", id="mlp-width"),
     P(lambda t: pg.MLP(2, (), 2), ValueError, "at least one hidden layer", id="mlp-no-hidden"),
-    P(lambda t: pg.MLP(2.5, (4,), 2), ValueError, "input dimension must be an integer", id="in"),
+    P(
+        lambda t: pg.MLP(2.5, (4,), 2),
+        (TypeError, ValueError),
+        r"in_dim \(input dimension\) must be an integer",
+        id="in",
+    ),
     P(
         lambda t: pg.MLP(2, (4,), 2, activation="swish"),
         ValueError,
