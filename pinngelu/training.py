@@ -20,9 +20,10 @@ from typing import TextIO
 
 import numpy as np
 
+from .io import write_npz
 from .kernels import get_backend
 from .loss import ResidualGroup, fit_output_layer, jets, loss_and_grad
-from .network import MLP, save_npz_atomic
+from .network import MLP
 from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
 from .optim.adam import AdamState
 
@@ -318,7 +319,7 @@ class _Run:
         if self.lbfgs is not None:
             for k, v in self.lbfgs.to_dict().items():
                 arrays[f"lbfgs__{k}"] = np.asarray(v)
-        save_npz_atomic(path, **arrays)
+        write_npz(path, **arrays)
 
     def restore(self, path) -> None:
         with np.load(path, allow_pickle=False) as z:

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 import pinngelu as pg
-from pinngelu.io import prepare_output_dir, write_fields, write_json, write_solution
+from pinngelu.io import (
+    atomic_write,
+    prepare_output_dir,
+    temporary_path,
+    write_fields,
+    write_json,
+    write_npz,
+    write_solution,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +36,65 @@ def mesh3d():
 
 def leftovers(folder: Path, keep: set[str]) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+# --------------------------------------------------------- atomic writer
+def test_atomic_write_replaces_a_stale_temporary_file(tmp_path):
+    """A ``.tmp`` left by a killed writer is replaced by the next write, which leaves
+    only the target."""
+    path = tmp_path / "a.txt"
+    temporary_path(path).write_text("half-written by a killed process")
+    assert atomic_write(path, lambda tmp: tmp.write_text("new")) == path
+    assert path.read_text() == "new"
+    assert leftovers(tmp_path, {"a.txt"}) == []
+
+
+def test_atomic_write_failure_keeps_target_and_removes_temporary(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+
+    def broken(tmp):
+        tmp.write_text("partial")
+        raise RuntimeError("writer broke")
+
+    with pytest.raises(RuntimeError, match="writer broke"):
+        atomic_write(path, broken)
+    assert path.read_text() == "old"
+    assert leftovers(tmp_path, {"a.txt"}) == []
+
+
+def test_atomic_write_missing_folder(tmp_path):
+    with pytest.raises(OSError):
+        atomic_write(tmp_path / "missing" / "a.txt", lambda tmp: tmp.write_text("x"))
+    assert leftovers(tmp_path, set()) == []
+
+
+def test_write_npz_round_trip_and_keeps_the_name(tmp_path):
+    path = write_npz(tmp_path / "m.npz", a=np.arange(3.0), s=np.array("text"))
+    with np.load(path) as z:
+        np.testing.assert_array_equal(z["a"], [0.0, 1.0, 2.0])
+        assert str(z["s"]) == "text"
+    assert leftovers(tmp_path, {"m.npz"}) == []
+
+
+def test_model_save_goes_through_the_atomic_writer(tmp_path):
+    mlp = pg.MLP(2, (3,), 2)
+    path = tmp_path / "model.npz"
+    temporary_path(path).write_bytes(b"stale")
+    mlp.save(path, np.zeros(mlp.n_params))
+    assert leftovers(tmp_path, {"model.npz"}) == []
+    assert pg.MLP.load(path)[0] == mlp
+
+
+def test_figures_go_through_the_atomic_writer(tmp_path):
+    from pinngelu.plotting import plot_history
+
+    path = tmp_path / "h.png"
+    temporary_path(path).write_bytes(b"stale")
+    hist = {"iteration": [0, 1], "loss": [1.0, 0.5], "time": [0.0, 0.1], "groups": []}
+    plot_history(hist, path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert leftovers(tmp_path, {"h.png"}) == []
 
 
 # ------------------------------------------------------------------- VTU
