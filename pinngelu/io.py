@@ -113,6 +113,15 @@ def _tensor_to_voigt(t: np.ndarray) -> np.ndarray:
     )
 
 
+def _tensor_to_full(t: np.ndarray) -> np.ndarray:
+    """Tensors (N, d, d) -> (N, 9), the full 3 x 3 tensor row by row (zeros padded in
+    2D): the layout of Gmsh tensor data."""
+    full = np.zeros((t.shape[0], 3, 3))
+    d = t.shape[1]
+    full[:, :d, :d] = t
+    return full.reshape(t.shape[0], 9)
+
+
 def _pad3(v: np.ndarray) -> np.ndarray:
     """Vectors (N, 2) -> (N, 3) so that ParaView shows them as 3D vectors."""
     if v.ndim == 2 and v.shape[1] == 2:
@@ -150,7 +159,8 @@ def write_fields(
     fields : dict
         Point data: vectors ``(P, d)`` are padded to 3 components, symmetric tensors
         ``(P, d, d)`` stored in Voigt order (2D ``xx, yy, xy``; 3D ``xx, yy, zz, xy,
-        yz, xz``), scalars ``(P,)``.
+        yz, xz``) -- in Gmsh files (``.msh``), which take 1, 3 or 9 components per
+        field, as the full 3 x 3 tensor row by row -- and scalars ``(P,)``.
     """
     path = Path(path)
     d = points.shape[1]
@@ -160,18 +170,25 @@ def write_fields(
             f"{d}-D points, got shape {cells.shape}"
         )
     ctype = {3: "triangle", 4: "tetra"}[cells.shape[1]]
+    fmt = _format_of(path)
     data = {}
     for name, v in fields.items():
         v = np.asarray(v)
-        if v.ndim == 3:
+        if v.ndim == 3 and fmt == "gmsh":
+            v = _tensor_to_full(v)  # Gmsh takes 1, 3 or 9 components per field
+        elif v.ndim == 3:
             v = _tensor_to_voigt(v)
         elif v.ndim == 2 and v.shape[1] == d:
             v = _pad3(v)
+        if fmt == "gmsh" and v.ndim == 2 and v.shape[1] not in (1, 3, 9):
+            raise ValueError(
+                f"field {name!r} has {v.shape[1]} components; Gmsh (.msh) files take 1, 3 "
+                "or 9 per field"
+            )
         data[name] = v
     import meshio
 
     mesh = meshio.Mesh(_pad3(points) if d == 2 else points, [(ctype, cells)], point_data=data)
-    fmt = _format_of(path)
     return atomic_write(path, lambda tmp: mesh.write(tmp, file_format=fmt))
 
 

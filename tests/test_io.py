@@ -205,6 +205,39 @@ def test_write_fields_msh_is_gmsh(tmp_path, mesh2d):
     np.testing.assert_allclose(m.point_data["displacement"][:, :2], u)
 
 
+def test_write_fields_msh_3d_with_tensors(tmp_path, mesh3d):
+    """3D Gmsh files work: tetrahedra, and tensors as 9 components (Gmsh takes 1, 3 or
+    9 per field)."""
+    pts, cells = mesh3d
+    P = pts.shape[0]
+    ten = np.zeros((P, 3, 3))
+    ten[:, 0, 1] = ten[:, 1, 0] = pts[:, 2]
+    ten[:, 2, 2] = 1.0
+    path = write_fields(tmp_path / "g.msh", pts, cells, {"u": pts, "eps": ten, "vm": pts[:, 0]})
+    m = meshio.read(path)
+    assert m.cells[0].type == "tetra" and m.cells[0].data.shape == cells.shape
+    np.testing.assert_allclose(m.point_data["eps"], ten.reshape(P, 9))
+    np.testing.assert_allclose(m.point_data["u"], pts)
+    assert leftovers(tmp_path, {"g.msh"}) == []
+
+
+def test_write_fields_msh_2d_tensor_is_full(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    P = pts.shape[0]
+    ten = np.tile(np.array([[1.0, 2.0], [2.0, 3.0]]), (P, 1, 1))
+    path = write_fields(tmp_path / "t.msh", pts, cells, {"sigma": ten})
+    np.testing.assert_allclose(
+        meshio.read(path).point_data["sigma"][0], [1, 2, 0, 2, 3, 0, 0, 0, 0]
+    )
+
+
+def test_write_fields_msh_refuses_other_component_counts(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    with pytest.raises(ValueError, match="field 'w' has 4 components; Gmsh"):
+        write_fields(tmp_path / "t.msh", pts, cells, {"w": np.zeros((pts.shape[0], 4))})
+    assert leftovers(tmp_path, set()) == []
+
+
 def test_write_fields_wrong_cells(tmp_path, mesh2d):
     pts, cells = mesh2d
     with pytest.raises(ValueError, match="triangles"):
