@@ -7,10 +7,12 @@ A checkpoint is an uncompressed ``.npz`` file (written atomically by
 - ``meta``: a small JSON text (network, iteration, stage, rng states, best loss,
   displacement scale, format version, fingerprint, history group names);
 - ``theta``, ``best_theta`` and the optimiser state (``adam__*``, ``lbfgs__*``);
-- the history as numeric arrays ``hist__<column>`` (``iteration`` int64, ``stage``
-  int8 codes, ``loss``, ``gnorm``, ``time`` float64, ``groups`` (n, n_groups),
-  ``q`` (n, n_q), ``error_iteration``, ``error_time``, ``error``), so that a write
-  costs a binary copy of the history, never a JSON text of it.
+- the history as two float64 tables (see :class:`HistoryBuffer`): ``hist__rows``
+  (iteration, stage code, loss, gradient norm, time, per-group losses, ``q``) and
+  ``hist__errors`` (iteration, time, error), so that a write costs a binary copy of
+  the history, never a JSON text of it;
+- the scalars of the optimiser state (step counts, last loss...) inside ``meta``
+  (JSON floats round-trip exactly), to keep the archive to a few entries.
 """
 
 from __future__ import annotations
@@ -72,85 +74,83 @@ def check_checkpoint_path(path: str | os.PathLike) -> Path:
 
 # ------------------------------------------------------------------ history
 class HistoryBuffer:
-    """A numeric copy of the run history in growable arrays (amortised O(1) appends),
-    from which a checkpoint write takes slices."""
+    """A numeric copy of the run history in two growable float64 tables (amortised
+    O(1) appends), from which a checkpoint write takes views.
+
+    ``rows`` (n, 5 + n_groups + n_q): ``iteration, stage code, loss, gnorm, time``,
+    the per-group losses (in the order of ``group_names``), then ``q``; ``errors``
+    (n_err, 3): ``iteration, time, relative L2 error``.  Iteration counts and stage
+    codes are exact in float64.
+    """
 
     def __init__(self) -> None:
-        self._data: dict[str, np.ndarray] = {}
+        self._bufs: dict[str, np.ndarray] = {}
         self._n: dict[str, int] = {}
         self.group_names: list[str] | None = None
 
-    def append(self, key: str, row, dtype=np.float64) -> None:
-        row = np.asarray(row, dtype=dtype)
-        buf = self._data.get(key)
+    def _append(self, key: str, row: list[float]) -> None:
+        buf = self._bufs.get(key)
         n = self._n.get(key, 0)
         if buf is None or n == buf.shape[0]:
-            new = np.empty((max(64, 2 * n),) + row.shape, dtype=dtype)
+            new = np.empty((max(64, 2 * n), len(row)))
             if buf is not None:
                 new[:n] = buf[:n]
-            self._data[key] = buf = new
+            self._bufs[key] = buf = new
         buf[n] = row
         self._n[key] = n + 1
 
     def record(self, iteration: int, stage: str, loss: float, gnorm: float, t: float, groups, q):
-        """Append one iteration (``groups``: dict of per-group losses)."""
+        """Append one iteration (``groups``: dict of per-group losses, ``q``: the
+        identified parameters or None)."""
         if self.group_names is None:
             self.group_names = list(groups)
-        self.append("iteration", iteration, np.int64)
-        self.append("stage", _STAGES.index(stage), np.int8)
-        self.append("loss", loss)
-        self.append("gnorm", gnorm)
-        self.append("time", t)
-        self.append("groups", [groups.get(k, np.nan) for k in self.group_names])
+        row = [iteration, _STAGES.index(stage), loss, gnorm, t]
+        row += [groups.get(k, np.nan) for k in self.group_names]
         if q is not None:
-            self.append("q", q)
+            row += list(q)
+        self._append("rows", row)
 
     def record_error(self, iteration: int, t: float, err: float) -> None:
-        self.append("error_iteration", iteration, np.int64)
-        self.append("error_time", t)
-        self.append("error", err)
+        self._append("errors", [iteration, t, err])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """``{"hist__<column>": array}`` of the recorded rows (views, no copies)."""
-        return {f"hist__{k}": v[: self._n[k]] for k, v in self._data.items()}
+        """``{"hist__rows": ..., "hist__errors": ...}``: views of the recorded rows."""
+        return {f"hist__{k}": v[: self._n[k]] for k, v in self._bufs.items()}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], group_names: list[str] | None):
         """The buffer of the ``hist__*`` arrays of a checkpoint."""
         buf = cls()
         buf.group_names = group_names
-        for k, v in arrays.items():
-            if k.startswith("hist__"):
-                buf._data[k[6:]] = np.array(v)
-                buf._n[k[6:]] = v.shape[0]
+        for k in ("rows", "errors"):
+            a = arrays.get(f"hist__{k}")
+            if a is not None:
+                buf._bufs[k] = np.array(a, dtype=np.float64).reshape(a.shape[0], -1)
+                buf._n[k] = a.shape[0]
         return buf
 
 
 def history_from_arrays(arrays: dict[str, np.ndarray], group_names: list[str], n_q: int) -> dict:
     """The history dict (lists, the layout of ``TrainResult.history``) of the
     ``hist__*`` arrays of a checkpoint."""
-
-    def col(k, dtype=float):
-        a = arrays.get(f"hist__{k}")
-        return [] if a is None else [dtype(v) for v in a.tolist()]
-
-    groups = arrays.get("hist__groups")
+    rows = arrays.get("hist__rows")
+    rows = np.zeros((0, 5 + len(group_names) + n_q)) if rows is None else rows
+    errs = arrays.get("hist__errors")
+    errs = np.zeros((0, 3)) if errs is None else errs
+    G = len(group_names)
     hist: dict = {
-        "iteration": col("iteration", int),
-        "stage": [_STAGES[c] for c in col("stage", int)],
-        "loss": col("loss"),
-        "gnorm": col("gnorm"),
-        "time": col("time"),
-        "groups": []
-        if groups is None
-        else [dict(zip(group_names, row, strict=True)) for row in groups.tolist()],
-        "error_iteration": col("error_iteration", int),
-        "error_time": col("error_time"),
-        "error": col("error"),
+        "iteration": [int(v) for v in rows[:, 0].tolist()],
+        "stage": [_STAGES[int(c)] for c in rows[:, 1].tolist()],
+        "loss": rows[:, 2].tolist(),
+        "gnorm": rows[:, 3].tolist(),
+        "time": rows[:, 4].tolist(),
+        "groups": [dict(zip(group_names, r, strict=True)) for r in rows[:, 5 : 5 + G].tolist()],
+        "error_iteration": [int(v) for v in errs[:, 0].tolist()],
+        "error_time": errs[:, 1].tolist(),
+        "error": errs[:, 2].tolist(),
     }
     if n_q:
-        q = arrays.get("hist__q")
-        hist["q"] = [] if q is None else q.tolist()
+        hist["q"] = rows[:, 5 + G : 5 + G + n_q].tolist()
     return hist
 
 

@@ -261,6 +261,7 @@ class _Run:
         self.stage = "adam" if config.adam_iters > 0 else "lbfgs"
         self.sample_state = _rng_state(rng)
         self.hbuf = HistoryBuffer()
+        self.config_fingerprint = config_fingerprint(config)
         self.n_q = int(getattr(problem, "n_q", 0))
         if self.n_q:
             self.hist["q"] = []
@@ -378,17 +379,20 @@ class _Run:
             "best_loss": self.best[0],
             "displacement_scale": self._displacement_scale(),
             "history_groups": self.hbuf.group_names,
-            "fingerprint": {"groups": self.fingerprint, "config": config_fingerprint(self.cfg)},
+            "fingerprint": {"groups": self.fingerprint, "config": self.config_fingerprint},
         }
-        arrays = {"theta": self.theta, "meta": np.array(json.dumps(meta))}
+        arrays = {"theta": self.theta}
         if self.best[1] is not None:
             arrays["best_theta"] = self.best[1]
-        if self.adam is not None:
-            for k, v in self.adam.to_dict().items():
-                arrays[f"adam__{k}"] = np.asarray(v)
-        if self.lbfgs is not None:
-            for k, v in self.lbfgs.to_dict().items():
-                arrays[f"lbfgs__{k}"] = np.asarray(v)
+        scalars = meta["scalars"] = {}
+        for prefix, state in (("adam__", self.adam), ("lbfgs__", self.lbfgs)):
+            if state is not None:
+                for k, v in state.to_dict().items():
+                    if isinstance(v, np.ndarray):
+                        arrays[prefix + k] = v
+                    else:
+                        scalars[prefix + k] = v
+        arrays["meta"] = np.array(json.dumps(meta))
         arrays.update(self.hbuf.arrays())
         write_npz(path, **arrays)
 
@@ -414,7 +418,7 @@ class _Run:
                 f"checkpoint {path} holds {theta.shape} parameters, the problem "
                 f"and network need ({self.mlp.n_params + self.n_q},)"
             )
-        compare_config(path, fp["config"], config_fingerprint(self.cfg))
+        compare_config(path, fp["config"], self.config_fingerprint)
         scales = getattr(self.problem, "scales", None)
         old_scale = None if scales is None else scales.displacement
         if meta.get("displacement_scale") is not None:
@@ -435,8 +439,9 @@ class _Run:
             meta["best_loss"],
             np.array(z["best_theta"]) if "best_theta" in z else self.theta.copy(),
         )
-        ad = {k[6:]: z[k] for k in z if k.startswith("adam__")}
-        lb = {k[7:]: z[k] for k in z if k.startswith("lbfgs__")}
+        state = {**z, **meta.get("scalars", {})}
+        ad = {k[6:]: v for k, v in state.items() if k.startswith("adam__")}
+        lb = {k[7:]: v for k, v in state.items() if k.startswith("lbfgs__")}
         self.adam = AdamState.from_dict(ad) if ad else None
         self.lbfgs = LBFGSState.from_dict(lb) if lb else None
         self.it = it
