@@ -22,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import pinngelu as pg
-except ImportError:  # not installed: use the checkout this script lives in
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import pinngelu as pg
+# measure the checkout this script lives in, not an installed copy
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pinngelu as pg  # noqa: E402
 
 
 def tiny_problem() -> pg.ElasticityProblem:
@@ -81,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"plain:        {n_plain} iterations in {t_plain:.2f} s ({1e3 * per_plain:.3f} ms/it)")
     print(f"checkpointed: {n_ck} iterations in {t_ck:.2f} s ({1e3 * per_ck:.3f} ms/it)")
     print(f"ratio (per iteration): {per_ck / per_plain:.2f}; final checkpoint {size / 1e6:.2f} MB")
+    print(f"pinngelu from {Path(pg.__file__).parent}")
     return {"plain_s": t_plain, "checkpointed_s": t_ck, "ratio": per_ck / per_plain}
 
 

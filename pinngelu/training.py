@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -40,147 +40,12 @@ from .loss import ResidualGroup, fit_output_layer, jets, loss_and_grad
 from .network import MLP
 from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
 from .optim.adam import AdamState
+from .trainconfig import TrainConfig, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resume"]
 
 ZERO_SECOND_DERIVATIVE = ("relu", "linear")
 """Activations whose second derivative is zero almost everywhere."""
-
-
-@dataclass
-class TrainConfig:
-    """Settings of a training run.
-
-    Parameters
-    ----------
-    adam_iters : int
-        Adam warm-up iterations (0 to skip).
-    adam_lr : float
-        Adam learning rate.
-    lbfgs_iters : int
-        Maximum L-BFGS iterations.
-    lbfgs : LBFGSConfig
-        L-BFGS settings (memory, tolerances, line search); its ``max_iter`` and
-        ``time_limit`` are ignored in favour of the fields here.
-    time_limit : float, optional
-        Wall-time budget in seconds for the whole run.
-    max_evals : int, optional
-        Budget of loss-and-gradient evaluations for the whole run.
-    print_every : int
-        Iterations between progress lines (0: silent).
-    resample_every : int
-        Draw new collocation points every so many iterations (0: never).  In the
-        L-BFGS stage this also clears the curvature memory.
-    checkpoint : path, optional
-        File (``.npz``) the state is written to, atomically.
-    checkpoint_every : int
-        Iterations between checkpoints.
-    error_every : int
-        Iterations between error evaluations (when the problem has an exact
-        solution and ``error_points`` are given).
-    calibrate_scale : bool
-        Before the first iteration, fit the output layer of the initial network by
-        linear least squares (the loss is a linear least-squares problem in it) and
-        set the problem's displacement scale to the root-mean-square of that
-        fitted field, so that the trained network's outputs are O(1) in the scaled
-        units.  The fitted layer itself is discarded (training starts from the
-        random initialisation).  Skipped when the problem's displacement scale was
-        given, or ``theta0`` is.
-    """
-
-    adam_iters: int = 0
-    adam_lr: float = 1e-3
-    lbfgs_iters: int = 5000
-    lbfgs: LBFGSConfig = field(default_factory=lambda: LBFGSConfig(memory=50))
-    time_limit: float | None = None
-    max_evals: int | None = None
-    print_every: int = 100
-    resample_every: int = 0
-    checkpoint: str | os.PathLike | None = None
-    checkpoint_every: int = 200
-    error_every: int = 50
-    calibrate_scale: bool = True
-
-    def __post_init__(self) -> None:
-        for name in (
-            "adam_iters",
-            "lbfgs_iters",
-            "print_every",
-            "resample_every",
-            "checkpoint_every",
-            "error_every",
-        ):
-            setattr(self, name, _check_count(name, getattr(self, name), minimum=0))
-        if self.max_evals is not None:
-            self.max_evals = _check_count("max_evals", self.max_evals, minimum=1)
-        _check_positive("adam_lr", self.adam_lr, "")
-        if self.time_limit is not None:
-            _check_positive("time_limit", self.time_limit, " seconds")
-        if not isinstance(self.lbfgs, LBFGSConfig):
-            raise TypeError(f"lbfgs must be an LBFGSConfig, got {type(self.lbfgs).__name__}")
-        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
-            raise TypeError(
-                f"checkpoint must be a path (str or os.PathLike) or None, got "
-                f"{type(self.checkpoint).__name__}"
-            )
-        if not isinstance(self.calibrate_scale, (bool, np.bool_)):
-            raise TypeError(f"calibrate_scale must be True or False, got {self.calibrate_scale!r}")
-
-
-def _check_count(name: str, v, minimum: int) -> int:
-    """``v`` as an int: an integer (not a bool) >= ``minimum``."""
-    ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-    if not ok and isinstance(v, (float, np.floating)) and math.isfinite(v) and v == int(v):
-        ok = True  # 100.0 is accepted as 100
-    if not ok or v < minimum:
-        what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {what}, got {v!r}")
-    return int(v)
-
-
-def _check_positive(name: str, v, unit: str) -> None:
-    """``v`` is a finite real number > 0."""
-    if (
-        isinstance(v, (bool, np.bool_))
-        or not isinstance(v, (int, float, np.integer, np.floating))
-        or not math.isfinite(v)
-        or not v > 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0{unit}, got {v!r}")
-
-
-@dataclass
-class TrainResult:
-    """Outcome of :func:`train`.
-
-    Attributes
-    ----------
-    theta : ndarray
-        Best network parameters found.
-    loss : float
-        Loss at ``theta`` (and ``q``).
-    history : dict of lists
-        ``iteration, stage, loss, gnorm, time`` per recorded iteration, ``groups``
-        (per-group losses), and ``error_iteration, error_time, error`` when errors
-        are tracked.
-    stop_reason : str
-    n_iter, n_eval : int
-    wall_time : float
-        Seconds spent in this and earlier (resumed) parts of the run.
-    q : ndarray, shape (n_q,)
-        Identified physical parameters at the best iterate (inverse problems, in
-        the problem's scaled units: ``problem.material_at(q)`` gives the material);
-        empty for forward problems.
-    """
-
-    theta: np.ndarray
-    loss: float
-    history: dict
-    stop_reason: str
-    n_iter: int
-    n_eval: int
-    wall_time: float
-    q: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 GTOL_LOSS_FACTOR = 2.0
@@ -604,6 +469,16 @@ def train(
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    TypeError
+        If ``problem``, ``mlp``, ``config`` or ``callback`` has the wrong type (for
+        example ``train(mlp, problem)`` or a dict as ``config``).
+    ValueError
+        If ``rng`` is not a Generator, the network's dimensions are not the
+        problem's, its activation has no second derivative for a second-order loss,
+        the checkpoint path cannot be written, or ``theta0`` has the wrong length.
     """
     config = _check_setup(problem, mlp, rng, config, callback)
     get_backend(device)
@@ -638,8 +513,27 @@ def resume(
     error_points: np.ndarray | None = None,
     out: TextIO | None = sys.stdout,
 ) -> TrainResult:
-    """Continue a run from a checkpoint written by :func:`train` (same problem,
-    network and configuration).  ``rng`` is overwritten with the saved state."""
+    """Continue a run from a checkpoint written by :func:`train`.
+
+    Parameters are those of :func:`train`; ``rng`` is overwritten with the saved
+    state (any generator will do), and ``config`` must keep the settings that shape
+    the trajectory (budgets, output and checkpoint settings may change; see
+    :data:`pinngelu.checkpoint.FINGERPRINT_CONFIG_FIELDS`).  Without
+    ``config.checkpoint`` the run keeps writing to ``checkpoint``.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``checkpoint``.
+    ValueError
+        If the file is no readable checkpoint of this version, or was written for a
+        different network, problem (geometry, conditions, loads, material, point
+        counts) or configuration; the message names the file and the difference.
+    """
     if not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a path, got {type(checkpoint).__name__}")
     path = Path(checkpoint)
@@ -651,6 +545,7 @@ def resume(
         check_checkpoint_path(path)
     get_backend(device)
     run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    _check_second_derivatives(mlp, run.obj.groups)
     run.restore(path)
     return run.run()
 
