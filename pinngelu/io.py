@@ -210,7 +210,9 @@ def write_solution(
     h : float, optional
         Mesh size (m) for meshing the solution's geometry (default: 1/50 of its size).
     mesh : (points, cells), optional
-        Use this mesh instead (e.g. the user's own).
+        Use this mesh instead (e.g. the user's own): triangles in 2D, tetrahedra in
+        3D; checked by :func:`pinngelu.geometry.check_mesh` (indices in range, no
+        degenerate, duplicated or overlapping cells; inverted cells are reoriented).
     """
     if mesh is None:
         geom = solution.geometry
@@ -220,7 +222,15 @@ def write_solution(
             lo, hi = (np.asarray(v) for v in geom.bbox)
             h = float(np.max(hi - lo)) / 50.0
         mesh = geom.mesh(h)
-    points, cells = mesh
+        points, cells = mesh
+    else:
+        from .geometry import check_mesh
+
+        try:
+            points, cells = mesh
+        except (TypeError, ValueError):
+            raise TypeError("mesh must be a pair (points, cells)") from None
+        points, cells = check_mesh(points, cells, name="mesh")
     fields = solution.fields(points, check_inside=False)
     return write_fields(path, points, cells, fields)
 

@@ -276,8 +276,8 @@ CASES = [
     P(lambda t: pg.MLP.load(t / "no.npz"), FileNotFoundError, "no model file", id="mlp-load"),
     # ------------------------------------------------------------- training
     P(lambda t: pg.TrainConfig(lbfgs_iters=-1), ValueError, "lbfgs_iters", id="lbfgs-iters"),
-    P(lambda t: pg.TrainConfig(time_limit=-1.0), ValueError, "time_limit must be > 0", id="tl"),
-    P(lambda t: pg.TrainConfig(adam_lr=-1.0), ValueError, "adam_lr must be > 0", id="lr"),
+    P(lambda t: pg.TrainConfig(time_limit=-1.0), ValueError, "time_limit must be a finite number > 0", id="tl"),
+    P(lambda t: pg.TrainConfig(adam_lr=-1.0), ValueError, "adam_lr must be a finite number > 0", id="lr"),
     P(lambda t: pg.TrainConfig(print_every=-1), ValueError, "print_every", id="print-every"),
     P(lambda t: train_small(rng=0), ValueError, "numpy.random.Generator", id="train-rng"),
     P(
@@ -434,6 +434,94 @@ CASES = [
         "node coordinates contain NaN",
         id="mesh-nan",
     ),
+    # after the geometry, network, training and io checks
+    P(lambda t: pg.MLP(2, 20, 2), TypeError, "hidden", id="mlp-int-hidden"),
+    P(lambda t: pg.MLP(2, "20", 2), TypeError, "hidden", id="mlp-str-hidden"),
+    P(lambda t: pg.train(mlp(), problem(), rng=RNG), TypeError, "problem", id="train-swapped"),
+    P(lambda t: train_small(config={"lbfgs_iters": 1}), TypeError, "config", id="config-dict"),
+    P(lambda t: pg.TrainConfig(max_evals=0), ValueError, "max_evals", id="max-evals-0"),
+    P(lambda t: pg.TrainConfig(max_evals=2.5), ValueError, "max_evals", id="max-evals-float"),
+    P(
+        lambda t: pg.TrainConfig(lbfgs_iters=float("nan")),
+        ValueError,
+        "lbfgs_iters",
+        id="lbfgs-nan",
+    ),
+    P(lambda t: pg.TrainConfig(time_limit="1"), (TypeError, ValueError), "time_limit", id="time-limit-str"),
+    P(
+        lambda t: pg.train(problem(), pg.MLP(2, (4,), 2, "relu"), rng=RNG),
+        ValueError,
+        "relu",
+        id="relu-second-order",
+    ),
+    P(lambda t: pg.Rectangle("0", 1, 0, 1), TypeError, "x_min must be a real number", id="rect-str"),
+    P(lambda t: pg.Rectangle(0, 1j, 0, 1), TypeError, "complex", id="rect-complex"),
+    P(lambda t: pg.Rectangle(0, 1e-300, 0, 1), ValueError, "degenerate", id="rect-1e-300"),
+    P(
+        lambda t: pg.MLP.load(write(t / "cut.npz", b"PK\x03\x04abc")),
+        ValueError,
+        "cut.npz",
+        id="mlp-load-truncated",
+    ),
+    P(
+        lambda t: (np.savez(t / "x.npz", a=np.zeros(2)), pg.MLP.load(t / "x.npz")),
+        ValueError,
+        "x.npz",
+        id="mlp-load-foreign",
+    ),
+    P(
+        lambda t: pg.resume(write(t / "cut.npz", b"PK\x03\x04abc"), problem(), mlp(), rng=RNG),
+        ValueError,
+        "cut.npz",
+        id="resume-truncated",
+    ),
+    P(
+        lambda t: (
+            np.savez(t / "x.npz", a=np.zeros(2)),
+            pg.resume(t / "x.npz", problem(), mlp(), rng=RNG),
+        ),
+        ValueError,
+        "x.npz",
+        id="resume-foreign",
+    ),
+    P(
+        lambda t: train_small(config=pg.TrainConfig(checkpoint=t / "nodir" / "c.npz")),
+        ValueError,
+        "does not exist",
+        id="checkpoint-folder-missing",
+    ),
+    P(
+        lambda t: pg.MeshDomain.from_file(write(t / "empty.msh", "")),
+        ValueError,
+        "empty.msh",
+        id="mesh-empty-file",
+    ),
+    P(
+        lambda t: pg.MeshDomain(NODES, np.array([[0, 1, 2], [0, 1, 2]])),
+        ValueError,
+        "duplicated",
+        id="mesh-duplicated",
+    ),
+    P(
+        lambda t: pg.MeshDomain(NODES, np.array([[0, 1, 7], [1, 3, 2]])),
+        ValueError,
+        "out of range|node indices",
+        id="mesh-index-range",
+    ),
+    P(
+        lambda t: pg.io.write_solution(
+            t / "s.vtu", solution(), mesh=(NODES, np.array([[0, 1, 7]]))
+        ),
+        ValueError,
+        "out of range|node indices",
+        id="write-solution-mesh-range",
+    ),
+    P(
+        lambda t: pg.io.write_solution(t / "s.vtu", solution(), mesh=(NODES, TRIS[[0, 0]])),
+        ValueError,
+        "duplicated",
+        id="write-solution-mesh-duplicated",
+    ),
 ]
 
 
@@ -492,7 +580,8 @@ CLI_CASES = [
     P([*CASE, "--bogus"], 2, "unrecognized arguments: --bogus", id="cli-option"),
     P([*CASE, "--max-iter", "many"], 2, "--max-iter: invalid int value", id="cli-max-iter"),
     P([*CASE, "--seed", "1.5"], 2, "--seed: invalid int value", id="cli-seed-float"),
-    P([*CASE, "--time-limit", "soon"], 2, "--time-limit: invalid float", id="cli-time-limit"),
+    P([*CASE, "--out", "{tmp}/o", "--seed", "-1"], 2, "--seed", id="cli-seed-negative"),
+    P([*CASE, "--time-limit", "soon"], 2, "--time-limit: invalid number of seconds", id="cli-time-limit"),
     P([*CASE, "--device", "gpu"], 2, "--device: invalid choice: 'gpu'", id="cli-device"),
     P([*CASE, "--device"], 2, "--device: expected one argument", id="cli-device-missing"),
     P(
