@@ -31,11 +31,11 @@ import sys
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CaseSettings, case_parser, run_case
+from pinngelu.runner import STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
-E = 210e9
+E = STEEL_E
 """Young's modulus (Pa)."""
-NU = 0.3
+NU = STEEL_NU
 """Poisson ratio."""
 A_IN = 0.1
 """Inner radius a (m)."""
@@ -129,21 +129,19 @@ def extra_metrics(sol: pg.Solution) -> dict:
 SETTINGS = CaseSettings(
     hidden=(40, 40, 40),
     mesh_h=0.01,
-    config=pg.TrainConfig(
-        adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=100, error_every=50
-    ),
+    config=case_config(print_every=100),
 )
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the case; returns the summary."""
-    args = case_parser(__doc__.splitlines()[0], SETTINGS).parse_args(argv)
-    return run_case(
+    return case_main(
         "hollow_sphere",
-        build_problem(),
+        __doc__,
         SETTINGS,
-        args,
-        error_points=grid(),
+        lambda args: build_problem(),
+        argv,
+        error_points=grid,
         extra_metrics=extra_metrics,
     )
 

@@ -22,7 +22,7 @@ import numpy as np
 
 import pinngelu as pg
 from pinngelu.cases.plate_manufactured import LAM, MU, build_problem, exact, grid
-from pinngelu.runner import CaseSettings, case_parser, run_case
+from pinngelu.runner import CaseSettings, case_config, case_main
 
 N_DATA = 100
 """Number of measurement points."""
@@ -63,21 +63,19 @@ def extra_metrics(sol: pg.Solution) -> dict:
 
 SETTINGS = CaseSettings(
     hidden=(50, 50, 50),
-    config=pg.TrainConfig(
-        adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50
-    ),
+    config=case_config(),
 )
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the case; returns the summary."""
-    args = case_parser(__doc__.splitlines()[0], SETTINGS).parse_args(argv)
-    return run_case(
+    return case_main(
         "identify_lame",
-        make_problem(args.seed),
+        __doc__,
         SETTINGS,
-        args,
-        error_points=grid(),
+        lambda args: make_problem(args.seed),
+        argv,
+        error_points=grid,
         extra_metrics=extra_metrics,
     )
 

@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CaseSettings, case_parser, run_case
+from pinngelu.runner import CaseSettings, case_config, case_main
 
 LAM, MU, Q = 1.0, 0.5, 4.0
 PI = np.pi
@@ -100,16 +100,20 @@ def build_problem(
 SETTINGS = CaseSettings(
     hidden=(50, 50, 50),
     target_error=1e-3,
-    config=pg.TrainConfig(
-        adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50
-    ),
+    config=case_config(),
 )
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the case; returns the summary."""
-    args = case_parser(__doc__.splitlines()[0], SETTINGS).parse_args(argv)
-    return run_case("plate_manufactured", build_problem(), SETTINGS, args, error_points=grid())
+    return case_main(
+        "plate_manufactured",
+        __doc__,
+        SETTINGS,
+        lambda args: build_problem(),
+        argv,
+        error_points=grid,
+    )
 
 
 if __name__ == "__main__":

@@ -44,11 +44,11 @@ from functools import partial
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CaseSettings, case_parser, run_case
+from pinngelu.runner import STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
-E = 210e9
+E = STEEL_E
 """Young's modulus (Pa)."""
-NU = 0.3
+NU = STEEL_NU
 """Poisson ratio."""
 W = 0.1
 """Half-width of the square plate (m)."""
@@ -174,21 +174,19 @@ def extra_metrics(sol: pg.Solution) -> dict:
 
 SETTINGS = CaseSettings(
     hidden=(40, 40, 40),
-    config=pg.TrainConfig(
-        adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50
-    ),
+    config=case_config(),
 )
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the case; returns the summary."""
-    args = case_parser(__doc__.splitlines()[0], SETTINGS).parse_args(argv)
-    return run_case(
+    return case_main(
         "plate_with_hole",
-        build_problem(),
+        __doc__,
         SETTINGS,
-        args,
-        error_points=grid(),
+        lambda args: build_problem(),
+        argv,
+        error_points=grid,
         extra_metrics=extra_metrics,
     )
 

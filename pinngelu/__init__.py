@@ -11,10 +11,19 @@ hand-written L-BFGS.
 
 from . import kernels, optim
 from .activations import ACTIVATIONS
-from .elasticity import Dirichlet, Material, Pressure, Symmetry, Traction
+from .elasticity import (
+    Dirichlet,
+    Material,
+    NearlyIncompressibleWarning,
+    Pressure,
+    Scales,
+    Symmetry,
+    Traction,
+)
 from .geometry import (
     AnnularSector,
     Annulus,
+    BoundarySample,
     Box,
     Difference,
     Disk,
@@ -27,6 +36,7 @@ from .geometry import (
 from .loss import LossResult, ResidualGroup, jets, loss_and_grad
 from .network import MLP
 from .problem import DisplacementData, ElasticityProblem, Solution
+from .rigid_body import RigidBodyWarning
 from .training import TrainConfig, TrainResult, resume, train
 
 __version__ = "0.1.0"
@@ -47,6 +57,7 @@ __all__ = [
     "MLP",
     "Annulus",
     "AnnularSector",
+    "BoundarySample",
     "Box",
     "Difference",
     "Dirichlet",
@@ -57,10 +68,13 @@ __all__ = [
     "LossResult",
     "Material",
     "MeshDomain",
+    "NearlyIncompressibleWarning",
     "Polygon",
     "Pressure",
     "Rectangle",
     "ResidualGroup",
+    "RigidBodyWarning",
+    "Scales",
     "Solution",
     "SphericalShellOctant",
     "Symmetry",

@@ -18,6 +18,7 @@ loads (see :meth:`Scales.from_problem`); results are reported in the user's unit
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,9 @@ import numpy as np
 from .kernels.layout import n_channels, second_index
 
 __all__ = [
+    "LAME_RATIO_MAX",
+    "LAME_RATIO_WARN",
+    "NearlyIncompressibleWarning",
     "Material",
     "Dirichlet",
     "Traction",
@@ -58,7 +62,7 @@ class Material:
     mu: float
 
     def __post_init__(self) -> None:
-        lam, mu = float(self.lam), float(self.mu)
+        lam, mu = real_scalar(self.lam, "Material: lam"), real_scalar(self.mu, "Material: mu")
         if not (math.isfinite(lam) and math.isfinite(mu)):
             raise ValueError(f"Lame parameters must be finite, got lam={lam}, mu={mu}")
         if mu <= 0:
@@ -74,7 +78,7 @@ class Material:
     def from_E_nu(cls, E: float, nu: float) -> Material:
         """Material from Young's modulus ``E`` (Pa, > 0) and Poisson ratio ``nu``
         (in (-1, 0.5))."""
-        E, nu = float(E), float(nu)
+        E, nu = real_scalar(E, "Young's modulus E"), real_scalar(nu, "Poisson ratio nu")
         if not math.isfinite(E) or E <= 0:
             raise ValueError(f"Young's modulus E must be > 0, got {E}")
         if not math.isfinite(nu) or not (-1.0 < nu < 0.5):
@@ -84,7 +88,7 @@ class Material:
     @classmethod
     def from_lame(cls, lam: float, mu: float) -> Material:
         """Material from the Lame parameters (Pa)."""
-        return cls(float(lam), float(mu))
+        return cls(real_scalar(lam, "Material: lam"), real_scalar(mu, "Material: mu"))
 
     @property
     def E(self) -> float:
@@ -106,12 +110,60 @@ class Material:
 # ------------------------------------------------------ boundary conditions
 ValueSpec = float | Sequence[float] | np.ndarray | Callable[[np.ndarray], np.ndarray]
 
+#: ``lam / mu`` of the equations solved (``lam*`` in plane stress) above which
+#: :class:`pinngelu.ElasticityProblem` warns (``nu = 0.49`` in plane strain and 3D).
+LAME_RATIO_WARN = 49.0
+#: ``lam / mu`` above which :class:`pinngelu.ElasticityProblem` refuses the problem
+#: (``nu ~ 0.49995`` in plane strain and 3D).
+LAME_RATIO_MAX = 1.0e4
+
+
+class NearlyIncompressibleWarning(UserWarning):
+    """The material is nearly incompressible (``lam / mu > LAME_RATIO_WARN`` in the
+    equations solved): the scaled operator is ill-conditioned and training is slow
+    and inaccurate (volumetric locking of the displacement formulation)."""
+
+
+def real_array(value, what: str) -> np.ndarray:
+    """``value`` as a float64 array, or a clear error naming ``what``.
+
+    Raises
+    ------
+    TypeError
+        On strings, booleans, complex numbers or other non-numeric values.
+    ValueError
+        On ragged nested sequences.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{what}: expected real numbers, got the string {value!r}")
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what}: values must form a regular array, got {value!r}") from exc
+    if np.iscomplexobj(a):
+        raise TypeError(f"{what}: complex values are not supported, got {value!r}")
+    if a.dtype.kind not in "iuf":
+        kind = "ragged or non-numeric" if a.dtype.kind == "O" else f"dtype {a.dtype}"
+        raise TypeError(f"{what}: expected real numbers, got {kind} values {value!r}")
+    return a.astype(np.float64)
+
+
+def real_scalar(value, what: str) -> float:
+    """``value`` as a float, or a TypeError naming ``what`` (strings, booleans,
+    complex numbers and arrays are refused; NaN and inf pass, for the caller)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be a real number, got {value!r}")
+    a = real_array(value, what)
+    if a.ndim != 0:
+        raise TypeError(f"{what} must be a real number, got shape {a.shape}")
+    return float(a)
+
 
 def _eval_spec(spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
     """Evaluate a constant / vector / callable specification to shape (N, ncomp)."""
     N = X.shape[0]
     if callable(spec):
-        v = np.asarray(spec(X), dtype=np.float64)
+        v = real_array(spec(X), f"{what}: the function")
         if v.shape == (N,) and ncomp == 1:
             v = v[:, None]
         if v.shape != (N, ncomp):
@@ -119,7 +171,7 @@ def _eval_spec(spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
                 f"{what}: the function returned shape {v.shape}, expected ({N}, {ncomp})"
             )
     else:
-        v = np.asarray(spec, dtype=np.float64)
+        v = real_array(spec, what)
         if v.ndim == 0:
             v = np.full((N, ncomp), float(v))
         elif v.shape == (ncomp,):
@@ -129,6 +181,31 @@ def _eval_spec(spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
     if not np.all(np.isfinite(v)):
         raise ValueError(f"{what}: values contain NaN or inf")
     return v
+
+
+def _describe(part) -> str:
+    return part if isinstance(part, str) else getattr(part, "__name__", "predicate")
+
+
+def _check_condition(bc) -> None:
+    """Checks of one condition that need no geometry (run at construction)."""
+    what = f"{type(bc).__name__} on {_describe(bc.part)!r}"
+    if not isinstance(bc.part, str) and not callable(bc.part):
+        raise ValueError(f"boundary part must be a name or a predicate, got {bc.part!r}")
+    w = real_scalar(bc.weight, f"{what}: weight")
+    if not (math.isfinite(w) and w >= 0):
+        raise ValueError(f"{what}: condition weights must be >= 0 and finite, got {w}")
+    comps = getattr(bc, "components", None)
+    if comps is not None:
+        if isinstance(comps, (str, bytes)) or not isinstance(comps, (Sequence, np.ndarray)):
+            raise TypeError(f"{what}: components must be a sequence of ints, got {comps!r}")
+        for c in comps:
+            if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+                raise TypeError(f"{what}: components must be ints, got {comps!r}")
+        if len(set(int(c) for c in comps)) != len(comps):
+            raise ValueError(f"{what}: components {tuple(comps)} repeat a component")
+    if hasattr(bc, "value") and not callable(bc.value):
+        real_array(bc.value, f"{what}: value")
 
 
 @dataclass(frozen=True)
@@ -143,15 +220,25 @@ class Dirichlet:
         Displacement (m): a scalar (all constrained components), one value per
         constrained component, or ``f(X (N, d)) -> (N, ncomp)``.
     components : sequence of int, optional
-        Constrained components (default: all).
+        Constrained components (default: all), each at most once.
     weight : float
-        Weight of the condition's residual group in the loss (default 1).
+        Weight of the condition's residual group in the loss (default 1, >= 0).
+
+    Raises
+    ------
+    TypeError
+        On a string, boolean or complex ``value``, ``weight`` or component.
+    ValueError
+        On a ragged ``value``, a negative weight or a repeated component.
     """
 
     part: str | Callable
     value: ValueSpec = 0.0
     components: tuple[int, ...] | None = None
     weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_condition(self)
 
 
 @dataclass(frozen=True)
@@ -159,10 +246,11 @@ class Traction:
     """Prescribed traction ``sigma . n = t`` (Pa) on a boundary part.
 
     ``value`` is a scalar, a vector ``(ncomp,)`` or ``f(X) -> (N, ncomp)``;
-    ``components`` restricts the condition to some components (default: all);
-    ``weight`` is the weight of its residual group in the loss (default 1).
-    Parts (or components) no condition mentions are traction-free by default
-    (see :class:`pinngelu.ElasticityProblem`).
+    ``components`` restricts the condition to some components (default: all, each
+    at most once); ``weight`` is the weight of its residual group in the loss
+    (default 1, >= 0).  Parts (or components) no condition mentions are
+    traction-free by default (see :class:`pinngelu.ElasticityProblem`).  The checks
+    are those of :class:`Dirichlet`.
     """
 
     part: str | Callable
@@ -170,31 +258,128 @@ class Traction:
     components: tuple[int, ...] | None = None
     weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        _check_condition(self)
+
 
 @dataclass(frozen=True)
 class Pressure:
     """Normal pressure ``p`` (Pa): traction ``t = -p n`` (positive pushes inward).
 
     ``value`` is a scalar or ``f(X) -> (N,)``; ``weight`` as for :class:`Traction`.
+    A pressure prescribes every traction component on its part.
     """
 
     part: str | Callable
     value: float | Callable[[np.ndarray], np.ndarray] = 0.0
     weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        _check_condition(self)
+
 
 @dataclass(frozen=True)
 class Symmetry:
     """Symmetry plane / roller: ``u . n = 0`` and zero tangential traction.
 
-    ``weight`` as for :class:`Traction`.
+    ``weight`` as for :class:`Traction`.  A symmetry condition prescribes one
+    quantity in every direction (the normal displacement, the tangential
+    tractions), so no other condition may share its part.
     """
 
     part: str | Callable
     weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        _check_condition(self)
+
 
 BoundaryCondition = Dirichlet | Traction | Pressure | Symmetry
+
+_AXES = "xyz"
+
+
+def prescribed_components(bc: BoundaryCondition, d: int) -> tuple[int, ...]:
+    """The components a condition prescribes on each point of its part: at every
+    point each component is either displaced or loaded, once.  Pressure and
+    Symmetry prescribe all ``d`` (a symmetry: the normal displacement and the
+    ``d - 1`` tangential tractions)."""
+    comps = getattr(bc, "components", None)
+    return tuple(range(d)) if comps is None else tuple(int(c) for c in comps)
+
+
+def check_conflicts(conditions: Sequence[BoundaryCondition], d: int) -> None:
+    """Raise ValueError when two conditions prescribe the same component on the same
+    named boundary part (two displacements, a displacement and a traction, a
+    duplicated condition, a Pressure or Symmetry beside another condition).
+
+    Conditions on predicates are not checked: a predicate may select any subset of
+    the boundary.
+    """
+    owner: dict[tuple[str, int], BoundaryCondition] = {}
+    for bc in conditions:
+        if not isinstance(bc.part, str):
+            continue
+        for c in prescribed_components(bc, d):
+            other = owner.get((bc.part, c))
+            if other is None:
+                owner[(bc.part, c)] = bc
+                continue
+            a, b = type(other).__name__, type(bc).__name__
+            if other is bc or (a == b and _same_condition(other, bc)):
+                raise ValueError(f"{a} on {bc.part!r} is given twice (duplicated condition)")
+            hint = ""
+            if isinstance(other, (Symmetry, Pressure)) or isinstance(bc, (Symmetry, Pressure)):
+                hint = (
+                    " (Symmetry and Pressure prescribe every component of their part; "
+                    "no other condition may share it)"
+                )
+            elif a != b:
+                hint = " (a component is either displaced or loaded, not both)"
+            raise ValueError(
+                f"{a} and {b} on {bc.part!r} both prescribe component {_AXES[c]}; "
+                f"give each component of a part at most one condition{hint}"
+            )
+
+
+def _same_condition(a, b) -> bool:
+    for name in a.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if x is y:
+            continue
+        if callable(x) or callable(y):
+            return False
+        try:
+            if not np.array_equal(np.asarray(x, dtype=object), np.asarray(y, dtype=object)):
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def check_lame_ratio(lam: float, mu: float, plane_stress: bool) -> None:
+    """Refuse (ValueError) or warn (:class:`NearlyIncompressibleWarning`) when the
+    ``lam / mu`` of the equations solved exceeds :data:`LAME_RATIO_MAX` or
+    :data:`LAME_RATIO_WARN`."""
+    ratio = lam / mu
+    nu = lam / (2 * (lam + mu))
+    where = "plane stress (lam*)" if plane_stress else "the equations"
+    if ratio > LAME_RATIO_MAX:
+        raise ValueError(
+            f"material nearly incompressible: lam/mu = {ratio:.4g} in {where} "
+            f"(nu = {nu:.6g}) exceeds {LAME_RATIO_MAX:g}; the scaled operator is too "
+            "ill-conditioned for the displacement formulation (use plane stress if the "
+            "body is a thin plate, or a smaller Poisson ratio)"
+        )
+    if ratio > LAME_RATIO_WARN:
+        warnings.warn(
+            f"material nearly incompressible: lam/mu = {ratio:.4g} in {where} "
+            f"(nu = {nu:.6g}) exceeds {LAME_RATIO_WARN:g}; the scaled operator is "
+            "ill-conditioned and the displacement formulation locks: expect slow "
+            "training and inaccurate stresses",
+            NearlyIncompressibleWarning,
+            stacklevel=3,
+        )
 
 
 # ------------------------------------------------------- jet operators

@@ -1,18 +1,87 @@
-"""Export of solutions to mesh files (any format meshio writes) and of run summaries.
+"""Export of solutions to mesh files (any format meshio writes) and of run summaries,
+and the one atomic writer every file of the package goes through.
 
-Files are written completely or not at all: each goes to a temporary file in the
-target folder first and is renamed into place.
+Files are written completely or not at all (:func:`atomic_write`): each goes to a
+temporary file ``<name>.tmp`` in the target folder, is flushed to disk and renamed
+into place; the temporary file is removed on any failure, and one left behind by a
+killed process is replaced by the next write.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_fields", "write_solution", "write_json", "prepare_output_dir"]
+__all__ = [
+    "atomic_write",
+    "write_npz",
+    "write_fields",
+    "write_solution",
+    "write_json",
+    "prepare_output_dir",
+]
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """The temporary file :func:`atomic_write` uses for ``path``: ``<name>.tmp`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".tmp")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Write a file completely or not at all.
+
+    ``write(tmp)`` writes the content to the temporary path ``tmp`` (``<name>.tmp`` in
+    the target folder); the file is then flushed to disk (``fsync``) and renamed onto
+    ``path`` (``os.replace``, atomic on POSIX and Windows).  A stale temporary file
+    of a killed writer is removed first; on any failure the temporary file is
+    removed and an existing ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : path
+        Target file.
+    write : callable
+        ``write(tmp: Path) -> None``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        If the folder does not exist or cannot be written (and whatever ``write``
+        raises).
+    """
+    path = Path(path)
+    tmp = temporary_path(path)
+    try:
+        if tmp.exists() or tmp.is_symlink():
+            tmp.unlink()
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists() or tmp.is_symlink():
+            tmp.unlink()
+    return path
+
+
+def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Write an uncompressed ``.npz`` file atomically (see :func:`atomic_write`)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz"
+            np.savez(fh, **arrays)
+
+    return atomic_write(path, write)
 
 
 def prepare_output_dir(path: str | os.PathLike) -> Path:
@@ -34,10 +103,6 @@ def prepare_output_dir(path: str | os.PathLike) -> Path:
     return p
 
 
-def _atomic_target(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp{path.suffix}")
-
-
 def _tensor_to_voigt(t: np.ndarray) -> np.ndarray:
     """Symmetric tensors (N, d, d) -> (N, 3) in 2D ``[xx, yy, xy]`` or (N, 6) in 3D
     ``[xx, yy, zz, xy, yz, xz]``."""
@@ -46,6 +111,15 @@ def _tensor_to_voigt(t: np.ndarray) -> np.ndarray:
     return np.stack(
         [t[:, 0, 0], t[:, 1, 1], t[:, 2, 2], t[:, 0, 1], t[:, 1, 2], t[:, 0, 2]], axis=1
     )
+
+
+def _tensor_to_full(t: np.ndarray) -> np.ndarray:
+    """Tensors (N, d, d) -> (N, 9), the full 3 x 3 tensor row by row (zeros padded in
+    2D): the layout of Gmsh tensor data."""
+    full = np.zeros((t.shape[0], 3, 3))
+    d = t.shape[1]
+    full[:, :d, :d] = t
+    return full.reshape(t.shape[0], 9)
 
 
 def _pad3(v: np.ndarray) -> np.ndarray:
@@ -85,7 +159,8 @@ def write_fields(
     fields : dict
         Point data: vectors ``(P, d)`` are padded to 3 components, symmetric tensors
         ``(P, d, d)`` stored in Voigt order (2D ``xx, yy, xy``; 3D ``xx, yy, zz, xy,
-        yz, xz``), scalars ``(P,)``.
+        yz, xz``) -- in Gmsh files (``.msh``), which take 1, 3 or 9 components per
+        field, as the full 3 x 3 tensor row by row -- and scalars ``(P,)``.
     """
     path = Path(path)
     d = points.shape[1]
@@ -95,25 +170,26 @@ def write_fields(
             f"{d}-D points, got shape {cells.shape}"
         )
     ctype = {3: "triangle", 4: "tetra"}[cells.shape[1]]
+    fmt = _format_of(path)
     data = {}
     for name, v in fields.items():
         v = np.asarray(v)
-        if v.ndim == 3:
+        if v.ndim == 3 and fmt == "gmsh":
+            v = _tensor_to_full(v)  # Gmsh takes 1, 3 or 9 components per field
+        elif v.ndim == 3:
             v = _tensor_to_voigt(v)
         elif v.ndim == 2 and v.shape[1] == d:
             v = _pad3(v)
+        if fmt == "gmsh" and v.ndim == 2 and v.shape[1] not in (1, 3, 9):
+            raise ValueError(
+                f"field {name!r} has {v.shape[1]} components; Gmsh (.msh) files take 1, 3 "
+                "or 9 per field"
+            )
         data[name] = v
     import meshio
 
     mesh = meshio.Mesh(_pad3(points) if d == 2 else points, [(ctype, cells)], point_data=data)
-    tmp = _atomic_target(path)
-    try:
-        mesh.write(tmp, file_format=_format_of(path))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda tmp: mesh.write(tmp, file_format=fmt))
 
 
 def write_solution(
@@ -134,7 +210,9 @@ def write_solution(
     h : float, optional
         Mesh size (m) for meshing the solution's geometry (default: 1/50 of its size).
     mesh : (points, cells), optional
-        Use this mesh instead (e.g. the user's own).
+        Use this mesh instead (e.g. the user's own): triangles in 2D, tetrahedra in
+        3D; checked by :func:`pinngelu.geometry.check_mesh` (indices in range, no
+        degenerate, duplicated or overlapping cells; inverted cells are reoriented).
     """
     if mesh is None:
         geom = solution.geometry
@@ -144,7 +222,15 @@ def write_solution(
             lo, hi = (np.asarray(v) for v in geom.bbox)
             h = float(np.max(hi - lo)) / 50.0
         mesh = geom.mesh(h)
-    points, cells = mesh
+        points, cells = mesh
+    else:
+        from .geometry import check_mesh
+
+        try:
+            points, cells = mesh
+        except (TypeError, ValueError):
+            raise TypeError("mesh must be a pair (points, cells)") from None
+        points, cells = check_mesh(points, cells, name="mesh")
     fields = solution.fields(points, check_inside=False)
     return write_fields(path, points, cells, fields)
 
@@ -163,7 +249,4 @@ def write_json(path: str | os.PathLike, obj) -> Path:
         raise TypeError(f"cannot serialise {type(o).__name__}")
 
     text = json.dumps(obj, indent=2, default=default)
-    tmp = _atomic_target(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_text(text))

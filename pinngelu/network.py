@@ -288,14 +288,10 @@ def _open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Write an ``.npz`` file completely or not at all (temporary file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write an ``.npz`` file completely or not at all (:func:`pinngelu.io.write_npz`)."""
+    from .io import write_npz
+
+    write_npz(path, **arrays)
 
 
 def glorot_normal(rng: np.random.Generator, n_out: int, n_in: int) -> np.ndarray:

@@ -15,16 +15,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.tri as mtri  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .io import atomic_write  # noqa: E402
+
 __all__ = ["plot_history", "plot_field", "plot_case_figures"]
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    try:
+        return atomic_write(
+            path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120, bbox_inches="tight")
+        )
+    finally:
+        plt.close(fig)
 
 
 def plot_history(history: dict, path: str | os.PathLike) -> Path:

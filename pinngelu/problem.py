@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,14 @@ from .elasticity import (
     Scales,
     Symmetry,
     Traction,
+    _describe,
     _eval_spec,
+    check_conflicts,
+    check_lame_ratio,
     navier_operator,
+    prescribed_components,
+    real_array,
+    real_scalar,
     strain_from_gradient,
     stress_from_strain,
     symmetry_operator,
@@ -44,6 +52,7 @@ from .kernels import Backend
 from .loss import ResidualGroup, check_points
 from .loss import jets as network_jets
 from .network import MLP, save_npz_atomic
+from .rigid_body import RigidBodyWarning, describe_free_modes, free_modes, rigid_body_modes
 
 __all__ = ["ElasticityProblem", "DisplacementData", "Solution"]
 
@@ -59,8 +68,8 @@ class DisplacementData:
     name: str = "data"
 
 
-def _describe(part) -> str:
-    return part if isinstance(part, str) else getattr(part, "__name__", "predicate")
+#: Boundary points per displacement condition in the rigid-body test.
+RIGID_BODY_POINTS = 32
 
 
 class ElasticityProblem:
@@ -107,7 +116,23 @@ class ElasticityProblem:
     ------
     ValueError
         On a condition on a boundary part that does not exist, a body force of the
-        wrong shape, a component out of range, data outside the domain, ...
+        wrong shape, a component out of range, data outside the domain, two
+        conditions prescribing the same component of one named part, a nearly
+        incompressible material (``lam / mu`` of the equations above
+        :data:`pinngelu.elasticity.LAME_RATIO_MAX`), ...
+    TypeError
+        On string, boolean or complex values, weights or scales.
+
+    Warns
+    -----
+    RigidBodyWarning
+        When the displacement constraints (Dirichlet components, Symmetry
+        conditions, displacement data) leave a rigid-body motion free; the message
+        names the free motions.
+    NearlyIncompressibleWarning
+        When ``lam / mu`` of the equations exceeds
+        :data:`pinngelu.elasticity.LAME_RATIO_WARN` (``nu > 0.49`` in plane strain
+        and 3D).
     """
 
     def __init__(
@@ -151,7 +176,13 @@ class ElasticityProblem:
                 raise ValueError(f"{name} must be a positive integer, got {n}")
         self.n_interior = int(n_interior)
         self.n_boundary = int(n_boundary)
-        self.interior_weight = float(interior_weight)
+        self.interior_weight = real_scalar(interior_weight, "interior_weight")
+        if not (math.isfinite(self.interior_weight) and self.interior_weight >= 0):
+            raise ValueError(f"interior_weight must be >= 0 and finite, got {interior_weight}")
+        if displacement_scale is not None:
+            displacement_scale = real_scalar(displacement_scale, "displacement_scale")
+        if length_scale is not None:
+            length_scale = real_scalar(length_scale, "length_scale")
         if isinstance(identify, str):
             identify = (identify,)
         self.identify = tuple(identify)
@@ -160,12 +191,16 @@ class ElasticityProblem:
                 raise ValueError(f"can identify 'lam' and 'mu', not {name!r}")
         if len(set(self.identify)) != len(self.identify):
             raise ValueError(f"identify lists a parameter twice: {self.identify}")
+        self._cache: dict[str, tuple] = {}
         self._validate()
+        check_conflicts(self.conditions, d)
+        check_lame_ratio(self.lam_eff, self.material.mu, self.plane_stress)
         if traction_free_default:
             self.conditions += self._free_conditions()
         self.scales = self._choose_scales(displacement_scale, length_scale)
         self.displacement_scale_adjustable = displacement_scale is None
         self._automatic_displacement = self.scales.displacement
+        self._check_rigid_body()
 
     # ---------------------------------------------------------- validation
     @property
@@ -244,25 +279,23 @@ class ElasticityProblem:
                     f"{type(bc).__name__} on boundary part {bc.part!r}, which does not exist; "
                     f"the geometry has parts: {', '.join(parts)}"
                 )
-            if not isinstance(bc.part, str) and not callable(bc.part):
-                raise ValueError(f"boundary part must be a name or a predicate, got {bc.part!r}")
             comps = getattr(bc, "components", None)
             if comps is not None:
-                if len(comps) == 0 or any(int(c) != c or not 0 <= c < d for c in comps):
+                if len(comps) == 0 or any(not 0 <= c < d for c in comps):
                     raise ValueError(
                         f"{type(bc).__name__} on {_describe(bc.part)!r}: components must be "
-                        f"in 0..{d - 1}, got {comps}"
+                        f"in 0..{d - 1}, got {tuple(comps)}"
                     )
-            if getattr(bc, "weight", 1.0) < 0:
-                raise ValueError("condition weights must be >= 0")
             # evaluate the prescribed values once on a few boundary points
             if isinstance(bc, (Dirichlet, Traction)):
                 smp = self.geometry.sample_boundary(4, rng, parts=bc.part)
                 ncomp = d if bc.components is None else len(bc.components)
-                _eval_spec(bc.value, smp.points, ncomp, f"{type(bc).__name__} on {bc.part!r}")
+                _eval_spec(
+                    bc.value, smp.points, ncomp, f"{type(bc).__name__} on {_describe(bc.part)!r}"
+                )
             if isinstance(bc, Pressure):
                 smp = self.geometry.sample_boundary(4, rng, parts=bc.part)
-                _eval_spec(bc.value, smp.points, 1, f"Pressure on {bc.part!r}")
+                _eval_spec(bc.value, smp.points, 1, f"Pressure on {_describe(bc.part)!r}")
         if self.body_force is not None:
             Xs = self.geometry.sample_interior(4, rng)
             _eval_spec(self.body_force, Xs, d, "body force")
@@ -270,8 +303,13 @@ class ElasticityProblem:
             Xs = self.geometry.sample_interior(4, rng)
             _eval_spec(self.exact, Xs, d, "exact solution")
         for dat in self.data:
-            X = check_points(dat.X, d, f"data {dat.name!r} points")
-            u = np.asarray(dat.u, dtype=np.float64)
+            X = check_points(
+                real_array(dat.X, f"data {dat.name!r} points"), d, f"data {dat.name!r} points"
+            )
+            w = real_scalar(dat.weight, f"data {dat.name!r}: weight")
+            if not (math.isfinite(w) and w >= 0):
+                raise ValueError(f"data {dat.name!r}: weight must be >= 0 and finite, got {w}")
+            u = real_array(dat.u, f"data {dat.name!r} displacements")
             if u.shape != (X.shape[0], d):
                 raise ValueError(
                     f"data {dat.name!r}: displacements must have shape ({X.shape[0]}, {d}), "
@@ -286,16 +324,68 @@ class ElasticityProblem:
         d = self.dim
         covered: dict[str, set[int]] = {name: set() for name in self.geometry.boundary_parts}
         for bc in self.conditions:
-            if not isinstance(bc.part, str):
-                continue
-            comps = getattr(bc, "components", None)
-            covered[bc.part].update(range(d) if comps is None else (int(c) for c in comps))
+            if isinstance(bc.part, str):
+                covered[bc.part].update(prescribed_components(bc, d))
         out = []
         for name, comps in covered.items():
             missing = tuple(c for c in range(d) if c not in comps)
             if missing:
                 out.append(Traction(name, 0.0, components=None if len(missing) == d else missing))
         return out
+
+    def _check_rigid_body(self) -> None:
+        """Warn (:class:`RigidBodyWarning`) when the displacement constraints leave a
+        rigid-body motion free (see :mod:`pinngelu.rigid_body`).
+
+        Each Dirichlet and Symmetry condition of nonzero weight is sampled at
+        ``RIGID_BODY_POINTS`` fixed points; displacement data count with their first
+        256 points.
+        """
+        d = self.dim
+        m = 3 if d == 2 else 6
+        lo, hi = (np.asarray(v, dtype=float) for v in self.geometry.bbox)
+        origin, half = 0.5 * (lo + hi), 0.5 * float(np.max(hi - lo))
+        rng = np.random.default_rng(0)
+        rows = [np.zeros((0, m))]
+        for bc in self.conditions:
+            if not isinstance(bc, (Dirichlet, Symmetry)) or bc.weight == 0:
+                continue
+            smp = self.geometry.sample_boundary(RIGID_BODY_POINTS, rng, parts=bc.part)
+            M = rigid_body_modes((smp.points - origin) / half)
+            if isinstance(bc, Dirichlet):
+                rows.append(M[:, list(prescribed_components(bc, d))].reshape(-1, m))
+            else:
+                rows.append(np.einsum("nj,njm->nm", smp.normals, M))
+        for dat in self.data:
+            if dat.weight != 0:
+                X = np.asarray(dat.X, dtype=np.float64)[:256]
+                rows.append(rigid_body_modes((X - origin) / half).reshape(-1, m))
+        V = free_modes(np.concatenate(rows), d)
+        if V.shape[1]:
+            names = describe_free_modes(V, d, origin, half)
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            warnings.warn(
+                f"the conditions leave {listed} free: no Dirichlet or Symmetry condition "
+                "and no displacement data fix this rigid-body motion, so the displacement "
+                "is determined only up to it (the stresses are not affected); constrain it "
+                "with Dirichlet components or Symmetry conditions",
+                RigidBodyWarning,
+                stacklevel=3,
+            )
+
+    def _evaluate(self, key: str, spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
+        """``_eval_spec`` that evaluates a user function once per point set: a second
+        call with the same function and points (the same resample, rebuilt after
+        the displacement scale is calibrated) reuses the values.  The result is
+        shared: do not modify it in place."""
+        if not callable(spec):
+            return _eval_spec(spec, X, ncomp, what)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is spec and np.array_equal(hit[1], X):
+            return hit[2]
+        v = _eval_spec(spec, X, ncomp, what)
+        self._cache[key] = (spec, X.copy(), v)
+        return v
 
     def check_inside(self, X: np.ndarray, what: str = "points") -> None:
         """Raise ValueError if any point lies outside the domain."""
@@ -406,7 +496,7 @@ class ElasticityProblem:
         if self.body_force is None:
             gi = np.zeros((Xi.shape[0], d))
         else:
-            f = _eval_spec(self.body_force, Xi, d, "body force")
+            f = self._evaluate("body force", self.body_force, Xi, d, "body force")
             gi = -f * sc.length**2 / (mu * sc.displacement)
         C, Cq = operator(navier_operator, d)
         groups.append(
@@ -420,16 +510,16 @@ class ElasticityProblem:
             Cq = None
             if isinstance(bc, Dirichlet):
                 comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
-                v = _eval_spec(bc.value, Xb, len(comps), name)
+                v = self._evaluate(name, bc.value, Xb, len(comps), name)
                 C = value_operator(Xb.shape[0], d, comps)
                 g = v / sc.displacement
             elif isinstance(bc, (Traction, Pressure)):
                 if isinstance(bc, Pressure):
                     comps = tuple(range(d))
-                    t = -_eval_spec(bc.value, Xb, 1, name) * Nb
+                    t = -self._evaluate(name, bc.value, Xb, 1, name) * Nb
                 else:
                     comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
-                    t = _eval_spec(bc.value, Xb, len(comps), name)
+                    t = self._evaluate(name, bc.value, Xb, len(comps), name)
                 C, Cq = operator(traction_operator, Nb)
                 C = C[:, list(comps)]
                 Cq = None if Cq is None else Cq[:, :, list(comps)]
@@ -519,7 +609,8 @@ class Solution:
         return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
 
     def _jets(self, X: np.ndarray, check_inside: bool):
-        X = check_points(X, self.dim)
+        d = self.dim
+        X = check_points(real_array(X, "evaluation points"), d, "evaluation points")
         if check_inside and self.geometry is not None:
             lo, hi = self.geometry.bbox
             tol = 1e-6 * float(np.max(np.asarray(hi) - np.asarray(lo)))
@@ -572,12 +663,28 @@ class Solution:
         return out
 
     def relative_l2_error(self, X: np.ndarray) -> float:
-        """``||u - u_exact|| / ||u_exact||`` over the points ``X``."""
+        """``||u - u_exact|| / ||u_exact||`` over the points ``X (N, d)`` (m).
+
+        Raises
+        ------
+        ValueError
+            Without an exact solution, with no points (``N = 0``), or where the
+            exact displacement is zero at every point (the ratio is undefined).
+        """
         if self.exact is None:
             raise ValueError("no exact solution is known for this problem")
         u = self.displacement(X)
-        ue = np.asarray(self.exact(np.asarray(X, dtype=float)), dtype=float)
-        return float(np.linalg.norm(u - ue) / np.linalg.norm(ue))
+        if u.shape[0] == 0:
+            raise ValueError("relative_l2_error needs at least one point, got 0")
+        X = np.asarray(X, dtype=float)
+        ue = _eval_spec(self.exact, X, self.dim, "exact solution")
+        norm = np.linalg.norm(ue)
+        if norm == 0:
+            raise ValueError(
+                "relative_l2_error: the exact displacement is zero at every point, "
+                "so the relative error is undefined"
+            )
+        return float(np.linalg.norm(u - ue) / norm)
 
     # --------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike) -> None:
@@ -606,14 +713,18 @@ class Solution:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 theta = np.array(z["theta"])
-        except (KeyError, ValueError, OSError) as exc:
-            raise ValueError(f"{path} is not a pinngelu model file: {exc}") from exc
+            mlp = MLP.from_dict(meta["mlp"])
+            scales = Scales.from_dict(meta["scales"])
+            material = Material(meta["material"]["lam"], meta["material"]["mu"])
+            plane_stress = bool(meta["plane_stress"])
+        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a pinngelu model file: {exc!r}") from exc
         return cls(
-            MLP.from_dict(meta["mlp"]),
+            mlp,
             theta,
-            Scales.from_dict(meta["scales"]),
-            Material(meta["material"]["lam"], meta["material"]["mu"]),
-            bool(meta["plane_stress"]),
+            scales,
+            material,
+            plane_stress,
             exact=exact,
             geometry=geometry,
             device=device,

@@ -6,9 +6,10 @@ figures, the trained model).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +22,28 @@ from .plotting import plot_case_figures
 from .problem import ElasticityProblem, Solution
 from .training import TrainConfig, TrainResult, train
 
-__all__ = ["CaseSettings", "case_parser", "run_case"]
+__all__ = [
+    "CaseSettings",
+    "STEEL_E",
+    "STEEL_NU",
+    "case_config",
+    "case_parser",
+    "case_main",
+    "run_case",
+]
+
+STEEL_E = 210e9
+"""Young's modulus of the steel of the cases (Pa)."""
+STEEL_NU = 0.3
+"""Poisson ratio of the steel of the cases."""
+
+
+def case_config(**overrides) -> TrainConfig:
+    """The training settings the cases share: L-BFGS only, 20000 iterations at most,
+    280 s, a progress line every 250 iterations, the error every 50; ``overrides``
+    replace any of them."""
+    base = dict(adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50)
+    return TrainConfig(**{**base, **overrides})
 
 
 @dataclass
@@ -50,33 +72,94 @@ class CaseSettings:
     target_error: float | None = None
 
 
+def _count(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {v}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return v
+
+
+def _out_dir(text: str) -> Path:
+    """argparse type: a folder path (existing or not), not an existing file."""
+    p = Path(text)
+    if p.exists() and not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is an existing file, not a folder")
+    return p
+
+
 def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentParser:
-    """The options every case script accepts."""
+    """The options every case script accepts (bad values are usage errors: exit 2)."""
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--out", default=None, help="output folder (default: out/<case>)")
-    ap.add_argument("--seed", type=int, default=settings.seed, help="random seed")
+    ap.add_argument(
+        "--out", type=_out_dir, default=None, help="output folder (default: out/<case>)"
+    )
+    ap.add_argument("--seed", type=_count, default=settings.seed, help="random seed (>= 0)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="compute backend")
     ap.add_argument(
         "--max-iter",
-        type=int,
+        type=_count,
         default=None,
         help=f"L-BFGS iteration budget (default {settings.config.lbfgs_iters})",
     )
     ap.add_argument(
         "--adam-iters",
-        type=int,
+        type=_count,
         default=None,
         help=f"Adam warm-up iterations (default {settings.config.adam_iters})",
     )
     ap.add_argument(
         "--time-limit",
-        type=float,
+        type=_seconds,
         default=None,
         help=f"wall-time budget in seconds for training (default {settings.config.time_limit})",
     )
-    ap.add_argument("--print-every", type=int, default=None, help="iterations between lines")
+    ap.add_argument("--print-every", type=_count, default=None, help="iterations between lines")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     return ap
+
+
+def case_main(
+    name: str,
+    doc: str,
+    settings: CaseSettings,
+    build: Callable[[argparse.Namespace], ElasticityProblem],
+    argv: Sequence[str] | None = None,
+    error_points: Callable[[], np.ndarray] | None = None,
+    extra_metrics: Callable[[Solution], dict] | None = None,
+) -> dict:
+    """The ``main`` of a case script: parse ``argv`` (the first line of ``doc`` is the
+    description), build the problem (``build(args)``) and the evaluation points
+    (``error_points()``), and :func:`run_case` it.
+
+    Returns
+    -------
+    dict
+        The summary.
+    """
+    args = case_parser(doc.strip().splitlines()[0], settings).parse_args(argv)
+    return run_case(
+        name,
+        build(args),
+        settings,
+        args,
+        error_points=None if error_points is None else error_points(),
+        extra_metrics=extra_metrics,
+    )
 
 
 def _config_from_args(args, settings: CaseSettings) -> TrainConfig:

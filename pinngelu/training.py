@@ -14,125 +14,43 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from .activations import activation_name
+from .checkpoint import (
+    FORMAT as CHECKPOINT_FORMAT,
+)
+from .checkpoint import (
+    HistoryBuffer,
+    check_checkpoint_path,
+    compare_config,
+    compare_groups,
+    config_fingerprint,
+    groups_fingerprint,
+    history_from_arrays,
+    read_checkpoint,
+)
+from .io import write_npz
 from .kernels import get_backend
 from .loss import ResidualGroup, fit_output_layer, jets, loss_and_grad
-from .network import MLP, save_npz_atomic
+from .network import MLP
 from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
 from .optim.adam import AdamState
+from .trainconfig import TrainConfig, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resume"]
 
-
-@dataclass
-class TrainConfig:
-    """Settings of a training run.
-
-    Parameters
-    ----------
-    adam_iters : int
-        Adam warm-up iterations (0 to skip).
-    adam_lr : float
-        Adam learning rate.
-    lbfgs_iters : int
-        Maximum L-BFGS iterations.
-    lbfgs : LBFGSConfig
-        L-BFGS settings (memory, tolerances, line search); its ``max_iter`` and
-        ``time_limit`` are ignored in favour of the fields here.
-    time_limit : float, optional
-        Wall-time budget in seconds for the whole run.
-    max_evals : int, optional
-        Budget of loss-and-gradient evaluations for the whole run.
-    print_every : int
-        Iterations between progress lines (0: silent).
-    resample_every : int
-        Draw new collocation points every so many iterations (0: never).  In the
-        L-BFGS stage this also clears the curvature memory.
-    checkpoint : path, optional
-        File (``.npz``) the state is written to, atomically.
-    checkpoint_every : int
-        Iterations between checkpoints.
-    error_every : int
-        Iterations between error evaluations (when the problem has an exact
-        solution and ``error_points`` are given).
-    calibrate_scale : bool
-        Before the first iteration, fit the output layer of the initial network by
-        linear least squares (the loss is a linear least-squares problem in it) and
-        set the problem's displacement scale to the root-mean-square of that
-        fitted field, so that the trained network's outputs are O(1) in the scaled
-        units.  The fitted layer itself is discarded (training starts from the
-        random initialisation).  Skipped when the problem's displacement scale was
-        given, or ``theta0`` is.
-    """
-
-    adam_iters: int = 0
-    adam_lr: float = 1e-3
-    lbfgs_iters: int = 5000
-    lbfgs: LBFGSConfig = field(default_factory=lambda: LBFGSConfig(memory=50))
-    time_limit: float | None = None
-    max_evals: int | None = None
-    print_every: int = 100
-    resample_every: int = 0
-    checkpoint: str | os.PathLike | None = None
-    checkpoint_every: int = 200
-    error_every: int = 50
-    calibrate_scale: bool = True
-
-    def __post_init__(self) -> None:
-        for name in (
-            "adam_iters",
-            "lbfgs_iters",
-            "print_every",
-            "resample_every",
-            "checkpoint_every",
-            "error_every",
-        ):
-            v = getattr(self, name)
-            if int(v) != v or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v}")
-        if not self.adam_lr > 0:
-            raise ValueError(f"adam_lr must be > 0, got {self.adam_lr}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be > 0 seconds, got {self.time_limit}")
+ZERO_SECOND_DERIVATIVE = ("relu", "linear")
+"""Activations whose second derivative is zero almost everywhere."""
 
 
-@dataclass
-class TrainResult:
-    """Outcome of :func:`train`.
-
-    Attributes
-    ----------
-    theta : ndarray
-        Best network parameters found.
-    loss : float
-        Loss at ``theta`` (and ``q``).
-    history : dict of lists
-        ``iteration, stage, loss, gnorm, time`` per recorded iteration, ``groups``
-        (per-group losses), and ``error_iteration, error_time, error`` when errors
-        are tracked.
-    stop_reason : str
-    n_iter, n_eval : int
-    wall_time : float
-        Seconds spent in this and earlier (resumed) parts of the run.
-    q : ndarray, shape (n_q,)
-        Identified physical parameters at the best iterate (inverse problems, in
-        the problem's scaled units: ``problem.material_at(q)`` gives the material);
-        empty for forward problems.
-    """
-
-    theta: np.ndarray
-    loss: float
-    history: dict
-    stop_reason: str
-    n_iter: int
-    n_eval: int
-    wall_time: float
-    q: np.ndarray = field(default_factory=lambda: np.zeros(0))
+GTOL_LOSS_FACTOR = 2.0
+"""The L-BFGS gradient tests stop a run only where the current loss is at most this
+factor times the best loss recorded so far."""
 
 
 class _Objective:
@@ -207,10 +125,13 @@ class _Run:
         self.it = 0
         self.stage = "adam" if config.adam_iters > 0 else "lbfgs"
         self.sample_state = _rng_state(rng)
+        self.hbuf = HistoryBuffer()
+        self.config_fingerprint = config_fingerprint(config)
         self.n_q = int(getattr(problem, "n_q", 0))
         if self.n_q:
             self.hist["q"] = []
-        self.obj = _Objective(mlp, problem.residual_groups(rng), device, self.n_q)
+        self.obj = _Objective(mlp, [], device, self.n_q)
+        self.set_groups(problem.residual_groups(rng))
         self.adam: AdamState | None = None
         self.lbfgs: LBFGSState | None = None
         self.theta: np.ndarray | None = None
@@ -242,11 +163,28 @@ class _Run:
         problem.scale_displacement(s)
         # the same points again, with targets in the new units
         _set_rng_state(self.rng, self.sample_state)
-        self.obj.groups = problem.residual_groups(self.rng)
+        self.set_groups(problem.residual_groups(self.rng))
 
-    def resample(self) -> None:
-        self.sample_state = _rng_state(self.rng)
-        self.obj.groups = self.problem.residual_groups(self.rng)
+    def set_groups(self, groups: list[ResidualGroup]) -> None:
+        """Train on these groups from now on (and remember their fingerprint)."""
+        self.obj.groups = groups
+        self.fingerprint = groups_fingerprint(groups)
+
+    def resample(self) -> str | None:
+        """Draw new collocation points; on a failure of the problem's callables (an
+        exception, NaN or inf values) keep the current points and return the reason
+        to stop."""
+        state = _rng_state(self.rng)
+        try:
+            groups = self.problem.residual_groups(self.rng)
+        except Exception as exc:  # user callables: body force, prescribed values
+            return (
+                f"resampling failed at iteration {self.it}: {type(exc).__name__}: {exc}; "
+                "kept the best iterate"
+            )
+        self.sample_state = state
+        self.set_groups(groups)
+        return None
 
     def record(self, loss: float, gnorm: float) -> None:
         h = self.hist
@@ -259,6 +197,7 @@ class _Run:
         theta, q = self.split(self.theta)
         if q is not None:
             h["q"].append([float(v) for v in q])
+        self.hbuf.record(self.it, self.stage, loss, gnorm, h["time"][-1], self.obj.last_groups, q)
         if loss < self.best[0]:
             self.best = (loss, self.theta.copy())
         cfg = self.cfg
@@ -273,6 +212,7 @@ class _Run:
             h["error_iteration"].append(self.it)
             h["error_time"].append(self.elapsed())
             h["error"].append(err)
+            self.hbuf.record_error(self.it, h["error_time"][-1], err)
         if self.out is not None and cfg.print_every and self.it % cfg.print_every == 0:
             groups = " ".join(f"{k}={v:.2e}" for k, v in self.obj.last_groups.items())
             e = "" if err is None else f" rel_l2={err:.3e}"
@@ -291,65 +231,90 @@ class _Run:
         return None if scales is None else float(scales.displacement)
 
     def save(self, path) -> None:
-        arrays = {
-            "theta": self.theta,
-            "meta": np.array(
-                json.dumps(
-                    {
-                        "mlp": self.mlp.to_dict(),
-                        "it": self.it,
-                        "stage": self.stage,
-                        "elapsed": self.elapsed(),
-                        "n_eval": self.n_eval(),
-                        "rng": _rng_state(self.rng),
-                        "sample_rng": self.sample_state,
-                        "history": self.hist,
-                        "best_loss": self.best[0],
-                        "displacement_scale": self._displacement_scale(),
-                    }
-                )
-            ),
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "mlp": self.mlp.to_dict(),
+            "n_q": self.n_q,
+            "it": self.it,
+            "stage": self.stage,
+            "elapsed": self.elapsed(),
+            "n_eval": self.n_eval(),
+            "rng": _rng_state(self.rng),
+            "sample_rng": self.sample_state,
+            "best_loss": self.best[0],
+            "displacement_scale": self._displacement_scale(),
+            "history_groups": self.hbuf.group_names,
+            "fingerprint": {"groups": self.fingerprint, "config": self.config_fingerprint},
         }
+        arrays = {"theta": self.theta}
         if self.best[1] is not None:
             arrays["best_theta"] = self.best[1]
-        if self.adam is not None:
-            for k, v in self.adam.to_dict().items():
-                arrays[f"adam__{k}"] = np.asarray(v)
-        if self.lbfgs is not None:
-            for k, v in self.lbfgs.to_dict().items():
-                arrays[f"lbfgs__{k}"] = np.asarray(v)
-        save_npz_atomic(path, **arrays)
+        scalars = meta["scalars"] = {}
+        for prefix, state in (("adam__", self.adam), ("lbfgs__", self.lbfgs)):
+            if state is not None:
+                for k, v in state.to_dict().items():
+                    if isinstance(v, np.ndarray):
+                        arrays[prefix + k] = v
+                    else:
+                        scalars[prefix + k] = v
+        arrays["meta"] = np.array(json.dumps(meta))
+        arrays.update(self.hbuf.arrays())
+        write_npz(path, **arrays)
 
     def restore(self, path) -> None:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            if MLP.from_dict(meta["mlp"]) != self.mlp:
-                raise ValueError(f"checkpoint {path} was written for a different network")
-            self.theta = np.array(z["theta"])
-            if self.theta.shape != (self.mlp.n_params + self.n_q,):
-                raise ValueError(
-                    f"checkpoint {path} holds {self.theta.shape[0]} parameters, the problem "
-                    f"and network need {self.mlp.n_params + self.n_q}"
-                )
-            self.best = (
-                meta["best_loss"],
-                np.array(z["best_theta"]) if "best_theta" in z else self.theta.copy(),
+        """Continue from a checkpoint, after checking it was written for this network,
+        problem and configuration (ValueError naming the difference)."""
+        meta, z = read_checkpoint(path)
+        try:
+            saved_mlp = MLP.from_dict(meta["mlp"])
+            fp = meta["fingerprint"]
+            it, stage = int(meta["it"]), str(meta["stage"])
+            sample_rng, rng_state = meta["sample_rng"], meta["rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {path} has an incomplete 'meta' entry: {exc}") from exc
+        if saved_mlp != self.mlp:
+            raise ValueError(
+                f"checkpoint {path} was written for a different network ({saved_mlp}, now "
+                f"{self.mlp})"
             )
-            ad = {k[6:]: z[k] for k in z.files if k.startswith("adam__")}
-            lb = {k[7:]: z[k] for k in z.files if k.startswith("lbfgs__")}
-        self.it = meta["it"]
-        self.stage = meta["stage"]
-        self.t_offset = meta["elapsed"]
-        self.eval_offset = meta["n_eval"]
-        self.hist = meta["history"]
+        theta = np.asarray(z["theta"], dtype=np.float64)
+        if theta.shape != (self.mlp.n_params + self.n_q,):
+            raise ValueError(
+                f"checkpoint {path} holds {theta.shape} parameters, the problem "
+                f"and network need ({self.mlp.n_params + self.n_q},)"
+            )
+        compare_config(path, fp["config"], self.config_fingerprint)
+        scales = getattr(self.problem, "scales", None)
+        old_scale = None if scales is None else scales.displacement
         if meta.get("displacement_scale") is not None:
             self.problem.scales.displacement = float(meta["displacement_scale"])
-        _set_rng_state(self.rng, meta["sample_rng"])
-        self.obj.groups = self.problem.residual_groups(self.rng)
-        self.sample_state = meta["sample_rng"]
-        _set_rng_state(self.rng, meta["rng"])
+        _set_rng_state(self.rng, sample_rng)
+        groups = self.problem.residual_groups(self.rng)
+        try:
+            compare_groups(path, fp["groups"], groups_fingerprint(groups))
+        except ValueError:
+            if old_scale is not None:
+                scales.displacement = old_scale
+            raise
+        self.set_groups(groups)
+        self.sample_state = sample_rng
+        _set_rng_state(self.rng, rng_state)
+        self.theta = theta
+        self.best = (
+            meta["best_loss"],
+            np.array(z["best_theta"]) if "best_theta" in z else self.theta.copy(),
+        )
+        state = {**z, **meta.get("scalars", {})}
+        ad = {k[6:]: v for k, v in state.items() if k.startswith("adam__")}
+        lb = {k[7:]: v for k, v in state.items() if k.startswith("lbfgs__")}
         self.adam = AdamState.from_dict(ad) if ad else None
         self.lbfgs = LBFGSState.from_dict(lb) if lb else None
+        self.it = it
+        self.stage = stage
+        self.t_offset = float(meta["elapsed"])
+        self.eval_offset = int(meta["n_eval"])
+        self.hbuf = HistoryBuffer.from_arrays(z, meta["history_groups"])
+        self.hist = history_from_arrays(z, meta["history_groups"] or [], self.n_q)
 
     # ------------------------------------------------------------ main loop
     def budget_reason(self) -> str | None:
@@ -373,6 +338,24 @@ class _Run:
             return "stopped by callback"
         return self.budget_reason()
 
+    def lbfgs_stop_reason(self, info, lcfg: LBFGSConfig) -> str | None:
+        """The stopping tests of an L-BFGS iteration (all of them, in this order).
+
+        The gradient tests count only when the current loss is at most
+        ``GTOL_LOSS_FACTOR`` times the best loss so far: after a resample the
+        reference gradient ``gnorm_init`` belongs to the new points, and a small
+        gradient far above the best loss is no convergence of the run.
+        """
+        if not info.accepted:
+            return f"L-BFGS stopped: {info.message}"
+        near_best = self.lbfgs.f <= GTOL_LOSS_FACTOR * self.best[0]
+        small = info.gnorm <= lcfg.gtol * self.lbfgs.gnorm_init or info.gnorm <= lcfg.gtol_abs
+        if small and near_best:
+            return "gradient norm below tolerance"
+        if self.lbfgs.n_stall >= lcfg.ftol_iters:
+            return "relative decrease below ftol"
+        return None
+
     def run(self) -> TrainResult:
         cfg = self.cfg
         self.t0 = time.perf_counter()
@@ -390,7 +373,9 @@ class _Run:
                 self.theta = self.theta + step
                 self.it += 1
                 if cfg.resample_every and self.it % cfg.resample_every == 0:
-                    self.resample()
+                    reason = self.resample()
+                    if reason is not None:
+                        break
                 reason = self.tick()
             if reason is None:
                 self.stage = "lbfgs"
@@ -412,17 +397,13 @@ class _Run:
                 self.it += 1
                 n_done += 1
                 self.record(self.lbfgs.f, info.gnorm)
-                if not info.accepted:
-                    reason = f"L-BFGS stopped: {info.message}"
-                    break
-                if info.gnorm <= lcfg.gtol * self.lbfgs.gnorm_init or info.gnorm <= lcfg.gtol_abs:
-                    reason = "gradient norm below tolerance"
-                    break
-                if self.lbfgs.n_stall >= lcfg.ftol_iters:
-                    reason = "relative decrease below ftol"
+                reason = self.lbfgs_stop_reason(info, lcfg)
+                if reason is not None:
                     break
                 if cfg.resample_every and self.it % cfg.resample_every == 0:
-                    self.resample()
+                    reason = self.resample()
+                    if reason is not None:
+                        break
                     self.lbfgs = lbfgs_init(self.obj, self.theta, lcfg)
                 reason = self.tick()
         # the best recorded iterate: every recorded loss was evaluated at the theta
@@ -488,9 +469,18 @@ def train(
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    TypeError
+        If ``problem``, ``mlp``, ``config`` or ``callback`` has the wrong type (for
+        example ``train(mlp, problem)`` or a dict as ``config``).
+    ValueError
+        If ``rng`` is not a Generator, the network's dimensions are not the
+        problem's, its activation has no second derivative for a second-order loss,
+        the checkpoint path cannot be written, or ``theta0`` has the wrong length.
     """
-    config = TrainConfig() if config is None else config
-    _check_setup(problem, mlp, rng, config)
+    config = _check_setup(problem, mlp, rng, config, callback)
     get_backend(device)
     theta = mlp.init(rng) if theta0 is None else mlp.check_theta(np.array(theta0, dtype=float))
     calibrate = (
@@ -501,6 +491,7 @@ def train(
     if calibrate:
         problem.reset_displacement_scale()  # a second run on the same problem starts alike
     run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    _check_second_derivatives(mlp, run.obj.groups)
     q0 = problem.initial_q() if run.n_q else None
     if calibrate:
         run.calibrate_scale(theta, q0)
@@ -522,30 +513,94 @@ def resume(
     error_points: np.ndarray | None = None,
     out: TextIO | None = sys.stdout,
 ) -> TrainResult:
-    """Continue a run from a checkpoint written by :func:`train` (same problem,
-    network and configuration).  ``rng`` is overwritten with the saved state."""
+    """Continue a run from a checkpoint written by :func:`train`.
+
+    Parameters are those of :func:`train`; ``rng`` is overwritten with the saved
+    state (any generator will do), and ``config`` must keep the settings that shape
+    the trajectory (budgets, output and checkpoint settings may change; see
+    :data:`pinngelu.checkpoint.FINGERPRINT_CONFIG_FIELDS`).  Without
+    ``config.checkpoint`` the run keeps writing to ``checkpoint``.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``checkpoint``.
+    ValueError
+        If the file is no readable checkpoint of this version, or was written for a
+        different network, problem (geometry, conditions, loads, material, point
+        counts) or configuration; the message names the file and the difference.
+    """
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a path, got {type(checkpoint).__name__}")
     path = Path(checkpoint)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    config = TrainConfig() if config is None else config
+    config = _check_setup(problem, mlp, rng, config, callback)
     if config.checkpoint is None:
         config = replace(config, checkpoint=path)
-    _check_setup(problem, mlp, rng, config)
+        check_checkpoint_path(path)
+    get_backend(device)
     run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    _check_second_derivatives(mlp, run.obj.groups)
     run.restore(path)
     return run.run()
 
 
-def _check_setup(problem, mlp: MLP, rng, config: TrainConfig) -> None:
+def _check_setup(problem, mlp: MLP, rng, config, callback) -> TrainConfig:
+    """Check the arguments of :func:`train` / :func:`resume` before any work; returns
+    the configuration."""
+    if isinstance(problem, MLP) and not isinstance(mlp, MLP):
+        raise TypeError(
+            "train(problem, mlp, ...): the first argument is the network; pass the problem first"
+        )
+    if not callable(getattr(problem, "residual_groups", None)):
+        raise TypeError(
+            f"problem must be an ElasticityProblem (with residual_groups), got "
+            f"{type(problem).__name__}"
+        )
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"mlp must be a pinngelu.MLP, got {type(mlp).__name__}")
+    if config is None:
+        config = TrainConfig()
+    elif isinstance(config, dict):
+        raise TypeError("config must be a TrainConfig, got a dict; use TrainConfig(**settings)")
+    elif not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
+        raise ValueError(
+            f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), got "
+            f"{type(rng).__name__}"
+        )
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     if mlp.in_dim != problem.dim or mlp.out_dim != problem.dim:
         raise ValueError(
             f"the network maps {mlp.in_dim}-D to {mlp.out_dim}-D, the problem is {problem.dim}-D"
         )
     if config.checkpoint is not None:
-        p = Path(config.checkpoint)
-        if not p.parent.exists():
-            raise ValueError(f"checkpoint folder {p.parent} does not exist")
-        if not os.access(p.parent, os.W_OK):
-            raise ValueError(f"checkpoint folder {p.parent} is not writable")
+        check_checkpoint_path(config.checkpoint)
+    return config
+
+
+def _check_second_derivatives(mlp: MLP, groups: list[ResidualGroup]) -> None:
+    """A network whose activation has a zero second derivative (almost everywhere)
+    cannot represent a loss on second derivatives (the Navier operator)."""
+    name = activation_name(mlp.act_code)
+    if name not in ZERO_SECOND_DERIVATIVE:
+        return
+    d = mlp.in_dim
+    for g in groups:
+        uses = np.any(g.C[..., 1 + d :] != 0)
+        if g.param_coefficients is not None:
+            uses = uses or np.any(g.param_coefficients[..., 1 + d :] != 0)
+        if uses:
+            raise ValueError(
+                f"the network's activation {name!r} has a zero second derivative "
+                f"almost everywhere, but residual group {g.name!r} needs second derivatives "
+                "(the Navier operator of the interior); use a smooth activation such as "
+                "'gelu' or 'tanh'"
+            )

@@ -6,6 +6,7 @@ conditions), short runs of every case, and the full runs against the accuracy ta
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import math
 
@@ -310,3 +311,19 @@ def test_full_run_reaches_targets(name, tmp_path):
     summary = load(name).main(["--out", str(tmp_path), "--quiet"])
     misses = {k: summary[k] for k, bound in TARGETS[name].items() if not summary[k] <= bound}
     assert not misses, f"{name}: above target {TARGETS[name]}: {misses}"
+
+
+def test_cases_share_settings_and_main():
+    """The steel constants, the default training settings and ``main`` live once, in
+    :mod:`pinngelu.runner`."""
+    from pinngelu import runner
+
+    cfg = runner.case_config(print_every=100)
+    assert (cfg.adam_iters, cfg.lbfgs_iters, cfg.time_limit) == (0, 20000, 280.0)
+    assert cfg.print_every == 100 and cfg.error_every == 50
+    for name in ("cantilever", "hollow_sphere", "lame_cylinder", "plate_with_hole"):
+        mod = load(name)
+        assert (mod.E, mod.NU) == (runner.STEEL_E, runner.STEEL_NU)
+    for name in ALL_CASES:
+        src = inspect.getsource(load(name).main)
+        assert "case_main(" in src and "case_parser" not in src

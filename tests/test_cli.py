@@ -91,3 +91,46 @@ def test_python_m_pinngelu_runs_a_case(tmp_path):
 @pytest.mark.parametrize("device", ["gpu", "CPU0"])
 def test_bad_device_is_a_usage_error(device, capsys):
     assert cli.main(["run", "plate_manufactured", "--device", device]) == 2
+
+
+@pytest.mark.parametrize(
+    "opts, match",
+    [
+        (["--seed", "-1"], "--seed: must be an integer >= 0, got -1"),
+        (["--seed", "1.5"], "--seed: invalid int value"),
+        (["--max-iter", "-3"], "--max-iter: must be an integer >= 0"),
+        (["--adam-iters", "-1"], "--adam-iters: must be an integer >= 0"),
+        (["--print-every", "-1"], "--print-every: must be an integer >= 0"),
+        (["--time-limit", "0"], "--time-limit: must be a finite number of seconds > 0"),
+        (["--time-limit", "nan"], "--time-limit: must be a finite number of seconds > 0"),
+        (["--time-limit", "-5"], "--time-limit: must be a finite number of seconds > 0"),
+        (["--time-limit", "soon"], "--time-limit: invalid number of seconds"),
+        (["--unknown-option"], "unrecognized arguments"),
+    ],
+)
+def test_bad_values_are_usage_errors(opts, match, capsys):
+    assert cli.main(["run", "plate_manufactured", *opts]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_out_pointing_at_a_file_is_a_usage_error(tmp_path, capsys):
+    target = tmp_path / "summary.json"
+    target.write_text("{}")
+    assert cli.main(["run", "plate_manufactured", "--out", str(target)]) == 2
+    assert "is an existing file, not a folder" in capsys.readouterr().err
+    assert target.read_text() == "{}"
+
+
+def test_case_script_usage_error_exit_code():
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    script = os.path.join(root, "cases", "plate_manufactured.py")
+    env = dict(os.environ, PYTHONPATH=root)  # this checkout's package, not an installed one
+    proc = subprocess.run(
+        [sys.executable, script, "--seed", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "--seed: must be an integer >= 0" in proc.stderr

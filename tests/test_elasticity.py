@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 
 from pinngelu.elasticity import (
+    LAME_RATIO_MAX,
+    LAME_RATIO_WARN,
+    Dirichlet,
     Material,
+    NearlyIncompressibleWarning,
+    Pressure,
     Scales,
+    Symmetry,
+    Traction,
+    check_conflicts,
+    check_lame_ratio,
     navier_operator,
     strain_from_gradient,
     stress_from_strain,
@@ -26,6 +35,7 @@ from pinngelu.elasticity import (
     von_mises,
 )
 from pinngelu.kernels import n_channels, second_pairs
+from pinngelu.rigid_body import describe_free_modes, free_modes, rigid_body_modes
 
 
 # ------------------------------------------------------------ analytic fields
@@ -404,3 +414,171 @@ def test_von_mises_rotation_invariant():
     Q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
     s_rot = np.einsum("ik,pkl,jl->pij", Q, s, Q)
     np.testing.assert_allclose(von_mises(s_rot), von_mises(s), rtol=1e-12)
+
+
+# ------------------------------------------------------- input checks
+class TestRealValues:
+    @pytest.mark.parametrize(
+        "lam, mu, exc, match",
+        [
+            (1.0 + 2.0j, 1.0, TypeError, "lam: complex"),
+            (1.0, np.complex128(1.0), TypeError, "mu: complex"),
+            ("1.0", 1.0, TypeError, "lam: expected real numbers, got the string"),
+            (1.0, True, TypeError, "mu must be a real number"),
+            ([1.0, 2.0], 1.0, TypeError, "lam must be a real number, got shape"),
+        ],
+    )
+    def test_material_rejects_non_real(self, lam, mu, exc, match):
+        with pytest.raises(exc, match=match):
+            Material.from_lame(lam, mu)
+        with pytest.raises(exc, match=match):
+            Material(lam, mu)
+
+    @pytest.mark.parametrize(
+        "E, nu, match",
+        [(1.0 + 1.0j, 0.3, "Young's modulus E: complex"), (1.0, "0.3", "Poisson ratio nu")],
+    )
+    def test_from_E_nu_rejects_non_real(self, E, nu, match):
+        with pytest.raises(TypeError, match=match):
+            Material.from_E_nu(E, nu)
+
+    @pytest.mark.parametrize(
+        "make, exc, match",
+        [
+            (lambda: Dirichlet("left", 1j), TypeError, "Dirichlet on 'left': value: complex"),
+            (lambda: Traction("top", [1.0, 2j]), TypeError, "Traction on 'top': value: complex"),
+            (lambda: Traction("top", "1e6"), TypeError, "Traction on 'top': value.*string"),
+            (lambda: Dirichlet("left", [[0.0, 1.0], [2.0]]), ValueError, "'left'.*regular"),
+            (lambda: Dirichlet("left", [0.0, "a"]), TypeError, "'left'.*real numbers"),
+            (lambda: Pressure("hole", None), TypeError, "Pressure on 'hole'.*real numbers"),
+            (lambda: Dirichlet("left", weight=-1.0), ValueError, "'left': condition weights"),
+            (lambda: Symmetry("left", weight=math.nan), ValueError, "condition weights"),
+            (lambda: Traction("top", weight="1"), TypeError, "'top': weight.*string"),
+            (lambda: Dirichlet("left", components=(0, 0)), ValueError, "repeat a component"),
+            (lambda: Dirichlet("left", components=0), TypeError, "sequence of ints"),
+            (lambda: Dirichlet("left", components="0"), TypeError, "sequence of ints"),
+            (lambda: Traction("top", components=(0.5,)), TypeError, "components must be ints"),
+            (lambda: Dirichlet(3.0), ValueError, "name or a predicate"),
+        ],
+    )
+    def test_condition_rejects(self, make, exc, match):
+        with pytest.raises(exc, match=match):
+            make()
+
+    def test_conditions_accept_arrays_and_numpy_components(self):
+        bc = Dirichlet("left", np.array([0.0, 1.0]), components=np.array([0, 1]))
+        assert len(bc.components) == 2
+        Traction("top", lambda X: X)  # functions are checked on points, by the problem
+
+
+class TestConflicts:
+    @pytest.mark.parametrize(
+        "conds, match",
+        [
+            ([Dirichlet("left"), Dirichlet("left")], "given twice"),
+            ([Dirichlet("left", 0.0), Dirichlet("left", 1.0)], "both prescribe component x"),
+            (
+                [Dirichlet("left", 0.0, components=(1,)), Dirichlet("left", 1.0)],
+                "Dirichlet and Dirichlet on 'left' both prescribe component y",
+            ),
+            (
+                [Dirichlet("left", components=(0,)), Traction("left", components=(0,))],
+                "displaced or loaded",
+            ),
+            ([Dirichlet("left", components=(1,)), Traction("left")], "component y"),
+            ([Traction("top", 1.0), Traction("top", 1.0, components=(1,))], "component y"),
+            ([Symmetry("left"), Dirichlet("left", components=(1,))], "Symmetry and Pressure"),
+            (
+                [Symmetry("left"), Traction("left", components=(1,))],
+                "Symmetry and Traction on 'left'",
+            ),
+            ([Pressure("top", 1.0), Traction("top", 0.0, components=(0,))], "Pressure and"),
+            ([Symmetry("left"), Symmetry("left")], "Symmetry on 'left' is given twice"),
+        ],
+    )
+    def test_conflicts_raise(self, conds, match):
+        with pytest.raises(ValueError, match=match):
+            check_conflicts(conds, 2)
+
+    @pytest.mark.parametrize(
+        "conds",
+        [
+            [Dirichlet("top", 0.0, components=(0,)), Traction("top", 1.0, components=(1,))],
+            [Dirichlet("left"), Dirichlet("right"), Symmetry("bottom"), Pressure("top", 1.0)],
+            [Dirichlet("left", components=(0,)), Dirichlet("left", 1.0, components=(1,))],
+            # predicates are not checked: they may select any subset of the boundary
+            [Dirichlet(lambda X: X[:, 0] < 0.1), Dirichlet(lambda X: X[:, 0] < 0.2)],
+        ],
+    )
+    def test_compatible_conditions_pass(self, conds):
+        check_conflicts(conds, 2)
+
+    def test_third_component_in_3d(self):
+        with pytest.raises(ValueError, match="component z"):
+            check_conflicts([Dirichlet("x_min", components=(2,)), Traction("x_min")], 3)
+
+
+class TestLameRatio:
+    def test_thresholds(self):
+        check_lame_ratio(LAME_RATIO_WARN, 1.0, False)  # at the threshold: silent
+        with pytest.warns(NearlyIncompressibleWarning, match=r"lam/mu = 50.*nu = 0.49"):
+            check_lame_ratio(50.0, 1.0, False)
+        with pytest.raises(ValueError, match="nearly incompressible.*exceeds 10000"):
+            check_lame_ratio(1.01 * LAME_RATIO_MAX, 1.0, False)
+        with pytest.warns(NearlyIncompressibleWarning, match=r"plane stress \(lam\*\)"):
+            check_lame_ratio(60.0, 1.0, True)
+
+    def test_plane_stress_is_well_conditioned(self):
+        m = Material.from_E_nu(1.0, 0.4999)
+        assert m.lam / m.mu > LAME_RATIO_WARN  # plane strain would warn ...
+        assert m.lam_2d(True) / m.mu < 2.0  # ... lam* stays below 2 mu
+
+
+class TestRigidBodyModes:
+    @pytest.mark.parametrize("d", [2, 3])
+    def test_modes_are_strain_free(self, d):
+        """The modes are linear in x with skew-symmetric gradients: no strain."""
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(4, d))
+        G = np.stack(
+            [rigid_body_modes(X + np.eye(d)[i]) - rigid_body_modes(X) for i in range(d)],
+            axis=2,
+        )  # (N, d, d, m): [p, j, i] = du_j/dx_i, exact for linear modes
+        np.testing.assert_allclose(G + np.swapaxes(G, 1, 2), 0.0, atol=1e-12)
+        m = G.shape[-1]
+        assert m == (3 if d == 2 else 6)
+        assert np.linalg.matrix_rank(rigid_body_modes(X).reshape(-1, m)) == m
+
+    @pytest.mark.parametrize(
+        "rows, d, names",
+        [
+            (
+                np.zeros((0, 3)),
+                2,
+                ["translation along x", "translation along y", "rotation about z"],
+            ),
+            (np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), 2, ["rotation about z"]),
+            (np.array([[1.0, 0.0, -1.0], [1.0, 0.0, -0.5]]), 2, ["translation along y"]),
+            # u_x fixed on the line y = 1: rotation about a point of that line stays free
+            (
+                np.array([[1.0, 0.0, -1.0]]),
+                2,
+                ["translation along y", "rotation about z around the point (0, 1)"],
+            ),
+            (np.eye(6)[:5], 3, ["rotation about z"]),
+            (np.eye(6)[[0, 3, 4, 5]], 3, ["translation along y", "translation along z"]),
+            (
+                np.vstack([[1.0, 1.0, 0, 0, 0, 0], np.eye(6)[3:]]),
+                3,
+                ["translation perpendicular to (0.7071, 0.7071, 0)"],
+            ),
+        ],
+    )
+    def test_free_modes_named(self, rows, d, names):
+        V = free_modes(rows, d)
+        origin = np.zeros(d)
+        assert describe_free_modes(V, d, origin, 1.0) == names
+
+    def test_full_rank_leaves_nothing(self):
+        assert free_modes(np.eye(3), 2).shape == (3, 0)
+        assert describe_free_modes(free_modes(np.eye(6), 3), 3, np.zeros(3), 1.0) == []

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 import pinngelu as pg
-from pinngelu.io import prepare_output_dir, write_fields, write_json, write_solution
+from pinngelu.io import (
+    atomic_write,
+    prepare_output_dir,
+    temporary_path,
+    write_fields,
+    write_json,
+    write_npz,
+    write_solution,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +36,65 @@ def mesh3d():
 
 def leftovers(folder: Path, keep: set[str]) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+# --------------------------------------------------------- atomic writer
+def test_atomic_write_replaces_a_stale_temporary_file(tmp_path):
+    """A ``.tmp`` left by a killed writer is replaced by the next write, which leaves
+    only the target."""
+    path = tmp_path / "a.txt"
+    temporary_path(path).write_text("half-written by a killed process")
+    assert atomic_write(path, lambda tmp: tmp.write_text("new")) == path
+    assert path.read_text() == "new"
+    assert leftovers(tmp_path, {"a.txt"}) == []
+
+
+def test_atomic_write_failure_keeps_target_and_removes_temporary(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+
+    def broken(tmp):
+        tmp.write_text("partial")
+        raise RuntimeError("writer broke")
+
+    with pytest.raises(RuntimeError, match="writer broke"):
+        atomic_write(path, broken)
+    assert path.read_text() == "old"
+    assert leftovers(tmp_path, {"a.txt"}) == []
+
+
+def test_atomic_write_missing_folder(tmp_path):
+    with pytest.raises(OSError):
+        atomic_write(tmp_path / "missing" / "a.txt", lambda tmp: tmp.write_text("x"))
+    assert leftovers(tmp_path, set()) == []
+
+
+def test_write_npz_round_trip_and_keeps_the_name(tmp_path):
+    path = write_npz(tmp_path / "m.npz", a=np.arange(3.0), s=np.array("text"))
+    with np.load(path) as z:
+        np.testing.assert_array_equal(z["a"], [0.0, 1.0, 2.0])
+        assert str(z["s"]) == "text"
+    assert leftovers(tmp_path, {"m.npz"}) == []
+
+
+def test_model_save_goes_through_the_atomic_writer(tmp_path):
+    mlp = pg.MLP(2, (3,), 2)
+    path = tmp_path / "model.npz"
+    temporary_path(path).write_bytes(b"stale")
+    mlp.save(path, np.zeros(mlp.n_params))
+    assert leftovers(tmp_path, {"model.npz"}) == []
+    assert pg.MLP.load(path)[0] == mlp
+
+
+def test_figures_go_through_the_atomic_writer(tmp_path):
+    from pinngelu.plotting import plot_history
+
+    path = tmp_path / "h.png"
+    temporary_path(path).write_bytes(b"stale")
+    hist = {"iteration": [0, 1], "loss": [1.0, 0.5], "time": [0.0, 0.1], "groups": []}
+    plot_history(hist, path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert leftovers(tmp_path, {"h.png"}) == []
 
 
 # ------------------------------------------------------------------- VTU
@@ -136,6 +203,39 @@ def test_write_fields_msh_is_gmsh(tmp_path, mesh2d):
     assert path.read_text(errors="replace").startswith("$MeshFormat")
     m = meshio.read(path)
     np.testing.assert_allclose(m.point_data["displacement"][:, :2], u)
+
+
+def test_write_fields_msh_3d_with_tensors(tmp_path, mesh3d):
+    """3D Gmsh files work: tetrahedra, and tensors as 9 components (Gmsh takes 1, 3 or
+    9 per field)."""
+    pts, cells = mesh3d
+    P = pts.shape[0]
+    ten = np.zeros((P, 3, 3))
+    ten[:, 0, 1] = ten[:, 1, 0] = pts[:, 2]
+    ten[:, 2, 2] = 1.0
+    path = write_fields(tmp_path / "g.msh", pts, cells, {"u": pts, "eps": ten, "vm": pts[:, 0]})
+    m = meshio.read(path)
+    assert m.cells[0].type == "tetra" and m.cells[0].data.shape == cells.shape
+    np.testing.assert_allclose(m.point_data["eps"], ten.reshape(P, 9))
+    np.testing.assert_allclose(m.point_data["u"], pts)
+    assert leftovers(tmp_path, {"g.msh"}) == []
+
+
+def test_write_fields_msh_2d_tensor_is_full(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    P = pts.shape[0]
+    ten = np.tile(np.array([[1.0, 2.0], [2.0, 3.0]]), (P, 1, 1))
+    path = write_fields(tmp_path / "t.msh", pts, cells, {"sigma": ten})
+    np.testing.assert_allclose(
+        meshio.read(path).point_data["sigma"][0], [1, 2, 0, 2, 3, 0, 0, 0, 0]
+    )
+
+
+def test_write_fields_msh_refuses_other_component_counts(tmp_path, mesh2d):
+    pts, cells = mesh2d
+    with pytest.raises(ValueError, match="field 'w' has 4 components; Gmsh"):
+        write_fields(tmp_path / "t.msh", pts, cells, {"w": np.zeros((pts.shape[0], 4))})
+    assert leftovers(tmp_path, set()) == []
 
 
 def test_write_fields_wrong_cells(tmp_path, mesh2d):

@@ -9,6 +9,8 @@ group's ``C : J - g``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from test_elasticity import plate_field
@@ -523,3 +525,270 @@ def test_unmentioned_parts_and_components_are_traction_free():
         n_boundary=64,
     )
     assert [(bc.part, bc.components) for bc in full.conditions[3:]] == [("top", None)]
+
+
+# ------------------------------------------------- silent wrong answers refused
+def unit_square(conds, material=None, **kw):
+    return pg.ElasticityProblem(
+        pg.Rectangle(0.0, 2.0, 0.0, 1.0),
+        pg.Material.from_E_nu(1.0, 0.3) if material is None else material,
+        conds,
+        n_interior=16,
+        n_boundary=64,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    "conds, match",
+    [
+        ([pg.Dirichlet("left"), pg.Dirichlet("left", 1.0)], "both prescribe component x"),
+        ([pg.Dirichlet("left"), pg.Dirichlet("left")], "given twice"),
+        (
+            [pg.Dirichlet("left"), pg.Traction("left", 1.0, components=(1,))],
+            "Dirichlet and Traction on 'left' both prescribe component y",
+        ),
+        ([pg.Dirichlet("left"), pg.Symmetry("left")], "Symmetry and Pressure prescribe"),
+        ([pg.Dirichlet("left"), pg.Pressure("left", 1.0)], "Dirichlet and Pressure"),
+    ],
+)
+def test_conflicting_conditions_rejected_at_construction(conds, match):
+    with pytest.raises(ValueError, match=match):
+        unit_square(conds)
+
+
+def test_mixed_components_on_one_part_pass(plate):
+    # the manufactured plate has u_x and t_y on the top, u_y and t_x on the sides
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plate.build_problem(n_interior=16, n_boundary=64)
+
+
+@pytest.mark.parametrize(
+    "conds, free",
+    [
+        ([pg.Traction("right", 1.0), pg.Traction("left", -1.0)], "translation along x, "),
+        ([pg.Dirichlet("left", 0.0, components=(0,))], "leave translation along y free"),
+        ([pg.Symmetry("left"), pg.Symmetry("right")], "leave translation along y free"),
+        (
+            [pg.Dirichlet("top", 0.0, components=(0,))],
+            r"translation along y and rotation about z around the point \(1, 1\)",
+        ),
+        ([pg.Dirichlet("bottom", 0.0, components=(1,))], "leave translation along x free"),
+    ],
+)
+def test_free_rigid_body_motion_warns(conds, free):
+    with pytest.warns(pg.RigidBodyWarning, match=free):
+        unit_square(conds)
+
+
+def test_pure_traction_names_all_modes():
+    with pytest.warns(pg.RigidBodyWarning) as rec:
+        unit_square([pg.Traction("right", [1.0, 0.0]), pg.Traction("left", [-1.0, 0.0])])
+    msg = str(rec[0].message)
+    for mode in ("translation along x", "translation along y", "rotation about z"):
+        assert mode in msg
+
+
+@pytest.mark.parametrize(
+    "conds, data",
+    [
+        ([pg.Dirichlet("left")], ()),
+        ([pg.Symmetry("left"), pg.Symmetry("bottom")], ()),
+        ([pg.Dirichlet("left", components=(0,)), pg.Dirichlet("bottom", components=(1,))], ()),
+        # measured displacements fix the motion too
+        (
+            [pg.Traction("right", 1.0)],
+            (pg.DisplacementData(np.array([[0.5, 0.5], [1.5, 0.2]]), np.zeros((2, 2))),),
+        ),
+    ],
+)
+def test_constrained_problems_do_not_warn(conds, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unit_square(conds, data=data)
+
+
+def test_zero_weight_dirichlet_does_not_constrain():
+    with pytest.warns(pg.RigidBodyWarning, match="rotation about z"):
+        unit_square([pg.Dirichlet("left", weight=0.0)])
+
+
+def test_rigid_body_3d():
+    geom = pg.Box([0, 0, 0], [1, 2, 3])
+    mat = pg.Material.from_E_nu(1.0, 0.3)
+    kw = {"n_interior": 16, "n_boundary": 64}
+    with pytest.warns(pg.RigidBodyWarning, match="translation along y, translation along z"):
+        pg.ElasticityProblem(geom, mat, [pg.Dirichlet("x_min", components=(0,))], **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sym = [pg.Symmetry(p) for p in ("x_min", "y_min", "z_min")]
+        pg.ElasticityProblem(geom, mat, sym, **kw)
+        pg.ElasticityProblem(geom, mat, [pg.Dirichlet("z_max")], **kw)
+
+
+def test_cases_raise_no_warning():
+    import importlib
+
+    from pinngelu.cli import available_cases
+
+    for name in available_cases():
+        mod = importlib.import_module(f"pinngelu.cases.{name}")
+        build = getattr(mod, "make_problem", None) or mod.build_problem
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            build()
+
+
+@pytest.mark.parametrize("plane_stress", [False, True])
+def test_nearly_incompressible(plane_stress):
+    ok = pg.Material.from_E_nu(1.0, 0.45)
+    near = pg.Material.from_E_nu(1.0, 0.495)  # lam/mu = 99
+    locked = pg.Material.from_E_nu(1.0, 0.49999)  # lam/mu ~ 5e4
+    conds = [pg.Dirichlet("left")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unit_square(conds, ok, plane_stress=plane_stress)
+        if plane_stress:  # lam* < 2 mu: always fine
+            unit_square(conds, near, plane_stress=True)
+            unit_square(conds, locked, plane_stress=True)
+    if not plane_stress:
+        with pytest.warns(pg.NearlyIncompressibleWarning, match="lam/mu = 99"):
+            unit_square(conds, near)
+        with pytest.raises(ValueError, match="nearly incompressible.*plane stress"):
+            unit_square(conds, locked)
+
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [
+        ({"interior_weight": 1j}, TypeError, "interior_weight: complex"),
+        ({"interior_weight": -1.0}, ValueError, "interior_weight must be >= 0"),
+        ({"displacement_scale": 1e-3 + 0j}, TypeError, "displacement_scale: complex"),
+        ({"length_scale": "1"}, TypeError, "length_scale: expected real numbers"),
+        ({"body_force": [0.0, 1j]}, TypeError, "body force: complex"),
+        ({"body_force": lambda X: X * 1j}, TypeError, "body force: the function: complex"),
+        ({"body_force": [[0.0], [1.0, 2.0]]}, ValueError, "body force: values must form"),
+        ({"body_force": "gravity"}, TypeError, "body force.*string"),
+        (
+            {"conditions": [pg.Dirichlet("left", lambda X: X + 1j)]},
+            TypeError,
+            "Dirichlet on 'left': the function: complex",
+        ),
+        (
+            {"conditions": [pg.Dirichlet("left"), pg.Pressure("right", lambda X: X)]},
+            ValueError,
+            "Pressure on 'right': the function returned shape",
+        ),
+    ],
+)
+def test_non_real_problem_inputs(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        cantilever(**kw)
+
+
+@pytest.mark.parametrize(
+    "X, u, exc, match",
+    [
+        ([[0.05, 0.005]], [[1j, 0.0]], TypeError, "'gauges' displacements: complex"),
+        ([[0.05, 0.005j]], [[0.0, 0.0]], TypeError, "'gauges' points: complex"),
+        ([[0.05, 0.005], [0.01]], [[0.0, 0.0]] * 2, ValueError, "'gauges' points: values must"),
+        ([[0.05, 0.005]], "zero", TypeError, "'gauges' displacements.*string"),
+    ],
+)
+def test_non_real_data(X, u, exc, match):
+    with pytest.raises(exc, match=match):
+        cantilever(data=[pg.DisplacementData(X, u, name="gauges")])
+
+
+def test_data_weight_checked():
+    dat = pg.DisplacementData(np.array([[0.05, 0.005]]), np.zeros((1, 2)), weight=-2.0)
+    with pytest.raises(ValueError, match="data 'data': weight must be >= 0"):
+        cantilever(data=[dat])
+
+
+def test_callables_evaluated_once_per_point_set():
+    calls = {"f": 0, "g": 0}
+
+    def f(X):
+        calls["f"] += 1
+        return np.ones_like(X)
+
+    def g(X):
+        calls["g"] += 1
+        return np.zeros_like(X)
+
+    prob = cantilever(body_force=f, conditions=[pg.Dirichlet("left", g)])
+    calls.update(f=0, g=0)
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    a = prob.residual_groups(rng)
+    rng.bit_generator.state = state  # the same resample again (as after calibration)
+    prob.scale_displacement(2.0)
+    b = prob.residual_groups(rng)
+    assert calls == {"f": 1, "g": 1}
+    for ga, gb in zip(a, b, strict=True):
+        np.testing.assert_array_equal(ga.g, 2.0 * gb.g)  # same values, new units
+    prob.residual_groups(rng)  # new points: evaluated again
+    assert calls == {"f": 2, "g": 2}
+
+
+# --------------------------------------------------- empty and odd point sets
+def test_empty_point_sets(plate_solution):
+    prob, sol = plate_solution
+    X0 = np.zeros((0, 2))
+    assert sol.displacement(X0).shape == (0, 2)
+    assert sol.displacement_gradient(X0).shape == (0, 2, 2)
+    assert sol.strain(X0).shape == (0, 2, 2)
+    assert sol.stress(X0).shape == (0, 2, 2)
+    f = sol.fields(X0)
+    assert f["von_mises"].shape == (0,) and f["displacement_error"].shape == (0, 2)
+    with pytest.raises(ValueError, match="at least one point, got 0"):
+        sol.relative_l2_error(X0)
+
+
+def test_relative_error_of_zero_exact_field_refused():
+    prob = cantilever(n_interior=16, n_boundary=64, exact=lambda X: np.zeros_like(X))
+    mlp = pg.MLP(2, (6,), 2)
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(1), "glorot"))
+    with pytest.raises(ValueError, match="exact displacement is zero at every point"):
+        sol.relative_l2_error(np.array([[0.05, 0.005]]))
+
+
+@pytest.mark.parametrize(
+    "X, exc, match",
+    [
+        (np.array([[0.5 + 0j, 0.5]]), TypeError, "evaluation points: complex"),
+        ([[0.5, 0.5], [0.5]], ValueError, "evaluation points: values must form"),
+        (np.array([["a", "b"]]), TypeError, "evaluation points: expected real numbers"),
+        (np.zeros((3, 3)), ValueError, r"evaluation points must have shape \(N, 2\)"),
+        (np.array([[np.nan, 0.5]]), ValueError, "evaluation points contain NaN"),
+    ],
+)
+def test_bad_evaluation_points(plate_solution, X, exc, match):
+    _, sol = plate_solution
+    with pytest.raises(exc, match=match):
+        sol.displacement(X)
+
+
+def test_training_evaluates_body_force_once_per_resample():
+    """Calibrating the displacement scale rebuilds the groups on the same points
+    without calling the body force again; the run ends at the same bits as one with
+    the same force given as a constant."""
+    calls = []
+
+    def f(X):
+        calls.append(len(X))
+        return np.tile([0.3, -0.2], (len(X), 1))
+
+    def run(bf):
+        prob = unit_square([pg.Dirichlet("left")], body_force=bf)
+        cfg = pg.TrainConfig(lbfgs_iters=4, resample_every=2, print_every=0)
+        return pg.train(prob, pg.MLP(2, (6,), 2), rng=np.random.default_rng(0), config=cfg)
+
+    calls.clear()
+    res = run(f)
+    calls = calls[2:]  # construction: the checks and the scale estimate
+    ref = run([0.3, -0.2])
+    assert calls == [16, 16, 16]  # the first sample and two resamples
+    np.testing.assert_array_equal(res.theta, ref.theta)

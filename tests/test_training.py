@@ -16,6 +16,7 @@ import pytest
 
 import pinngelu as pg
 import pinngelu.training as training
+from pinngelu.checkpoint import checkpoint_history
 from pinngelu.loss import LossResult, loss_and_grad
 
 
@@ -233,7 +234,7 @@ def test_resume_uses_checkpoint_path_by_default(problem, mlp, theta0, tmp_path):
     # the resumed run kept writing the checkpoint it started from
     meta = checkpoint_meta(ck)
     assert meta["it"] == 10
-    assert meta["history"]["loss"] == res.history["loss"]
+    assert checkpoint_history(ck)["loss"] == res.history["loss"]
 
 
 def test_resume_errors(problem, mlp, theta0, tmp_path):
@@ -483,3 +484,311 @@ def test_real_units_train_like_the_metre_pascal_problem(length, stress):
     err150, err800 = _ring_errors(length, stress)
     assert err150 == pytest.approx(ref150, rel=1e-3)
     assert ref800 < 2e-2 and err800 < 2e-2
+
+
+# ------------------------------------------------------- more bad input
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"max_evals": 0}, "max_evals"),
+        ({"max_evals": -3}, "max_evals"),
+        ({"max_evals": 2.5}, "max_evals"),
+        ({"max_evals": "100"}, "max_evals"),
+        ({"max_evals": float("nan")}, "max_evals"),
+        ({"lbfgs_iters": True}, "lbfgs_iters"),
+        ({"lbfgs_iters": "5"}, "lbfgs_iters"),
+        ({"lbfgs_iters": float("inf")}, "lbfgs_iters"),
+        ({"adam_iters": None}, "adam_iters"),
+        ({"time_limit": float("nan")}, "time_limit"),
+        ({"time_limit": float("inf")}, "time_limit"),
+        ({"time_limit": "10"}, "time_limit"),
+        ({"time_limit": True}, "time_limit"),
+        ({"time_limit": -1.0}, "time_limit"),
+        ({"adam_lr": float("nan")}, "adam_lr"),
+        ({"adam_lr": "0.1"}, "adam_lr"),
+        ({"resample_every": -1}, "resample_every"),
+        ({"print_every": 1.5}, "print_every"),
+    ],
+)
+def test_bad_budgets(kw, match):
+    with pytest.raises(ValueError, match=match):
+        pg.TrainConfig(**kw)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"lbfgs": {"memory": 5}}, "lbfgs must be an LBFGSConfig"),
+        ({"checkpoint": 5}, "checkpoint must be a path"),
+        ({"calibrate_scale": "yes"}, "calibrate_scale"),
+    ],
+)
+def test_bad_config_types(kw, match):
+    with pytest.raises(TypeError, match=match):
+        pg.TrainConfig(**kw)
+
+
+def test_integral_float_budgets_become_ints():
+    cfg = pg.TrainConfig(lbfgs_iters=10.0, max_evals=50.0)
+    assert cfg.lbfgs_iters == 10 and isinstance(cfg.lbfgs_iters, int)
+    assert cfg.max_evals == 50 and isinstance(cfg.max_evals, int)
+
+
+def test_swapped_arguments(problem, mlp):
+    with pytest.raises(TypeError, match="first argument is the network"):
+        pg.train(mlp, problem, rng=np.random.default_rng(0), out=None)
+    with pytest.raises(TypeError, match="problem must be an ElasticityProblem"):
+        pg.train("plate", mlp, rng=np.random.default_rng(0), out=None)
+    with pytest.raises(TypeError, match="mlp must be a pinngelu.MLP"):
+        pg.train(problem, (2, 8, 2), rng=np.random.default_rng(0), out=None)
+
+
+def test_config_as_dict(problem, mlp):
+    with pytest.raises(TypeError, match="got a dict"):
+        pg.train(problem, mlp, rng=np.random.default_rng(0), config={"lbfgs_iters": 3}, out=None)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        pg.train(problem, mlp, rng=np.random.default_rng(0), config=3, out=None)
+
+
+def test_callback_not_callable(problem, mlp):
+    with pytest.raises(TypeError, match="callback"):
+        pg.train(problem, mlp, rng=np.random.default_rng(0), callback=True, out=None)
+
+
+def test_int_seed_names_rng(problem, mlp):
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator.*got int"):
+        pg.train(problem, mlp, rng=0, out=None)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_activation_without_second_derivative(problem, activation):
+    net = pg.MLP(2, (8,), 2, activation)
+    called = []
+    with pytest.raises(ValueError, match="zero second derivative.*'gelu' or 'tanh'"):
+        pg.train(
+            problem,
+            net,
+            rng=np.random.default_rng(0),
+            callback=lambda r: called.append(1),
+            config=pg.TrainConfig(lbfgs_iters=2),
+            out=None,
+        )
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [("ck.txt", "must be a .npz file"), ("ck", "must be a .npz file"), ("sub.npz", "is a folder")],
+)
+def test_bad_checkpoint_path(problem, mlp, theta0, tmp_path, name, match):
+    (tmp_path / "sub.npz").mkdir()
+    cfg = pg.TrainConfig(lbfgs_iters=2, print_every=0, checkpoint=tmp_path / name)
+    with pytest.raises(ValueError, match=match):
+        pg.train(problem, mlp, rng=np.random.default_rng(0), theta0=theta0, config=cfg, out=None)
+
+
+def test_checkpoint_folder_is_a_file(problem, mlp, theta0, tmp_path):
+    (tmp_path / "f").write_text("x")
+    cfg = pg.TrainConfig(lbfgs_iters=2, print_every=0, checkpoint=tmp_path / "f" / "ck.npz")
+    with pytest.raises(ValueError, match="checkpoint folder"):
+        pg.train(problem, mlp, rng=np.random.default_rng(0), theta0=theta0, config=cfg, out=None)
+
+
+def test_stale_checkpoint_temporary_is_cleaned_up(problem, mlp, theta0, tmp_path):
+    ck = tmp_path / "ck.npz"
+    (tmp_path / "ck.npz.tmp").write_bytes(b"left by a killed writer")
+    run(problem, mlp, theta0, lbfgs_iters=3, checkpoint=ck, checkpoint_every=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
+
+
+# -------------------------------------------------- unreadable checkpoints
+def _resume(ck, problem, mlp, **cfg):
+    cfg.setdefault("lbfgs_iters", 2)
+    cfg.setdefault("print_every", 0)
+    return pg.resume(
+        ck, problem, mlp, rng=np.random.default_rng(0), config=pg.TrainConfig(**cfg), out=None
+    )
+
+
+def test_resume_rejects_unreadable_files(problem, mlp, theta0, tmp_path):
+    good = tmp_path / "good.npz"
+    run(problem, mlp, theta0, lbfgs_iters=2, checkpoint=good)
+    data = good.read_bytes()
+    cases = {
+        "garbage.npz": (b"not a zip file at all", "cannot be read"),
+        "truncated.npz": (data[: len(data) // 2], "cannot be read"),
+        "empty.npz": (b"", "cannot be read"),
+    }
+    for name, (content, match) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"{name}.*{match}"):
+            _resume(tmp_path / name, problem, mlp)
+    np.savez(tmp_path / "foreign.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="foreign.npz.*no 'meta'"):
+        _resume(tmp_path / "foreign.npz", problem, mlp)
+    with open(tmp_path / "array.npz", "wb") as fh:
+        np.save(fh, np.zeros(3))
+    with pytest.raises(ValueError, match="array.npz.*single array"):
+        _resume(tmp_path / "array.npz", problem, mlp)
+    np.savez(tmp_path / "old.npz", theta=np.zeros(3), meta=np.array(json.dumps({"it": 1})))
+    with pytest.raises(ValueError, match="old.npz has format 1"):
+        _resume(tmp_path / "old.npz", problem, mlp)
+    with pytest.raises(ValueError, match="is a folder"):
+        _resume(tmp_path, problem, mlp)
+    with pytest.raises(TypeError, match="checkpoint must be a path"):
+        pg.resume(None, problem, mlp, rng=np.random.default_rng(0), out=None)
+
+
+# ------------------------------------------------------------ fingerprint
+@pytest.fixture(scope="module")
+def small_checkpoint(problem, mlp, theta0, tmp_path_factory):
+    ck = tmp_path_factory.mktemp("fp") / "ck.npz"
+    run(problem, mlp, theta0, adam_iters=2, adam_lr=1e-2, lbfgs_iters=2, checkpoint=ck)
+    return ck
+
+
+def test_resume_rejects_other_point_counts(small_checkpoint, plate, mlp):
+    other = plate.build_problem(n_interior=80, n_boundary=64)
+    with pytest.raises(ValueError, match="different problem .group 'pde': 64 points, now 80"):
+        _resume(small_checkpoint, other, mlp, adam_iters=2, adam_lr=1e-2)
+
+
+def test_resume_rejects_other_material(small_checkpoint, plate, mlp, problem):
+    other = plate.build_problem(
+        n_interior=64, n_boundary=64, material=pg.Material.from_lame(2.0, 0.5)
+    )
+    with pytest.raises(ValueError, match="different problem.*material changed"):
+        _resume(small_checkpoint, other, mlp, adam_iters=2, adam_lr=1e-2)
+    # the displacement scale of the rejected problem is left as it was
+    assert (
+        other.scales.displacement
+        == plate.build_problem(
+            n_interior=64, n_boundary=64, material=pg.Material.from_lame(2.0, 0.5)
+        ).scales.displacement
+    )
+
+
+def test_resume_rejects_other_conditions(small_checkpoint, plate, mlp, problem):
+    other = pg.ElasticityProblem(
+        problem.geometry,
+        problem.material,
+        [pg.Dirichlet("bottom", 0.0), pg.Traction("top", 0.0)] + problem.conditions[2:],
+        plate.body_force,
+        n_interior=64,
+        n_boundary=64,
+    )
+    with pytest.raises(ValueError, match="different problem"):
+        _resume(small_checkpoint, other, mlp, adam_iters=2, adam_lr=1e-2)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"adam_lr": 1e-3}, "adam_lr: 0.01 in the checkpoint, now 0.001"),
+        ({"adam_iters": 5}, "adam_iters: 2 in the checkpoint, now 5"),
+        ({"resample_every": 3}, "resample_every"),
+        ({"lbfgs": pg.optim.LBFGSConfig(memory=7)}, "lbfgs.memory: 50 in the checkpoint, now 7"),
+    ],
+)
+def test_resume_rejects_other_configuration(small_checkpoint, problem, mlp, kw, match):
+    kw = {"adam_iters": 2, "adam_lr": 1e-2, **kw}
+    with pytest.raises(ValueError, match=f"different configuration.*{match}"):
+        _resume(small_checkpoint, problem, mlp, **kw)
+
+
+def test_resume_accepts_new_budgets(small_checkpoint, problem, mlp, tmp_path):
+    res = _resume(
+        small_checkpoint,
+        problem,
+        mlp,
+        adam_iters=2,
+        adam_lr=1e-2,
+        lbfgs_iters=4,
+        time_limit=100.0,
+        max_evals=10_000,
+        print_every=7,
+        error_every=3,
+        checkpoint=tmp_path / "next.npz",
+        checkpoint_every=1,
+    )
+    assert res.n_iter == 6
+
+
+# ---------------------------------------------------- resampling failures
+def _failing_problem(problem, plate, flag, kind):
+    def body_force(X):
+        if flag[0]:
+            if kind == "raise":
+                raise RuntimeError("body force table missing")
+            f = plate.body_force(X)
+            f[:3] = np.nan
+            return f
+        return plate.body_force(X)
+
+    return pg.ElasticityProblem(
+        problem.geometry,
+        problem.material,
+        problem.conditions,
+        body_force,
+        n_interior=64,
+        n_boundary=64,
+    )
+
+
+@pytest.mark.parametrize("stage", ["adam", "lbfgs"])
+@pytest.mark.parametrize("kind", ["nan", "raise"])
+def test_failing_resample_keeps_the_best_iterate(
+    problem, plate, mlp, theta0, tmp_path, kind, stage
+):
+    flag = [False]
+    prob = _failing_problem(problem, plate, flag, kind)
+    ck = tmp_path / "ck.npz"
+    adam = 10 if stage == "adam" else 0
+    cfg = pg.TrainConfig(
+        adam_iters=adam,
+        adam_lr=1e-2,
+        lbfgs_iters=20,
+        resample_every=5,
+        print_every=0,
+        checkpoint=ck,
+        checkpoint_every=100,
+    )
+
+    def arm(r):
+        flag[0] = r.it >= 3
+        return False
+
+    res = pg.train(
+        prob, mlp, rng=np.random.default_rng(1), theta0=theta0, config=cfg, callback=arm, out=None
+    )
+    assert res.stop_reason.startswith("resampling failed at iteration 5")
+    assert res.stop_reason.endswith("kept the best iterate")
+    assert ("NaN" in res.stop_reason) if kind == "nan" else ("body force table" in res.stop_reason)
+    assert res.n_iter == 5
+    assert res.loss == min(res.history["loss"])
+    assert np.all(np.isfinite(res.theta))
+    assert checkpoint_meta(ck)["it"] == 5  # the final checkpoint was written
+
+
+def test_gradient_test_needs_a_loss_near_the_best():
+    """``gradient norm below tolerance`` only where the loss is at most
+    GTOL_LOSS_FACTOR times the best one."""
+    from types import SimpleNamespace
+
+    lcfg = pg.optim.LBFGSConfig(gtol=1e-3, gtol_abs=1e-8)
+    info = SimpleNamespace(accepted=True, gnorm=1e-9, message="")
+    factor = training.GTOL_LOSS_FACTOR
+    for f, best, expected in [
+        (1.0, 1.0, "gradient norm below tolerance"),
+        (factor * 0.999, 1.0, "gradient norm below tolerance"),
+        (factor * 1.001, 1.0, None),
+        (100.0, 1.0, None),
+    ]:
+        run_ = SimpleNamespace(
+            lbfgs=SimpleNamespace(f=f, gnorm_init=1.0, n_stall=0), best=(best, None)
+        )
+        assert training._Run.lbfgs_stop_reason(run_, info, lcfg) == expected
+    run_.lbfgs.n_stall = lcfg.ftol_iters
+    assert training._Run.lbfgs_stop_reason(run_, info, lcfg) == "relative decrease below ftol"
+    bad = SimpleNamespace(accepted=False, gnorm=1.0, message="line search failed")
+    assert training._Run.lbfgs_stop_reason(run_, bad, lcfg) == "L-BFGS stopped: line search failed"

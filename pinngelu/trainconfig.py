@@ -1,0 +1,150 @@
+"""Settings and outcome of a training run: :class:`TrainConfig` (checked when built)
+and :class:`TrainResult`."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .optim import LBFGSConfig
+
+__all__ = ["TrainConfig", "TrainResult"]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run.
+
+    Parameters
+    ----------
+    adam_iters : int
+        Adam warm-up iterations (0 to skip).
+    adam_lr : float
+        Adam learning rate.
+    lbfgs_iters : int
+        Maximum L-BFGS iterations.
+    lbfgs : LBFGSConfig
+        L-BFGS settings (memory, tolerances, line search); its ``max_iter`` and
+        ``time_limit`` are ignored in favour of the fields here.
+    time_limit : float, optional
+        Wall-time budget in seconds for the whole run.
+    max_evals : int, optional
+        Budget of loss-and-gradient evaluations for the whole run.
+    print_every : int
+        Iterations between progress lines (0: silent).
+    resample_every : int
+        Draw new collocation points every so many iterations (0: never).  In the
+        L-BFGS stage this also clears the curvature memory.
+    checkpoint : path, optional
+        File (``.npz``) the state is written to, atomically.
+    checkpoint_every : int
+        Iterations between checkpoints.
+    error_every : int
+        Iterations between error evaluations (when the problem has an exact
+        solution and ``error_points`` are given).
+    calibrate_scale : bool
+        Before the first iteration, fit the output layer of the initial network by
+        linear least squares (the loss is a linear least-squares problem in it) and
+        set the problem's displacement scale to the root-mean-square of that
+        fitted field, so that the trained network's outputs are O(1) in the scaled
+        units.  The fitted layer itself is discarded (training starts from the
+        random initialisation).  Skipped when the problem's displacement scale was
+        given, or ``theta0`` is.
+    """
+
+    adam_iters: int = 0
+    adam_lr: float = 1e-3
+    lbfgs_iters: int = 5000
+    lbfgs: LBFGSConfig = field(default_factory=lambda: LBFGSConfig(memory=50))
+    time_limit: float | None = None
+    max_evals: int | None = None
+    print_every: int = 100
+    resample_every: int = 0
+    checkpoint: str | os.PathLike | None = None
+    checkpoint_every: int = 200
+    error_every: int = 50
+    calibrate_scale: bool = True
+
+    def __post_init__(self) -> None:
+        for name in (
+            "adam_iters",
+            "lbfgs_iters",
+            "print_every",
+            "resample_every",
+            "checkpoint_every",
+            "error_every",
+        ):
+            setattr(self, name, _check_count(name, getattr(self, name), minimum=0))
+        if self.max_evals is not None:
+            self.max_evals = _check_count("max_evals", self.max_evals, minimum=1)
+        _check_positive("adam_lr", self.adam_lr, "")
+        if self.time_limit is not None:
+            _check_positive("time_limit", self.time_limit, " seconds")
+        if not isinstance(self.lbfgs, LBFGSConfig):
+            raise TypeError(f"lbfgs must be an LBFGSConfig, got {type(self.lbfgs).__name__}")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
+            raise TypeError(
+                f"checkpoint must be a path (str or os.PathLike) or None, got "
+                f"{type(self.checkpoint).__name__}"
+            )
+        if not isinstance(self.calibrate_scale, (bool, np.bool_)):
+            raise TypeError(f"calibrate_scale must be True or False, got {self.calibrate_scale!r}")
+
+
+def _check_count(name: str, v, minimum: int) -> int:
+    """``v`` as an int: an integer (not a bool) >= ``minimum``."""
+    ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+    if not ok and isinstance(v, (float, np.floating)) and math.isfinite(v) and v == int(v):
+        ok = True  # 100.0 is accepted as 100
+    if not ok or v < minimum:
+        what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {v!r}")
+    return int(v)
+
+
+def _check_positive(name: str, v, unit: str) -> None:
+    """``v`` is a finite real number > 0."""
+    if (
+        isinstance(v, (bool, np.bool_))
+        or not isinstance(v, (int, float, np.integer, np.floating))
+        or not math.isfinite(v)
+        or not v > 0
+    ):
+        raise ValueError(f"{name} must be a finite number > 0{unit}, got {v!r}")
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes
+    ----------
+    theta : ndarray
+        Best network parameters found.
+    loss : float
+        Loss at ``theta`` (and ``q``).
+    history : dict of lists
+        ``iteration, stage, loss, gnorm, time`` per recorded iteration, ``groups``
+        (per-group losses), and ``error_iteration, error_time, error`` when errors
+        are tracked.
+    stop_reason : str
+    n_iter, n_eval : int
+    wall_time : float
+        Seconds spent in this and earlier (resumed) parts of the run.
+    q : ndarray, shape (n_q,)
+        Identified physical parameters at the best iterate (inverse problems, in
+        the problem's scaled units: ``problem.material_at(q)`` gives the material);
+        empty for forward problems.
+    """
+
+    theta: np.ndarray
+    loss: float
+    history: dict
+    stop_reason: str
+    n_iter: int
+    n_eval: int
+    wall_time: float
+    q: np.ndarray = field(default_factory=lambda: np.zeros(0))
