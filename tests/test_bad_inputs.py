@@ -276,8 +276,18 @@ CASES = [
     P(lambda t: pg.MLP.load(t / "no.npz"), FileNotFoundError, "no model file", id="mlp-load"),
     # ------------------------------------------------------------- training
     P(lambda t: pg.TrainConfig(lbfgs_iters=-1), ValueError, "lbfgs_iters", id="lbfgs-iters"),
-    P(lambda t: pg.TrainConfig(time_limit=-1.0), ValueError, "time_limit must be a finite number > 0", id="tl"),
-    P(lambda t: pg.TrainConfig(adam_lr=-1.0), ValueError, "adam_lr must be a finite number > 0", id="lr"),
+    P(
+        lambda t: pg.TrainConfig(time_limit=-1.0),
+        ValueError,
+        "time_limit must be a finite number > 0",
+        id="tl",
+    ),
+    P(
+        lambda t: pg.TrainConfig(adam_lr=-1.0),
+        ValueError,
+        "adam_lr must be a finite number > 0",
+        id="lr",
+    ),
     P(lambda t: pg.TrainConfig(print_every=-1), ValueError, "print_every", id="print-every"),
     P(lambda t: train_small(rng=0), ValueError, "numpy.random.Generator", id="train-rng"),
     P(
@@ -447,14 +457,24 @@ CASES = [
         "lbfgs_iters",
         id="lbfgs-nan",
     ),
-    P(lambda t: pg.TrainConfig(time_limit="1"), (TypeError, ValueError), "time_limit", id="time-limit-str"),
+    P(
+        lambda t: pg.TrainConfig(time_limit="1"),
+        (TypeError, ValueError),
+        "time_limit",
+        id="time-limit-str",
+    ),
     P(
         lambda t: pg.train(problem(), pg.MLP(2, (4,), 2, "relu"), rng=RNG),
         ValueError,
         "relu",
         id="relu-second-order",
     ),
-    P(lambda t: pg.Rectangle("0", 1, 0, 1), TypeError, "x_min must be a real number", id="rect-str"),
+    P(
+        lambda t: pg.Rectangle("0", 1, 0, 1),
+        TypeError,
+        "x_min must be a real number",
+        id="rect-str",
+    ),
     P(lambda t: pg.Rectangle(0, 1j, 0, 1), TypeError, "complex", id="rect-complex"),
     P(lambda t: pg.Rectangle(0, 1e-300, 0, 1), ValueError, "degenerate", id="rect-1e-300"),
     P(
@@ -581,7 +601,12 @@ CLI_CASES = [
     P([*CASE, "--max-iter", "many"], 2, "--max-iter: invalid int value", id="cli-max-iter"),
     P([*CASE, "--seed", "1.5"], 2, "--seed: invalid int value", id="cli-seed-float"),
     P([*CASE, "--out", "{tmp}/o", "--seed", "-1"], 2, "--seed", id="cli-seed-negative"),
-    P([*CASE, "--time-limit", "soon"], 2, "--time-limit: invalid number of seconds", id="cli-time-limit"),
+    P(
+        [*CASE, "--time-limit", "soon"],
+        2,
+        "--time-limit: invalid number of seconds",
+        id="cli-time-limit",
+    ),
     P([*CASE, "--device", "gpu"], 2, "--device: invalid choice: 'gpu'", id="cli-device"),
     P([*CASE, "--device"], 2, "--device: expected one argument", id="cli-device-missing"),
     P(
