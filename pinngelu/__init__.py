@@ -35,8 +35,11 @@ from .geometry import (
 )
 from .loss import LossResult, ResidualGroup, jets, loss_and_grad
 from .network import MLP
+from .optim.lm import LMConfig
+from .optim.quasi_newton import QNConfig, QNUpdate
 from .problem import DisplacementData, ElasticityProblem, Solution
 from .rigid_body import RigidBodyWarning
+from .stages import LBFGS, Adam, LevenbergMarquardt, QuasiNewton
 from .training import TrainConfig, TrainResult, resume, train
 
 __version__ = "0.1.0"
@@ -54,7 +57,14 @@ def __getattr__(name: str):
 
 __all__ = [
     "ACTIVATIONS",
+    "Adam",
+    "LBFGS",
+    "LMConfig",
+    "LevenbergMarquardt",
     "MLP",
+    "QNConfig",
+    "QNUpdate",
+    "QuasiNewton",
     "Annulus",
     "AnnularSector",
     "BoundarySample",

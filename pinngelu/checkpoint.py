@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .stages import STAGE_NAMES
+
 __all__ = [
     "FORMAT",
     "HistoryBuffer",
@@ -34,10 +36,11 @@ __all__ = [
     "checkpoint_history",
 ]
 
-FORMAT = 2
-"""Checkpoint format version (1: history as JSON text inside ``meta``)."""
+FORMAT = 3
+"""Checkpoint format version (1: history as JSON text inside ``meta``; 2: one
+optimiser state per kind, before training stages)."""
 
-_STAGES = ("adam", "lbfgs")
+_STAGES = STAGE_NAMES
 
 # configuration fields that shape the trajectory: a resumed run must use the same.
 # Budgets (lbfgs_iters, time_limit, max_evals), output (print_every, error_every) and
@@ -178,6 +181,12 @@ def config_fingerprint(cfg) -> dict:
     out = {k: getattr(cfg, k) for k in FINGERPRINT_CONFIG_FIELDS}
     lb = asdict(cfg.lbfgs)
     out["lbfgs"] = {k: v for k, v in lb.items() if k not in _LBFGS_IGNORED}
+    stages = cfg.resolved_stages()
+    for i, st in enumerate(stages):
+        fp = st.fingerprint()
+        if i < len(stages) - 1:  # where a stage hands over shapes the trajectory
+            fp["iters"] = st.iters
+        out[f"stage {i}"] = fp
     return json.loads(json.dumps(out))
 
 
@@ -204,7 +213,7 @@ def compare_config(path, saved: dict, now: dict) -> None:
         a, b = saved.get(k), now.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
             diffs += [
-                f"lbfgs.{j}: {a.get(j)!r} in the checkpoint, now {b.get(j)!r}"
+                f"{k}.{j}: {a.get(j)!r} in the checkpoint, now {b.get(j)!r}"
                 for j in sorted(set(a) | set(b))
                 if a.get(j) != b.get(j)
             ]

@@ -22,7 +22,7 @@ uses ``obj.normal(x) -> (f, JtJ, Jtr)`` and ``obj.value(x) -> f``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,9 +38,36 @@ from .optim import (
 )
 from .optim.adam import AdamState
 from .optim.lm import LMConfig, LMState, lm_init, lm_step, lm_stop_reason
-from .optim.quasi_newton import QNConfig, QNState, qn_init, qn_step, qn_stop_reason
+from .optim.quasi_newton import (
+    QNConfig,
+    QNState,
+    QNUpdate,
+    dense_memory_bytes,
+    qn_init,
+    qn_step,
+    qn_stop_reason,
+)
 
-__all__ = ["Stage", "StageStep", "Adam", "LBFGS", "QuasiNewton", "LevenbergMarquardt"]
+_QN_LABELS = {
+    QNUpdate.BFGS: "BFGS",
+    QNUpdate.SSBFGS_AB: "SSBFGS-AB",
+    QNUpdate.SSBFGS_OL: "SSBFGS-OL",
+    QNUpdate.SSBROYDEN1: "SSBroyden1",
+    QNUpdate.SSBROYDEN2: "SSBroyden2",
+}
+
+STAGE_NAMES = ("adam", "lbfgs", *(u.value for u in QNUpdate), "lm")
+"""Every stage name a history can hold (their index is the stage code of a checkpoint)."""
+
+__all__ = [
+    "Stage",
+    "StageStep",
+    "Adam",
+    "LBFGS",
+    "QuasiNewton",
+    "LevenbergMarquardt",
+    "STAGE_NAMES",
+]
 
 
 @dataclass(frozen=True)
@@ -55,12 +82,19 @@ class StageStep:
         Loss and ``|grad|_inf`` at ``x``.
     stop : str or None
         The stage's reason to end (converged, or the step failed), else None.
+    failed : bool
+        Whether ``stop`` is a failure (no lower point found): the next stage then
+        starts from the best recorded point.
+    abort : bool
+        Whether the whole run must stop (a non-finite loss).
     """
 
     x: np.ndarray
     f: float
     gnorm: float
     stop: str | None = None
+    failed: bool = False
+    abort: bool = False
 
 
 def _check_budget(name: str, iters, time_limit) -> None:
@@ -76,6 +110,7 @@ class Stage:
     """Interface of a training stage (see the module docstring)."""
 
     name: str = "stage"
+    label: str = "stage"  # for messages
     iters: int = 0
     time_limit: float | None = None
     restarts_on_resample: bool = True
@@ -86,6 +121,24 @@ class Stage:
 
     def step(self, obj, state) -> tuple[Any, StageStep]:
         raise NotImplementedError  # pragma: no cover
+
+    def check(self, n: int) -> None:
+        """Raise ValueError before training if ``n`` parameters do not fit the stage."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that shape the trajectory (JSON-ready; budgets excluded)."""
+        out: dict[str, Any] = {"name": self.name}
+        for k, v in vars(self).items():
+            if k in ("iters", "time_limit"):
+                continue
+            if hasattr(v, "__dataclass_fields__"):
+                v = {
+                    j: (w.value if isinstance(w, QNUpdate) else w)
+                    for j, w in asdict(v).items()
+                    if j not in ("max_iter", "max_eval", "time_limit")
+                }
+            out[k] = v
+        return out
 
     def initial(self, state) -> StageStep:
         """The starting point's record."""
@@ -125,6 +178,7 @@ class Adam(Stage):
     lr: float = 1e-3
     time_limit: float | None = None
     name = "adam"
+    label = "Adam"
     restarts_on_resample = False
     records_initial = False
 
@@ -139,7 +193,8 @@ class Adam(Stage):
     def step(self, obj, state):
         f, g = obj(state.x)
         if not (math.isfinite(f) and np.all(np.isfinite(g))):
-            return state, StageStep(state.x, f, math.nan, "non-finite loss in Adam")
+            stop = "non-finite loss in Adam; kept the best iterate"
+            return state, StageStep(state.x, f, math.nan, stop, True, True)
         upd, adam = adam_update(state.adam, g, self.lr)
         rec = StageStep(state.x, f, float(np.max(np.abs(g))))
         return _AdamRun(state.x + upd, adam), rec
@@ -165,6 +220,7 @@ class LBFGS(Stage):
     config: LBFGSConfig = field(default_factory=lambda: LBFGSConfig(memory=50))
     time_limit: float | None = None
     name = "lbfgs"
+    label = "L-BFGS"
 
     def __post_init__(self) -> None:
         _check_budget("LBFGS", self.iters, self.time_limit)
@@ -180,7 +236,8 @@ class LBFGS(Stage):
     def step(self, obj, state):
         cfg = self._cfg()
         state, info = lbfgs_step(obj, state, cfg)
-        return state, StageStep(state.x, state.f, info.gnorm, lbfgs_stop_reason(state, info, cfg))
+        stop = lbfgs_stop_reason(state, info, cfg)
+        return state, StageStep(state.x, state.f, info.gnorm, stop, not info.accepted)
 
     def state_from_dict(self, data):
         return LBFGSState.from_dict(data)
@@ -209,14 +266,26 @@ class QuasiNewton(Stage):
     def name(self) -> str:  # type: ignore[override]
         return self.config.update.value
 
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return _QN_LABELS[self.config.update]
+
+    def check(self, n: int) -> None:
+        need = dense_memory_bytes(n)
+        if need > self.config.max_bytes:
+            raise ValueError(
+                f"QuasiNewton stage: {n} parameters need an {n} x {n} matrix of "
+                f"{need / 1e9:.2f} GB, above the cap of {self.config.max_bytes / 1e9:.2f} GB "
+                "(QNConfig.max_bytes): use an LBFGS stage (memory O(m n)) or a smaller network"
+            )
+
     def init(self, obj, x):
         return qn_init(obj, x, self.config)
 
     def step(self, obj, state):
         state, info = qn_step(obj, state, self.config)
-        return state, StageStep(
-            state.x, state.f, info.gnorm, qn_stop_reason(state, info, self.config)
-        )
+        stop = qn_stop_reason(state, info, self.config)
+        return state, StageStep(state.x, state.f, info.gnorm, stop, not info.accepted)
 
     def state_from_dict(self, data):
         return QNState.from_dict(data)
@@ -237,6 +306,7 @@ class LevenbergMarquardt(Stage):
     config: LMConfig = field(default_factory=LMConfig)
     time_limit: float | None = None
     name = "lm"
+    label = "Levenberg-Marquardt"
 
     def __post_init__(self) -> None:
         _check_budget("LevenbergMarquardt", self.iters, self.time_limit)
@@ -249,7 +319,18 @@ class LevenbergMarquardt(Stage):
 
     def step(self, obj, state):
         state, info = lm_step(obj.normal, obj.value, state, self.config)
-        return state, StageStep(state.x, state.f, 2.0 * info.gnorm, lm_stop_reason(state, info))
+        stop = lm_stop_reason(state, info)
+        return state, StageStep(state.x, state.f, 2.0 * info.gnorm, stop, not info.accepted)
+
+    def check(self, n: int) -> None:
+        need = 2 * dense_memory_bytes(n)  # J^T J and its factor
+        if need > self.config.max_bytes:
+            raise ValueError(
+                f"LevenbergMarquardt stage: {n} parameters need two {n} x {n} matrices of "
+                f"{need / 1e9:.2f} GB together, above the cap of "
+                f"{self.config.max_bytes / 1e9:.2f} GB (LMConfig.max_bytes): use an LBFGS "
+                "stage or a smaller network"
+            )
 
     def state_from_dict(self, data):
         return LMState.from_dict(data)

@@ -45,6 +45,16 @@ class TrainConfig:
     error_every : int
         Iterations between error evaluations (when the problem has an exact
         solution and ``error_points`` are given).
+    stages : sequence of Stage, optional
+        The optimisers in order, each with its own budget (see
+        :mod:`pinngelu.stages`), e.g. ``(Adam(1000), LBFGS(5000),
+        QuasiNewton(3000))``.  Without it the stages are ``Adam(adam_iters,
+        adam_lr)`` (when ``adam_iters > 0``) and ``LBFGS(lbfgs_iters, lbfgs)``; with
+        it, ``adam_iters``, ``adam_lr``, ``lbfgs_iters`` and ``lbfgs`` are not used.
+        A stage ends at its budget, its convergence test or a failed step, and the
+        next starts from its point (from the best point after a failure); the end of
+        the last stage ends the run.  ``time_limit`` and ``max_evals`` bound the whole
+        run.
     calibrate_scale : bool
         Before the first iteration, fit the output layer of the initial network by
         linear least squares (the loss is a linear least-squares problem in it) and
@@ -67,6 +77,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     error_every: int = 50
     calibrate_scale: bool = True
+    stages: tuple | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -92,6 +103,34 @@ class TrainConfig:
             )
         if not isinstance(self.calibrate_scale, (bool, np.bool_)):
             raise TypeError(f"calibrate_scale must be True or False, got {self.calibrate_scale!r}")
+        if self.stages is not None:
+            from .stages import Stage
+
+            if isinstance(self.stages, Stage):
+                self.stages = (self.stages,)
+            if isinstance(self.stages, (str, bytes)) or not hasattr(self.stages, "__iter__"):
+                raise TypeError(
+                    f"stages must be a sequence of stages (pinngelu.Adam, LBFGS, QuasiNewton, "
+                    f"LevenbergMarquardt), got {type(self.stages).__name__}"
+                )
+            self.stages = tuple(self.stages)
+            if not self.stages:
+                raise ValueError("stages must hold at least one stage")
+            for i, st in enumerate(self.stages):
+                if not isinstance(st, Stage):
+                    raise TypeError(
+                        f"stages[{i}] must be a stage (pinngelu.Adam, LBFGS, QuasiNewton, "
+                        f"LevenbergMarquardt), got {type(st).__name__}"
+                    )
+
+    def resolved_stages(self) -> tuple:
+        """The stages of the run: ``stages``, or those the Adam/L-BFGS fields describe."""
+        if self.stages is not None:
+            return self.stages
+        from .stages import LBFGS, Adam
+
+        first = (Adam(self.adam_iters, self.adam_lr),) if self.adam_iters > 0 else ()
+        return (*first, LBFGS(self.lbfgs_iters, self.lbfgs))
 
 
 def _check_count(name: str, v, minimum: int) -> int:

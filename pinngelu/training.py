@@ -1,5 +1,7 @@
-"""Training driver: an Adam warm-up, then L-BFGS, with progress lines, budgets,
-resampling, callbacks and atomic checkpoints that ``resume`` continues from.
+"""Training driver: a list of stages (Adam, L-BFGS, dense quasi-Newton,
+Levenberg-Marquardt; :mod:`pinngelu.stages`), each with its own budget, with
+progress lines, budgets, resampling, callbacks and atomic checkpoints that
+``resume`` continues from.
 
 The objective is the sum of the problem's residual groups (scaled units).  The
 random generator is passed in; a checkpoint stores its state, so that a run
@@ -35,11 +37,12 @@ from .checkpoint import (
     read_checkpoint,
 )
 from .io import write_npz
+from .jacobian import normal_equations
 from .kernels import get_backend
 from .loss import ResidualGroup, fit_output_layer, jets, loss_and_grad
 from .network import MLP
-from .optim import LBFGSConfig, LBFGSState, adam_init, adam_update, lbfgs_init, lbfgs_step
-from .optim.adam import AdamState
+from .optim.stopping import STOP_REASONS
+from .stages import Stage
 from .trainconfig import TrainConfig, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resume"]
@@ -49,7 +52,7 @@ ZERO_SECOND_DERIVATIVE = ("relu", "linear")
 
 
 GTOL_LOSS_FACTOR = 2.0
-"""The L-BFGS gradient tests stop a run only where the current loss is at most this
+"""A stage's gradient test ends it only where the current loss is at most this
 factor times the best loss recorded so far."""
 
 
@@ -80,6 +83,19 @@ class _Objective:
         if self.n_q:
             return res.loss, np.concatenate([res.grad, res.grad_q])
         return res.loss, res.grad
+
+    def value(self, x: np.ndarray) -> float:
+        """The loss alone (one evaluation)."""
+        return self(x)[0]
+
+    def normal(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(loss, J^T J, J^T r)`` of the residual vector at ``x`` (one evaluation)."""
+        self.n_eval += 1
+        P = self.mlp.n_params
+        q = x[P:] if self.n_q else None
+        ne = normal_equations(self.mlp, x[:P], self.groups, self.backend, q=q)
+        self.last_groups = ne.group_losses
+        return ne.loss, ne.JtJ, ne.Jtr
 
 
 def _rng_state(rng: np.random.Generator) -> str:
@@ -123,7 +139,12 @@ class _Run:
         }
         self.t_offset = 0.0
         self.it = 0
-        self.stage = "adam" if config.adam_iters > 0 else "lbfgs"
+        self.stages: tuple[Stage, ...] = config.resolved_stages()
+        self.si = 0  # index of the current stage
+        self.stage_it = 0  # iterations done in it
+        self.stage_elapsed = 0.0  # seconds spent in it before this part of the run
+        self.stage = self.stages[0].name
+        self.state = None  # the current stage's optimiser state
         self.sample_state = _rng_state(rng)
         self.hbuf = HistoryBuffer()
         self.config_fingerprint = config_fingerprint(config)
@@ -132,8 +153,6 @@ class _Run:
             self.hist["q"] = []
         self.obj = _Objective(mlp, [], device, self.n_q)
         self.set_groups(problem.residual_groups(rng))
-        self.adam: AdamState | None = None
-        self.lbfgs: LBFGSState | None = None
         self.theta: np.ndarray | None = None
         self.best = (math.inf, None)
         self.eval_offset = 0
@@ -237,6 +256,9 @@ class _Run:
             "n_q": self.n_q,
             "it": self.it,
             "stage": self.stage,
+            "stage_index": self.si,
+            "stage_it": self.stage_it,
+            "stage_elapsed": self.stage_time(),
             "elapsed": self.elapsed(),
             "n_eval": self.n_eval(),
             "rng": _rng_state(self.rng),
@@ -250,13 +272,12 @@ class _Run:
         if self.best[1] is not None:
             arrays["best_theta"] = self.best[1]
         scalars = meta["scalars"] = {}
-        for prefix, state in (("adam__", self.adam), ("lbfgs__", self.lbfgs)):
-            if state is not None:
-                for k, v in state.to_dict().items():
-                    if isinstance(v, np.ndarray):
-                        arrays[prefix + k] = v
-                    else:
-                        scalars[prefix + k] = v
+        if self.state is not None:
+            for k, v in self.stages[self.si].state_to_dict(self.state).items():
+                if isinstance(v, np.ndarray):
+                    arrays["state__" + k] = v
+                else:
+                    scalars["state__" + k] = v
         arrays["meta"] = np.array(json.dumps(meta))
         arrays.update(self.hbuf.arrays())
         write_npz(path, **arrays)
@@ -305,10 +326,15 @@ class _Run:
             np.array(z["best_theta"]) if "best_theta" in z else self.theta.copy(),
         )
         state = {**z, **meta.get("scalars", {})}
-        ad = {k[6:]: v for k, v in state.items() if k.startswith("adam__")}
-        lb = {k[7:]: v for k, v in state.items() if k.startswith("lbfgs__")}
-        self.adam = AdamState.from_dict(ad) if ad else None
-        self.lbfgs = LBFGSState.from_dict(lb) if lb else None
+        st = {k[7:]: v for k, v in state.items() if k.startswith("state__")}
+        try:
+            self.si = int(meta["stage_index"])
+            self.stage_it = int(meta["stage_it"])
+            self.stage_elapsed = float(meta["stage_elapsed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {path} has an incomplete 'meta' entry: {exc}") from exc
+        if self.si < len(self.stages):
+            self.state = self.stages[self.si].state_from_dict(st) if st else None
         self.it = it
         self.stage = stage
         self.t_offset = float(meta["elapsed"])
@@ -338,76 +364,89 @@ class _Run:
             return "stopped by callback"
         return self.budget_reason()
 
-    def lbfgs_stop_reason(self, info, lcfg: LBFGSConfig) -> str | None:
-        """The stopping tests of an L-BFGS iteration (all of them, in this order).
+    def stage_time(self) -> float:
+        """Seconds spent in the current stage."""
+        running = 0.0 if self.stage_t0 is None else self.elapsed() - self.stage_t0
+        return self.stage_elapsed + running
 
-        The gradient tests count only when the current loss is at most
-        ``GTOL_LOSS_FACTOR`` times the best loss so far: after a resample the
-        reference gradient ``gnorm_init`` belongs to the new points, and a small
-        gradient far above the best loss is no convergence of the run.
-        """
-        if not info.accepted:
-            return f"L-BFGS stopped: {info.message}"
-        near_best = self.lbfgs.f <= GTOL_LOSS_FACTOR * self.best[0]
-        small = info.gnorm <= lcfg.gtol * self.lbfgs.gnorm_init or info.gnorm <= lcfg.gtol_abs
-        if small and near_best:
-            return "gradient norm below tolerance"
-        if self.lbfgs.n_stall >= lcfg.ftol_iters:
-            return "relative decrease below ftol"
-        return None
+    def stage_stop(self, stop: str | None, f: float) -> str | None:
+        """A stage's own stop reason, except that a gradient test counts only where the
+        loss is at most ``GTOL_LOSS_FACTOR`` times the best loss so far: after a
+        resample the stage's reference gradient belongs to the new points, and a small
+        gradient far above the best loss is no convergence of the run."""
+        if stop == STOP_REASONS["gtol"] and not f <= GTOL_LOSS_FACTOR * self.best[0]:
+            return None
+        return stop
+
+    def run_stage(self, stage: Stage) -> tuple[str | None, str | None, bool]:
+        """Iterate the current stage; returns ``(run_reason, stage_reason, failed)``:
+        why the whole run must stop (budget, callback, failed resample), or why this
+        stage ended (its budget, convergence or a failed step, ``failed`` True)."""
+        cfg = self.cfg
+        if self.state is None:
+            try:
+                self.state = stage.init(self.obj, self.theta)
+            except ValueError as exc:  # a non-finite objective where the stage starts
+                return f"{stage.label} could not start: {exc}; kept the best iterate", None, True
+            if stage.records_initial:
+                self.theta = self.state.x.copy()
+                rec = stage.initial(self.state)
+                self.record(rec.f, rec.gnorm)
+        while True:
+            if self.stage_it >= stage.iters:
+                return None, f"{stage.label} iteration budget reached", False
+            if stage.time_limit is not None and self.stage_time() >= stage.time_limit:
+                return None, f"{stage.label} time limit reached", False
+            self.state, rec = stage.step(self.obj, self.state)
+            if stage.records_initial:  # the step reports the point it moved to
+                self.theta = rec.x.copy()
+                self.it += 1
+                self.stage_it += 1
+                self.record(rec.f, rec.gnorm)
+            elif rec.stop is None:  # Adam reports the point it stepped from
+                self.record(rec.f, rec.gnorm)
+                self.theta = self.state.x
+                self.it += 1
+                self.stage_it += 1
+            stop = self.stage_stop(rec.stop, rec.f)
+            if stop is not None:
+                return (stop, None, True) if rec.abort else (None, stop, rec.failed)
+            if cfg.resample_every and self.it % cfg.resample_every == 0:
+                reason = self.resample()
+                if reason is not None:
+                    return reason, None, False
+                if stage.restarts_on_resample:
+                    self.state = stage.init(self.obj, self.theta)
+            reason = self.tick()
+            if reason is not None:
+                return reason, None, False
 
     def run(self) -> TrainResult:
         cfg = self.cfg
         self.t0 = time.perf_counter()
+        self.stage_t0: float | None = None
         reason = self.budget_reason()
-        if self.stage == "adam" and reason is None:
-            if self.adam is None:
-                self.adam = adam_init(self.theta)
-            while self.it < cfg.adam_iters and reason is None:
-                f, g = self.obj(self.theta)
-                if not (math.isfinite(f) and np.all(np.isfinite(g))):
-                    reason = "non-finite loss in Adam; kept the best iterate"
-                    break
-                self.record(f, float(np.max(np.abs(g))))
-                step, self.adam = adam_update(self.adam, g, cfg.adam_lr)
-                self.theta = self.theta + step
-                self.it += 1
-                if cfg.resample_every and self.it % cfg.resample_every == 0:
-                    reason = self.resample()
-                    if reason is not None:
-                        break
-                reason = self.tick()
-            if reason is None:
-                self.stage = "lbfgs"
-                self.adam = None
-        lcfg = replace(cfg.lbfgs, max_iter=None, time_limit=None, max_eval=None)
-        if self.stage == "lbfgs" and reason is None:
-            start_it = self.it - (0 if cfg.adam_iters == 0 else cfg.adam_iters)
-            if self.lbfgs is None:
-                self.lbfgs = lbfgs_init(self.obj, self.theta, lcfg)
-                self.theta = self.lbfgs.x.copy()
-                self.record(self.lbfgs.f, float(np.max(np.abs(self.lbfgs.g))))
-            n_done = start_it
-            while reason is None:
-                if n_done >= cfg.lbfgs_iters:
-                    reason = "L-BFGS iteration budget reached"
-                    break
-                self.lbfgs, info = lbfgs_step(self.obj, self.lbfgs, lcfg)
-                self.theta = self.lbfgs.x.copy()
-                self.it += 1
-                n_done += 1
-                self.record(self.lbfgs.f, info.gnorm)
-                reason = self.lbfgs_stop_reason(info, lcfg)
-                if reason is not None:
-                    break
-                if cfg.resample_every and self.it % cfg.resample_every == 0:
-                    reason = self.resample()
-                    if reason is not None:
-                        break
-                    self.lbfgs = lbfgs_init(self.obj, self.theta, lcfg)
-                reason = self.tick()
+        while reason is None and self.si < len(self.stages):
+            stage = self.stages[self.si]
+            self.stage = stage.name
+            self.stage_t0 = self.elapsed()
+            reason, ended, failed = self.run_stage(stage)
+            if reason is not None:
+                break
+            if self.si == len(self.stages) - 1:
+                reason = ended
+                break
+            if self.out is not None:
+                print(f"[{stage.name}] stage ended: {ended}", file=self.out, flush=True)
+            if failed and self.best[1] is not None:
+                self.theta = self.best[1].copy()  # the next stage starts from the best point
+            self.si += 1
+            self.stage_it = 0
+            self.stage_elapsed = 0.0
+            self.stage_t0 = None
+            self.state = None
         # the best recorded iterate: every recorded loss was evaluated at the theta
-        # recorded with it (Adam records before it steps, L-BFGS after it accepts)
+        # recorded with it (Adam records before it steps, the others after they move)
         best_loss, best_theta = self.best
         if best_theta is None:
             best_theta, best_loss = self.theta, math.nan
@@ -583,6 +622,9 @@ def _check_setup(problem, mlp: MLP, rng, config, callback) -> TrainConfig:
         )
     if config.checkpoint is not None:
         check_checkpoint_path(config.checkpoint)
+    n = mlp.n_params + int(getattr(problem, "n_q", 0))
+    for stage in config.resolved_stages():
+        stage.check(n)
     return config
 
 

@@ -59,6 +59,9 @@ class LMConfig:
         Converged when ``|D^(1/2) delta| <= xtol (|D^(1/2) x| + xtol)``.
     gtol : float
         Converged when ``|J^T r|_inf <= gtol |J^T r at x0|_inf``.
+    max_bytes : int
+        Memory cap for ``J^T J`` and its factor (default 2 GB), checked by the
+        training stage before it starts.
     """
 
     mu0: float = 1e-3
@@ -67,6 +70,7 @@ class LMConfig:
     ftol: float = 1e-15
     xtol: float = 1e-15
     gtol: float = 1e-14
+    max_bytes: int = 2 * 10**9
 
     def __post_init__(self) -> None:
         for name in ("mu0", "d_floor"):
@@ -77,9 +81,10 @@ class LMConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
                 raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-        v = self.max_rejects
-        if isinstance(v, bool) or int(v) != v or v < 1:
-            raise ValueError(f"max_rejects must be a positive integer, got {v!r}")
+        for name in ("max_rejects", "max_bytes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or int(v) != v or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 
 @dataclass(frozen=True)
