@@ -28,8 +28,9 @@ import numpy as np
 # this checkout's library and case, whatever is installed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "cases")]
-import pinngelu as pg  # noqa: E402
 import plate_manufactured as plate  # noqa: E402
+
+import pinngelu as pg  # noqa: E402
 
 # name -> (hidden layers, interior points, boundary points, stages, error_every)
 METHODS = {

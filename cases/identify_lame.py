@@ -22,7 +22,7 @@ import numpy as np
 
 import pinngelu as pg
 from pinngelu.cases.plate_manufactured import LAM, MU, build_problem, exact, grid
-from pinngelu.runner import CaseSettings, case_config, case_main
+from pinngelu.runner import CASE_HIDDEN, CaseSettings, case_config, case_main
 
 N_DATA = 100
 """Number of measurement points."""
@@ -62,7 +62,7 @@ def extra_metrics(sol: pg.Solution) -> dict:
 
 
 SETTINGS = CaseSettings(
-    hidden=(50, 50, 50),
+    hidden=CASE_HIDDEN,
     config=case_config(),
 )
 

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
+from pinngelu.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
 E = STEEL_E
 """Young's modulus (Pa)."""
@@ -127,7 +127,7 @@ def extra_metrics(sol: pg.Solution, points: np.ndarray | None = None) -> dict:
 
 
 SETTINGS = CaseSettings(
-    hidden=(40, 40, 40),
+    hidden=CASE_HIDDEN,
     config=case_config(),
 )
 

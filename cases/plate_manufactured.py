@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CaseSettings, case_config, case_main
+from pinngelu.runner import CASE_HIDDEN, CaseSettings, case_config, case_main
 
 LAM, MU, Q = 1.0, 0.5, 4.0
 PI = np.pi
@@ -98,7 +98,7 @@ def build_problem(
 
 
 SETTINGS = CaseSettings(
-    hidden=(50, 50, 50),
+    hidden=CASE_HIDDEN,
     target_error=1e-3,
     config=case_config(),
 )

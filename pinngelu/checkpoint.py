@@ -6,7 +6,8 @@ A checkpoint is an uncompressed ``.npz`` file (written atomically by
 
 - ``meta``: a small JSON text (network, iteration, stage, rng states, best loss,
   displacement scale, format version, fingerprint, history group names);
-- ``theta``, ``best_theta`` and the optimiser state (``adam__*``, ``lbfgs__*``);
+- ``theta``, ``best_theta`` and the current stage's optimiser state (``state__*``; the stage is
+  ``meta['stage_index']``);
 - the history as two float64 tables (see :class:`HistoryBuffer`): ``hist__rows``
   (iteration, stage code, loss, gradient norm, time, per-group losses, ``q``) and
   ``hist__errors`` (iteration, time, error), so that a write costs a binary copy of

@@ -18,11 +18,14 @@ import numpy as np
 from .io import prepare_output_dir, write_fields, write_json
 from .kernels import get_backend
 from .network import MLP
+from .optim.quasi_newton import QNConfig, QNUpdate
 from .plotting import plot_case_figures
 from .problem import ElasticityProblem, Solution
+from .stages import OPTIMIZERS, Adam, QuasiNewton, optimizer_stages
 from .training import TrainConfig, TrainResult, train
 
 __all__ = [
+    "CASE_HIDDEN",
     "CaseSettings",
     "STEEL_E",
     "STEEL_NU",
@@ -38,11 +41,22 @@ STEEL_NU = 0.3
 """Poisson ratio of the steel of the cases."""
 
 
+CASE_HIDDEN = (30, 30, 30)
+"""The network of the cases: three hidden layers of 30 (about 2000 parameters in 2D,
+a 32 MB dense quasi-Newton matrix)."""
+
+
 def case_config(**overrides) -> TrainConfig:
-    """The training settings the cases share: L-BFGS only, 20000 iterations at most,
-    280 s, a progress line every 250 iterations, the error every 50; ``overrides``
-    replace any of them."""
-    base = dict(adam_iters=0, lbfgs_iters=20000, time_limit=280.0, print_every=250, error_every=50)
+    """The training settings the cases share: self-scaled Broyden (the method with the
+    best error per second on every case, see the benchmarks page), 50000 iterations at
+    most, 280 s, a progress line every 250 iterations, the error every 50;
+    ``overrides`` replace any of them."""
+    base = dict(
+        stages=(QuasiNewton(50_000, QNConfig(QNUpdate.SSBROYDEN2)),),
+        time_limit=280.0,
+        print_every=250,
+        error_every=50,
+    )
     return TrainConfig(**{**base, **overrides})
 
 
@@ -102,6 +116,17 @@ def _out_dir(text: str) -> Path:
     return p
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated positive hidden-layer widths."""
+    try:
+        w = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid widths: {text!r} (e.g. 30,30,30)") from None
+    if not w or min(w) < 1:
+        raise argparse.ArgumentTypeError(f"invalid widths: {text!r} (each >= 1)")
+    return w
+
+
 def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentParser:
     """The options every case script accepts (bad values are usage errors: exit 2)."""
     ap = argparse.ArgumentParser(description=description)
@@ -110,17 +135,33 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
     )
     ap.add_argument("--seed", type=_count, default=settings.seed, help="random seed (>= 0)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="compute backend")
+    default_stages = settings.config.resolved_stages()
+    ap.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        default=None,
+        help="optimiser stages (default: "
+        + " -> ".join(st.name for st in default_stages)
+        + "); see pinngelu.stages.OPTIMIZERS",
+    )
+    ap.add_argument(
+        "--hidden",
+        type=_widths,
+        default=None,
+        help=f"hidden-layer widths, e.g. 30,30,30 (default {','.join(map(str, settings.hidden))})",
+    )
     ap.add_argument(
         "--max-iter",
         type=_count,
         default=None,
-        help=f"L-BFGS iteration budget (default {settings.config.lbfgs_iters})",
+        help=f"iteration budget of the last stage (default {default_stages[-1].iters})",
     )
     ap.add_argument(
         "--adam-iters",
         type=_count,
         default=None,
-        help=f"Adam warm-up iterations (default {settings.config.adam_iters})",
+        help="Adam warm-up iterations (default "
+        f"{sum(st.iters for st in default_stages if isinstance(st, Adam))})",
     )
     ap.add_argument(
         "--time-limit",
@@ -163,12 +204,25 @@ def case_main(
 
 
 def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
+    """The case's configuration with the command line's changes: ``--optimizer``
+    replaces the stages (keeping the case's Adam warm-up), ``--adam-iters`` the Adam
+    warm-up, ``--max-iter`` the budget of the last stage."""
     cfg = settings.config
     upd = {}
-    if args.max_iter is not None:
-        upd["lbfgs_iters"] = args.max_iter
+    stages = list(cfg.resolved_stages())
+    adam = [st for st in stages if isinstance(st, Adam)]
+    if args.optimizer is not None:
+        rest = optimizer_stages(args.optimizer, stages[-1].iters)
+        stages = [*adam, *rest]
     if args.adam_iters is not None:
-        upd["adam_iters"] = args.adam_iters
+        lr = adam[0].lr if adam else cfg.adam_lr
+        stages = [st for st in stages if not isinstance(st, Adam)]
+        if args.adam_iters > 0:
+            stages.insert(0, Adam(args.adam_iters, lr))
+    if args.max_iter is not None:
+        stages[-1] = replace(stages[-1], iters=args.max_iter)
+    if tuple(stages) != cfg.resolved_stages():
+        upd["stages"] = tuple(stages)
     if args.time_limit is not None:
         upd["time_limit"] = args.time_limit
     if args.print_every is not None:
@@ -195,7 +249,8 @@ def run_case(
     out = prepare_output_dir(args.out or Path("out") / name)
     config = _config_from_args(args, settings)
     stream = None if args.quiet else sys.stdout
-    mlp = MLP(problem.dim, settings.hidden, problem.dim, settings.activation)
+    hidden = settings.hidden if args.hidden is None else args.hidden
+    mlp = MLP(problem.dim, hidden, problem.dim, settings.activation)
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
     res: TrainResult = train(
@@ -219,13 +274,14 @@ def run_case(
         "settings": {
             "seed": args.seed,
             "device": args.device,
-            "hidden": list(settings.hidden),
+            "hidden": list(hidden),
             "activation": settings.activation,
             "n_interior": problem.n_interior,
             "n_boundary": problem.n_boundary,
-            "adam_iters": config.adam_iters,
-            "lbfgs_iters": config.lbfgs_iters,
-            "lbfgs_memory": config.lbfgs.memory,
+            "stages": [
+                {"name": st.name, "iters": st.iters, "time_limit": st.time_limit}
+                for st in config.resolved_stages()
+            ],
             "time_limit": config.time_limit,
             "material": {
                 "lam": problem.material.lam,

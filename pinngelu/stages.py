@@ -67,6 +67,8 @@ __all__ = [
     "QuasiNewton",
     "LevenbergMarquardt",
     "STAGE_NAMES",
+    "OPTIMIZERS",
+    "optimizer_stages",
 ]
 
 
@@ -334,3 +336,36 @@ class LevenbergMarquardt(Stage):
 
     def state_from_dict(self, data):
         return LMState.from_dict(data)
+
+
+OPTIMIZERS = {
+    "lbfgs": lambda n: (LBFGS(n),),
+    "bfgs": lambda n: (QuasiNewton(n, QNConfig(QNUpdate.BFGS)),),
+    "ssbfgs": lambda n: (QuasiNewton(n, QNConfig(QNUpdate.SSBFGS_AB)),),
+    "ssbroyden": lambda n: (QuasiNewton(n, QNConfig(QNUpdate.SSBROYDEN2)),),
+    "lm": lambda n: (LevenbergMarquardt(n),),
+    "lbfgs+lm": lambda n: (LBFGS(n), LevenbergMarquardt(n)),
+    "ssbroyden+lm": lambda n: (
+        QuasiNewton(n, QNConfig(QNUpdate.SSBROYDEN2)),
+        LevenbergMarquardt(n),
+    ),
+}
+"""The named stage lists of the command line's ``--optimizer`` (``n``: iterations
+per stage).  In code, build the stage tuple directly."""
+
+
+def optimizer_stages(
+    name: str, iters: int, adam_iters: int = 0, adam_lr: float = 1e-3
+) -> tuple[Stage, ...]:
+    """The stages of a named optimiser (see :data:`OPTIMIZERS`), after an Adam warm-up
+    of ``adam_iters`` iterations when that is positive.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    first = (Adam(adam_iters, adam_lr),) if adam_iters > 0 else ()
+    return (*first, *OPTIMIZERS[name](iters))

@@ -601,6 +601,9 @@ CLI_CASES = [
     P([*CASE, "--max-iter", "many"], 2, "--max-iter: invalid int value", id="cli-max-iter"),
     P([*CASE, "--seed", "1.5"], 2, "--seed: invalid int value", id="cli-seed-float"),
     P([*CASE, "--out", "{tmp}/o", "--seed", "-1"], 2, "--seed", id="cli-seed-negative"),
+    P([*CASE, "--optimizer", "newton"], 2, "--optimizer: invalid choice", id="cli-optimizer"),
+    P([*CASE, "--hidden", "30,x"], 2, "--hidden: invalid widths", id="cli-hidden"),
+    P([*CASE, "--hidden", "30,0"], 2, "--hidden: invalid widths", id="cli-hidden-zero"),
     P(
         [*CASE, "--time-limit", "soon"],
         2,

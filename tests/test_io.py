@@ -347,10 +347,10 @@ def test_case_outputs(case_run):
     ):
         assert key in s, key
     assert s["iterations"] == 30
-    assert s["stop_reason"] == "L-BFGS iteration budget reached"
-    assert s["settings"]["lbfgs_iters"] == 30
+    assert s["stop_reason"] == "SSBroyden2 iteration budget reached"
+    assert s["settings"]["stages"] == [{"name": "ssbroyden2", "iters": 30, "time_limit": None}]
     assert s["settings"]["seed"] == 0
-    assert s["settings"]["hidden"] == [50, 50, 50]
+    assert s["settings"]["hidden"] == [30, 30, 30]
     assert s["wall_time_s"] > 0
     assert s["rel_l2_displacement"] == pytest.approx(summary["rel_l2_displacement"])
     names = {p.name for p in out.iterdir()}
@@ -399,3 +399,24 @@ def test_case_error_is_meaningful(case_run, plate):
     # the saved model reproduces the summary's error
     sol = pg.Solution.load(out / "model.npz", geometry=prob.geometry, exact=plate.exact)
     assert sol.relative_l2_error(plate.grid()) == pytest.approx(err, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "argv, stages",
+    [
+        (["--optimizer", "lm", "--max-iter", "3"], [("lm", 3)]),
+        (["--optimizer", "lbfgs+lm", "--max-iter", "2"], [("lbfgs", 50_000), ("lm", 2)]),
+        (
+            ["--optimizer", "lbfgs", "--adam-iters", "2", "--max-iter", "3"],
+            [("adam", 2), ("lbfgs", 3)],
+        ),
+    ],
+    ids=["lm", "lbfgs+lm", "adam+lbfgs"],
+)
+def test_case_optimizer_and_hidden_options(plate, tmp_path, argv, stages):
+    summary = plate.main(["--out", str(tmp_path), "--hidden", "5,4", "--quiet", *argv])
+    s = summary["settings"]
+    got = [(st["name"], st["iters"]) for st in s["stages"]]
+    assert got == stages
+    assert s["hidden"] == [5, 4]
+    assert summary["iterations"] <= sum(n for _, n in got)

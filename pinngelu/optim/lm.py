@@ -14,8 +14,10 @@ entry).  The step is accepted when the gain ratio
 is positive, and the damping follows Nielsen's schedule: on acceptance
 ``mu <- mu max(1/3, 1 - (2 varrho - 1)^3)``, ``nu <- 2``; on rejection
 ``mu <- mu nu``, ``nu <- 2 nu``.  A failed factorisation (the damped matrix not
-numerically positive definite) counts as a rejection.  Optionally a geodesic
-acceleration term (Transtrum and Sethna) is added.
+numerically positive definite) counts as a rejection.  (A geodesic acceleration
+term, Transtrum and Sethna, is not implemented: on the verification cases the cost
+of a Levenberg-Marquardt iteration is the normal equations, and the plain method
+is not the fastest there; see the benchmarks page.)
 
 The method needs two callables: ``normal(x) -> (f, JtJ, Jtr)`` at the current point,
 and ``value(x) -> f`` at trial points.  The state is explicit and serialisable like
