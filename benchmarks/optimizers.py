@@ -82,6 +82,68 @@ def main(argv: list[str] | None = None) -> None:
         f"{'':11s} {'':9s} {totals[2]:5d} {totals[3]:5d} | {'':11s} {'':9s} {totals[4]:5d} "
         f"{totals[5]:5d}"
     )
+    curvature_tables(args.max_iter)
+
+
+def curvature_tables(max_iter: int) -> None:
+    """The dense quasi-Newton updates against scipy's BFGS (``gtol=0``), and
+    Levenberg-Marquardt against MINPACK (``least_squares(method="lm")`` with
+    ``xtol=ftol=gtol=1e-15``): excess ``f - f_min`` and evaluations."""
+    from pinngelu.optim.lm import minimize_lm
+    from pinngelu.optim.quasi_newton import QNConfig, QNUpdate, minimize_qn
+
+    updates = list(QNUpdate)
+    print("\ndense quasi-Newton (excess f - f_min, evaluations) against scipy BFGS (gtol=0)\n")
+    head = f"{'problem':24s} " + " ".join(f"{u.value:>17s}" for u in updates)
+    head += f" {'scipy BFGS':>17s}"
+    print(head)
+    print("-" * len(head))
+    for p in PROBLEMS.values():
+        cells = []
+        for u in updates:
+            st, _ = minimize_qn(p.fun_grad, p.x0, QNConfig(update=u), max_iter=max_iter)
+            cells.append(f"{st.f - p.f_min:9.1e} {st.n_eval:7d}")
+        with np.errstate(all="ignore"):
+            ref = scipy.optimize.minimize(
+                p.fun_grad,
+                np.array(p.x0),
+                jac=True,
+                method="BFGS",
+                options={"gtol": 0.0, "maxiter": max_iter},
+            )
+        cells.append(f"{ref.fun - p.f_min:9.1e} {ref.nfev:7d}")
+        print(f"{p.name:24s} " + " ".join(cells))
+    print("\nLevenberg-Marquardt against MINPACK (excess f - f_min, residual evaluations)\n")
+    head = f"{'problem':24s} {'pinngelu LM':>17s} {'MINPACK lm':>17s}"
+    print(head)
+    print("-" * len(head))
+    for p in PROBLEMS.values():
+
+        def normal(x, p=p):
+            r, J = p.residual_jacobian(x)
+            return float(r @ r), J.T @ J, J.T @ r
+
+        def value(x, p=p):
+            r = p.residuals(x)
+            return float(r @ r)
+
+        st, _ = minimize_lm(normal, value, p.x0, max_iter=max_iter)
+        with np.errstate(all="ignore"):
+            ref = scipy.optimize.least_squares(
+                p.residuals,
+                np.array(p.x0),
+                jac=lambda x, p=p: p.residual_jacobian(x)[1],
+                method="lm",
+                xtol=1e-15,
+                ftol=1e-15,
+                gtol=1e-15,
+                max_nfev=20 * max_iter,
+            )
+        f_ref = float(ref.fun @ ref.fun)
+        print(
+            f"{p.name:24s} {st.f - p.f_min:9.1e} {st.n_eval + st.n_normal:7d} "
+            f"{f_ref - p.f_min:9.1e} {ref.nfev:7d}"
+        )
 
 
 if __name__ == "__main__":
