@@ -6,7 +6,7 @@ with lam = 1, mu = 0.5) and boundary conditions, but the Lame constants are unkn
 The displacement is measured at 100 random points with Gaussian noise of 1% of the
 displacement's root-mean-square per component.  lam and mu start from a guess
 (lam = 2, mu = 1: both off by a factor 2) and are trained together with the network
-by the same L-BFGS (``identify=("lam", "mu")``).
+by the same optimiser (``identify=("lam", "mu")``).
 
 Reference: the true values lam = 1, mu = 0.5; the displacement is checked against
 the exact solution on a 101 x 101 grid.  Target: both constants within 2%.

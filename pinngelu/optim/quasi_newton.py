@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..kernels.dense import sym_update, symv
 from .lbfgs import FloatArray, Objective, _all_finite, _evaluate
 from .lbfgs_state import StepInfo
 from .linesearch import strong_wolfe
@@ -289,6 +288,8 @@ def broyden_parameters(
 
 def _update_H(state: QNState, s, y, alpha: float, config: QNConfig) -> bool:
     """Apply the configured update to ``state.H`` in place; False if the pair is skipped."""
+    from ..kernels.dense import sym_update, symv  # compiled code, loaded on first use
+
     sy = float(s @ y)
     if not (
         math.isfinite(sy) and sy > config.curvature_eps * np.linalg.norm(s) * np.linalg.norm(y)
@@ -354,6 +355,8 @@ def qn_step(
 
     d, step0 = None, 1.0
     if n_updates > 0:
+        from ..kernels.dense import symv
+
         d = np.empty(n)
         symv(H, state.g, d)
         d = -d
