@@ -25,7 +25,7 @@ import numpy as np
 from scipy.linalg.blas import dsyrk
 
 from .kernels import Backend, get_backend, n_channels
-from .loss import ResidualGroup, _check_groups
+from .loss import ResidualGroup, check_inputs
 from .network import MLP
 
 __all__ = ["n_residuals", "residuals_and_jacobian", "normal_equations", "NormalEquations"]
@@ -37,14 +37,6 @@ BLOCK_ROWS = 2048
 def n_residuals(groups: list[ResidualGroup]) -> int:
     """Length of the residual vector: the sum over groups of points x components."""
     return sum(grp.n_points * grp.n_rows for grp in groups)
-
-
-def _prepare(mlp, theta, groups, q):
-    theta = mlp.check_theta(theta)
-    if q is not None:
-        q = np.asarray(q, dtype=np.float64).reshape(-1)
-    _check_groups(mlp, groups, q)
-    return theta, q
 
 
 def _blocks(groups: list[ResidualGroup], block_rows: int):
@@ -104,7 +96,7 @@ def residuals_and_jacobian(
     jac : ndarray, shape (n_res, P + n_q)
         ``dr / d[theta, q]``; ``2 jac.T @ r`` is the gradient of the loss.
     """
-    theta, q = _prepare(mlp, theta, groups, q)
+    theta, q = check_inputs(mlp, theta, groups, q)
     be = get_backend(device)
     net = be.net_arrays(mlp, theta)
     P = mlp.n_params
@@ -170,7 +162,7 @@ def normal_equations(
     """
     if int(block_rows) != block_rows or block_rows < 1:
         raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
-    theta, q = _prepare(mlp, theta, groups, q)
+    theta, q = check_inputs(mlp, theta, groups, q)
     be = get_backend(device)
     net = be.net_arrays(mlp, theta)
     P = mlp.n_params

@@ -36,6 +36,7 @@ __all__ = [
     "features",
     "fit_output_layer",
     "check_points",
+    "check_inputs",
 ]
 
 
@@ -248,6 +249,18 @@ def _check_groups(mlp: MLP, groups: list[ResidualGroup], q: np.ndarray | None) -
             )
 
 
+def check_inputs(
+    mlp: MLP, theta: np.ndarray, groups: list[ResidualGroup], q: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate the parameters, the groups and the trainable physical parameters of
+    an evaluation; returns ``theta`` and ``q`` (flat float64, or None)."""
+    theta = mlp.check_theta(theta)
+    if q is not None:
+        q = np.asarray(q, dtype=np.float64).reshape(-1)
+    _check_groups(mlp, groups, q)
+    return theta, q
+
+
 def loss_and_grad(
     mlp: MLP,
     theta: np.ndarray,
@@ -278,10 +291,7 @@ def loss_and_grad(
     -------
     LossResult
     """
-    theta = mlp.check_theta(theta)
-    if q is not None:
-        q = np.asarray(q, dtype=np.float64).reshape(-1)
-    _check_groups(mlp, groups, q)
+    theta, q = check_inputs(mlp, theta, groups, q)
     be = get_backend(device)
     net = be.net_arrays(mlp, theta)
     grad = np.zeros(mlp.n_params)
@@ -406,10 +416,7 @@ def fit_output_layer(
     ndarray, shape (n_params,)
         A copy of ``theta`` with the output layer replaced.
     """
-    theta = mlp.check_theta(theta)
-    if q is not None:
-        q = np.asarray(q, dtype=np.float64).reshape(-1)
-    _check_groups(mlp, groups, q)
+    theta, q = check_inputs(mlp, theta, groups, q)
     m = mlp.out_dim
     L = mlp.n_layers - 1
     W = int(mlp.sizes[L])
