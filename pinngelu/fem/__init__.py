@@ -1,0 +1,25 @@
+"""Finite-element reference solutions (P2 Lagrange elements, scikit-fem).
+
+:func:`solve` solves the same :class:`pinngelu.ElasticityProblem` as the network
+(mesh of its geometry, material, body force, Dirichlet, traction, pressure and
+axis-aligned symmetry conditions, plane strain / plane stress, 3D) and returns a
+:class:`FEMSolution`; :func:`compare` measures a trained solution against it.
+Needs the ``fem`` extra (``pip install pinngelu[fem]``, scikit-fem).
+"""
+
+from __future__ import annotations
+
+from .compare import FEMComparison, compare, write_comparison
+from .mesh import facet_parts, fem_mesh
+from .solution import FEMSolution
+from .solve import solve
+
+__all__ = [
+    "FEMComparison",
+    "FEMSolution",
+    "compare",
+    "facet_parts",
+    "fem_mesh",
+    "solve",
+    "write_comparison",
+]
