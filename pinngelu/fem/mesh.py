@@ -57,7 +57,8 @@ def _curve(geometry: Geometry, mesh, h: float):
     m2 = cls.from_mesh(mesh)
     doflocs = np.array(m2.doflocs)
     idx = mesh.nvertices + (mesh.boundary_facets() if geometry.dim == 2 else mesh.boundary_edges())
-    X = doflocs[:, idx].T.copy()
+    X0 = doflocs[:, idx].T.copy()
+    X = X0.copy()
     eps = 1e-7 * h
     tol = 1e-12 * h
     for _ in range(8):
@@ -72,10 +73,11 @@ def _curve(geometry: Geometry, mesh, h: float):
             e[i] = eps
             g[:, i] = (geometry._phi(Xm + e) - geometry._phi(Xm - e)) / (2 * eps)
         step = (phi[move] / np.maximum(np.sum(g * g, axis=1), 1e-300))[:, None] * g
-        step_len = np.linalg.norm(step, axis=1)
-        if np.any(step_len > 0.5 * h):
-            raise ValueError(f"curving the mesh of {geometry!r} moved a node by more than h/2")
         X[move] = Xm - step
+    # nodes the projection did not settle on the boundary, or moved far (at kinks of
+    # the distance function), stay at the straight midpoint
+    bad = (np.abs(geometry._phi(X)) > 1e-9 * h) | (np.linalg.norm(X - X0, axis=1) > 0.25 * h)
+    X[bad] = X0[bad]
     doflocs[:, idx] = X.T
     return cls(doflocs, np.array(m2.t))
 

@@ -71,14 +71,14 @@ class FEMSolution:
             return np.zeros((0, d)), np.zeros((0, d, d))
         b = self.basis
         x = np.ascontiguousarray(X.T)
-        cells = self._locate(X)
-        pts = b.mapping.invF(x[:, :, None], tind=cells)
+        cells, ref = self._locate(X)
+        pts = self._reference_coordinates(x, cells, ref)
         val = np.zeros((d, N))
         grad = np.zeros((d, d, N))
         coef = self.u[b.element_dofs[:, cells]]  # (Nbfun, N)
         for k in range(b.Nbfun):
             phi = b.elem.gbasis(b.mapping, pts, k, tind=cells)[0]
-            val += coef[k] * np.asarray(phi.value)[..., 0]
+            val += coef[k] * np.asarray(phi)[..., 0]
             grad += coef[k] * np.asarray(phi.grad)[..., 0]
         return val.T, np.moveaxis(grad, -1, 0)
 
@@ -107,7 +107,25 @@ class FEMSolution:
                 f"{int((worst < -0.5).sum())} evaluation point(s) lie outside the "
                 f"finite-element mesh (first: {X[i].tolist()})"
             )
-        return cand[np.arange(X.shape[0]), best]
+        rows = np.arange(X.shape[0])
+        return cand[rows, best], lam[rows, best].T
+
+    def _reference_coordinates(self, x: np.ndarray, cells: np.ndarray, ref: np.ndarray):
+        """Reference coordinates ``(d, N, 1)`` of points ``x (d, N)`` in ``cells``:
+        Newton's method on the cell maps, from the straight-sided coordinates ``ref``
+        (no clipping to the reference cell, so points between a curved boundary and
+        the chord of their cell converge too)."""
+        mapping = self.basis.mapping
+        X = ref[:, :, None].copy()
+        if not hasattr(mapping, "invDF") or type(mapping).__name__ == "MappingAffine":
+            return mapping.invF(x[:, :, None], tind=cells)
+        for _ in range(30):
+            F = mapping.F(X, cells)
+            dX = np.einsum("ijkl,jkl->ikl", mapping.invDF(X, cells), x[:, :, None] - F)
+            X = X + dX
+            if np.max(np.abs(dX)) < 1e-13:
+                break
+        return X
 
     def displacement(self, X: np.ndarray) -> np.ndarray:
         """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m) inside the mesh."""
@@ -151,10 +169,10 @@ class FEMSolution:
         ``(X, w, u (M, d), grad u (M, d, d))``."""
         b = self.basis
         d = self.dim
-        x = np.asarray(b.global_coordinates().value)  # (d, nel, nq)
+        x = np.asarray(b.global_coordinates())  # (d, nel, nq)
         w = np.asarray(b.dx)  # (nel, nq)
         z = b.interpolate(self.u)
-        val = np.asarray(z.value)
+        val = np.asarray(z)
         grad = np.asarray(z.grad)
         X = x.reshape(d, -1).T
         U = val.reshape(d, -1).T
