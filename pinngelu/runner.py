@@ -171,6 +171,11 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
     )
     ap.add_argument("--print-every", type=_count, default=None, help="iterations between lines")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    ap.add_argument(
+        "--fem",
+        action="store_true",
+        help="after training, compare with a P2 finite-element solution (needs scikit-fem)",
+    )
     return ap
 
 
@@ -324,7 +329,13 @@ def run_case(
         lo, hi = (np.asarray(v) for v in problem.geometry.bbox)
         h = float(np.max(hi - lo)) / 60.0
     mesh = problem.geometry.mesh(h)
-    vtu = write_fields(out / "solution.vtu", *mesh, sol.fields(mesh[0], check_inside=False))
+    fields = sol.fields(mesh[0], check_inside=False)
+    if getattr(args, "fem", False):
+        from .fem import fem_report
+
+        summary["fem"], fem_fields = fem_report(problem, sol, mesh[0], stream)
+        fields.update(fem_fields)
+    vtu = write_fields(out / "solution.vtu", *mesh, fields)
     sol.save(out / "model.npz")
     figs = plot_case_figures(sol, out, res.history, mesh)
     summary["files"] = [str(vtu), str(out / "model.npz")] + [str(f) for f in figs]

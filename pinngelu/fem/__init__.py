@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .compare import FEMComparison, compare, write_comparison
 from .mesh import facet_parts, fem_mesh
+from .report import fem_report, reference
 from .solution import FEMSolution
 from .solve import solve
 
@@ -20,6 +21,8 @@ __all__ = [
     "compare",
     "facet_parts",
     "fem_mesh",
+    "fem_report",
+    "reference",
     "solve",
     "write_comparison",
 ]
