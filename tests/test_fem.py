@@ -176,3 +176,17 @@ def test_facet_parts_cover_the_boundary():
     np.testing.assert_array_equal(allf, np.sort(mesh.boundary_facets()))
     r = np.hypot(*mesh.p[:, mesh.facets[:, parts["inner"]]].mean(axis=1))
     assert np.all(np.abs(r - lame_cylinder.A_IN) < 1e-3)
+
+
+@pytest.mark.parametrize(
+    "case, h", [(lame_cylinder, 0.01), (plate_manufactured, 0.05), (cantilever, 0.025)]
+)
+def test_reference_error_estimate(case, h):
+    """The h-vs-2h estimate of the reference's own error is within a factor 2 of its
+    true displacement error (and of its stress error where the stress is known)."""
+    ref, est = fem.reference(case.build_problem(), h)
+    eu, es = rel_errors(ref, case.exact, getattr(case, "exact_stress", None))
+    assert est["h"] == h and est["n_dofs"] == ref.n_dofs
+    assert 0.5 < est["displacement"] / eu < 2.0
+    if not np.isnan(es):
+        assert 0.5 < est["stress"] / es < 2.0
