@@ -11,7 +11,13 @@ pytest.importorskip("skfem")
 
 import pinngelu as pg  # noqa: E402
 from pinngelu import fem  # noqa: E402
-from pinngelu.cases import cantilever, hollow_sphere, lame_cylinder, plate_manufactured  # noqa: E402
+from pinngelu.cases import (  # noqa: E402
+    cantilever,
+    hollow_sphere,
+    lame_cylinder,
+    plate_manufactured,
+    plate_with_hole,
+)
 
 E, NU, S = 200e9, 0.3, 50e6
 
@@ -232,4 +238,21 @@ def test_mesh_domain_uniaxial_bar():
     prob = pg.ElasticityProblem(dom, pg.Material.from_E_nu(E, NU), conds, plane_stress=True)
     sol = fem.solve(prob)
     X = np.array([[2.0, 1.0], [0.7, 0.3]])
+    np.testing.assert_allclose(sol.displacement(X), _bar_exact(True)(X), rtol=1e-9)
+
+
+def test_plate_with_hole_kirsch():
+    """A Difference (rectangle minus disk): symmetry edges, the Kirsch tractions on the
+    outer edges, the traction-free hole."""
+    prob = plate_with_hole.build_problem()
+    eu, es = rel_errors(fem.solve(prob, 0.005), plate_with_hole.exact, plate_with_hole.exact_stress)
+    assert eu < 3e-4 and es < 1e-2
+
+
+def test_traction_on_a_predicate():
+    """A load on a part given by a predicate (facet centroids) acts like the named part."""
+    on_right = lambda X: X[:, 0] > 2.0 - 1e-9  # noqa: E731
+    conds = [pg.Symmetry("left"), pg.Symmetry("bottom"), pg.Traction(on_right, [S, 0.0])]
+    sol = fem.solve(_bar(conds, True), 0.25)
+    X = np.array([[2.0, 1.0]])
     np.testing.assert_allclose(sol.displacement(X), _bar_exact(True)(X), rtol=1e-9)
