@@ -251,6 +251,10 @@ def run_case(
         The summary (also written to ``<out>/summary.json``).
     """
     get_backend(args.device)  # a missing GPU fails here, before any folder is made
+    if getattr(args, "fem", False):
+        from .fem import check_available
+
+        check_available()  # so does a missing scikit-fem with --fem
     out = prepare_output_dir(args.out or Path("out") / name)
     config = _config_from_args(args, settings)
     stream = None if args.quiet else sys.stdout

@@ -256,3 +256,13 @@ def test_traction_on_a_predicate():
     sol = fem.solve(_bar(conds, True), 0.25)
     X = np.array([[2.0, 1.0]])
     np.testing.assert_allclose(sol.displacement(X), _bar_exact(True)(X), rtol=1e-9)
+
+
+def test_missing_scikit_fem_is_named(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skfem", None)  # makes `import skfem` fail
+    with pytest.raises(fem.FEMUnavailableError, match=r"pinngelu\[fem\]"):
+        fem.check_available()
+    with pytest.raises(RuntimeError, match="scikit-fem"):
+        fem.solve(lame_cylinder.build_problem(), 0.02)

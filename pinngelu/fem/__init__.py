@@ -10,7 +10,7 @@ Needs the ``fem`` extra (``pip install pinngelu[fem]``, scikit-fem).
 from __future__ import annotations
 
 from .compare import FEMComparison, compare, write_comparison
-from .mesh import facet_parts, fem_mesh
+from .mesh import FEMUnavailableError, check_available, facet_parts, fem_mesh
 from .report import fem_report, reference
 from .solution import FEMSolution
 from .solve import solve
@@ -18,6 +18,8 @@ from .solve import solve
 __all__ = [
     "FEMComparison",
     "FEMSolution",
+    "FEMUnavailableError",
+    "check_available",
     "compare",
     "facet_parts",
     "fem_mesh",

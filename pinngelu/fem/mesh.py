@@ -10,14 +10,24 @@ from scipy.spatial import cKDTree
 from ..geometry import Geometry
 
 
+class FEMUnavailableError(ImportError, RuntimeError):
+    """scikit-fem is not installed (the ``fem`` extra)."""
+
+
 def _skfem():
+    """The scikit-fem module, or :class:`FEMUnavailableError` naming the extra."""
     try:
         import skfem
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError(
+        raise FEMUnavailableError(
             "pinngelu.fem needs scikit-fem: pip install 'pinngelu[fem]' (or scikit-fem)"
         ) from exc
     return skfem
+
+
+def check_available() -> None:
+    """Raise :class:`FEMUnavailableError` when scikit-fem cannot be imported."""
+    _skfem()
 
 
 def fem_mesh(geometry: Geometry, h: float | None = None, curved: bool = True):
