@@ -18,13 +18,25 @@ arrays are in the scaled units of :class:`pinngelu.Scales` (``x_hat``, ``u / U``
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+
 import numpy as np
 
-from .elasticity import Scales
-from .geometry.distance import DistanceFunction, Jet, co_products, r_join
+from .elasticity import (
+    BoundaryCondition,
+    Dirichlet,
+    Scales,
+    Symmetry,
+    _describe,
+    _eval_spec,
+    prescribed_components,
+)
+from .geometry import Geometry
+from .geometry.distance import DistanceFunction, Jet, NoDistanceFunction, co_products, r_join
 from .kernels.layout import n_channels, second_pairs
 
-__all__ = ["HardDirichlet", "product_operator"]
+__all__ = ["HardDirichlet", "build_hard_dirichlet", "product_operator"]
 
 
 def product_operator(phi: Jet) -> np.ndarray:
@@ -174,3 +186,72 @@ def _transfinite(hat: list[Jet], vals: list[float]) -> Jet:
         term = term * v
         num = term if num is None else num + term
     return num / co_products(hat)
+
+
+#: Tolerance on the normals of a Symmetry part for it to count as axis-aligned.
+AXIS_TOL = 1e-9
+
+
+def build_hard_dirichlet(
+    geometry: Geometry, conditions: Sequence[BoundaryCondition], d: int
+) -> tuple[HardDirichlet | None, dict[int, str]]:
+    """The hard map of a problem's conditions and which conditions it takes over.
+
+    A :class:`~pinngelu.Dirichlet` condition is hard when its part is named, has a
+    distance function (:meth:`pinngelu.Geometry.part_distance`) and its value is a
+    constant; a :class:`~pinngelu.Symmetry` condition when, besides, every normal of
+    its part is a coordinate axis ``+-e_k`` (then ``u_k = 0`` there, and the
+    tangential tractions stay in the loss).  Every other condition stays soft, and a
+    :class:`UserWarning` names them with the reason.
+
+    Returns
+    -------
+    hard : HardDirichlet or None
+        None when no condition can be hard.
+    taken : dict of int to str
+        Index of each hard condition in ``conditions`` to ``"dirichlet"`` or
+        ``"symmetry"``.
+    """
+    parts: list[list[tuple[DistanceFunction, float]]] = [[] for _ in range(d)]
+    taken: dict[int, str] = {}
+    soft: list[str] = []
+    rng = np.random.default_rng(0)
+    for i, bc in enumerate(conditions):
+        if not isinstance(bc, (Dirichlet, Symmetry)):
+            continue
+        what = f"{type(bc).__name__} on {_describe(bc.part)!r}"
+        if not isinstance(bc.part, str):
+            soft.append(f"{what} (a predicate selects its part)")
+            continue
+        if isinstance(bc, Dirichlet) and callable(bc.value):
+            soft.append(f"{what} (a callable value has no known extension G)")
+            continue
+        try:
+            adf = geometry.part_distance(bc.part)
+        except NoDistanceFunction as exc:
+            soft.append(f"{what} ({exc})")
+            continue
+        if isinstance(bc, Symmetry):
+            normals = geometry.sample_boundary(64, rng, parts=bc.part).normals
+            axes = [k for k in range(d) if np.all(np.abs(normals[:, k]) > 1.0 - AXIS_TOL)]
+            if not axes:
+                soft.append(f"{what} (its normal is not a coordinate axis)")
+                continue
+            parts[axes[0]].append((adf, 0.0))
+            taken[i] = "symmetry"
+            continue
+        comps = prescribed_components(bc, d)
+        vals = _eval_spec(bc.value, np.zeros((1, d)), len(comps), what)[0]
+        for c, v in zip(comps, vals, strict=True):
+            parts[c].append((adf, float(v)))
+        taken[i] = "dirichlet"
+    if soft:
+        warnings.warn(
+            "hard_dirichlet: these conditions stay soft (residuals in the loss): "
+            + "; ".join(soft),
+            UserWarning,
+            stacklevel=3,
+        )
+    if not taken:
+        return None, {}
+    return HardDirichlet(d, parts), taken

@@ -41,6 +41,7 @@ from .elasticity import (
     value_operator,
 )
 from .geometry import Geometry
+from .hard_bc import HardDirichlet, build_hard_dirichlet
 from .kernels import Backend
 from .loss import ResidualGroup, check_points
 from .network import MLP
@@ -99,6 +100,12 @@ class ElasticityProblem:
         traction-free (zero traction in those components), as in a finite-element
         model.  Parts selected by predicates are not tracked.  Set False to leave
         them unconstrained.
+    hard_dirichlet : bool
+        Build Dirichlet conditions (and Symmetry conditions on parts whose normal is
+        a coordinate axis) into the network as ``u = G + phi N`` (see
+        :mod:`pinngelu.hard_bc`): they hold exactly and leave the loss.  Conditions
+        on parts without a distance function (predicates, mesh domains, ...) or with
+        callable values stay soft, with a warning naming them.
     identify : sequence of {"lam", "mu"}
         Material parameters to identify (inverse problem): they are trained together
         with the network, starting from the values of ``material``, which is then the
@@ -146,6 +153,7 @@ class ElasticityProblem:
         length_scale: float | None = None,
         identify: Sequence[str] = (),
         traction_free_default: bool = True,
+        hard_dirichlet: bool = False,
     ) -> None:
         if not isinstance(geometry, Geometry):
             raise ValueError("geometry must be a pinngelu Geometry")
@@ -194,6 +202,12 @@ class ElasticityProblem:
         self.displacement_scale_adjustable = displacement_scale is None
         self._automatic_displacement = self.scales.displacement
         self._check_rigid_body()
+        self.hard: HardDirichlet | None = None
+        self._hard_conditions: dict[int, str] = {}
+        if hard_dirichlet:
+            self.hard, self._hard_conditions = build_hard_dirichlet(
+                self.geometry, self.conditions, d
+            )
 
     # ---------------------------------------------------------- validation
     @property
@@ -427,9 +441,9 @@ class ElasticityProblem:
         return Scales(origin, float(L), float(U), mu)
 
     # ------------------------------------------------------ residual groups
-    def _split_boundary(self) -> list[int]:
+    def _split_boundary(self, conditions: Sequence[BoundaryCondition]) -> list[int]:
         meas = []
-        for bc in self.conditions:
+        for bc in conditions:
             if isinstance(bc.part, str):
                 meas.append(self.geometry.part_measure(bc.part))
             else:
@@ -453,17 +467,29 @@ class ElasticityProblem:
         list of ResidualGroup
         """
         Xi = self.geometry.sample_interior(self.n_interior, rng, method=self.sampling)
-        bsamples = [
-            self.geometry.sample_boundary(n, rng, parts=bc.part, method=self.sampling)
-            for bc, n in zip(self.conditions, self._split_boundary(), strict=True)
-        ]
-        return self.groups_at(Xi, [(s.points, s.normals) for s in bsamples])
+        hard = self._hard_conditions
+        sampled = [bc for k, bc in enumerate(self.conditions) if hard.get(k) != "dirichlet"]
+        counts = iter(self._split_boundary(sampled))
+        empty = np.zeros((0, self.dim))
+        boundary = []
+        for k, bc in enumerate(self.conditions):
+            if hard.get(k) == "dirichlet":
+                boundary.append((empty, empty))
+                continue
+            s = self.geometry.sample_boundary(
+                next(counts), rng, parts=bc.part, method=self.sampling
+            )
+            boundary.append((s.points, s.normals))
+        return self.groups_at(Xi, boundary)
 
     def groups_at(
         self, X_interior: np.ndarray, boundary: list[tuple[np.ndarray, np.ndarray]]
     ) -> list[ResidualGroup]:
         """Residual groups at given points (m): interior points ``(N, d)`` and, per
-        condition, boundary points with their outward unit normals."""
+        condition, boundary points with their outward unit normals (ignored for the
+        conditions built into the network; see ``hard_dirichlet``).  With hard
+        conditions the operators act on the network's jets through
+        :meth:`pinngelu.hard_bc.HardDirichlet.fold`."""
         d = self.dim
         sc = self.scales
         mu = self.material.mu
@@ -485,6 +511,11 @@ class ElasticityProblem:
                 [dC[name] for name in self.identify]
             )
 
+        def group(name, X, C, g, weight, Cq=None):
+            if self.hard is not None:
+                C, g, Cq = self.hard.fold(X, C, g, Cq, sc)
+            return ResidualGroup(name, sc.to_hat(X), C, g, weight, param_coefficients=Cq)
+
         Xi = check_points(X_interior, d, "interior points")
         if self.body_force is None:
             gi = np.zeros((Xi.shape[0], d))
@@ -492,14 +523,13 @@ class ElasticityProblem:
             f = self._evaluate("body force", self.body_force, Xi, d, "body force")
             gi = -f * sc.length**2 / (mu * sc.displacement)
         C, Cq = operator(navier_operator, d)
-        groups.append(
-            ResidualGroup("pde", sc.to_hat(Xi), C, gi, self.interior_weight, param_coefficients=Cq)
-        )
+        groups.append(group("pde", Xi, C, gi, self.interior_weight, Cq))
         for k, (bc, (Xb, Nb)) in enumerate(zip(self.conditions, boundary, strict=True)):
             name = f"{type(bc).__name__.lower()}:{_describe(bc.part)}"
             if any(g.name == name for g in groups):
                 name = f"{name}#{k}"
-            Xh = sc.to_hat(Xb)
+            if self._hard_conditions.get(k) == "dirichlet":
+                continue
             Cq = None
             if isinstance(bc, Dirichlet):
                 comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
@@ -520,13 +550,15 @@ class ElasticityProblem:
             else:
                 C, Cq = operator(symmetry_operator, Nb)
                 g = np.zeros((Xb.shape[0], d + 1))
-            groups.append(ResidualGroup(name, Xh, C, g, bc.weight, param_coefficients=Cq))
+                if self._hard_conditions.get(k) == "symmetry":
+                    # u . n = 0 holds exactly: keep the tangential tractions
+                    C, g = C[:, 1:], g[:, 1:]
+                    Cq = None if Cq is None else Cq[:, :, 1:]
+            groups.append(group(name, Xb, C, g, bc.weight, Cq))
         for dat in self.data:
             C = value_operator(dat.X.shape[0], d, tuple(range(d)))
             g = np.asarray(dat.u, dtype=np.float64) / sc.displacement
-            groups.append(
-                ResidualGroup(dat.name, sc.to_hat(np.asarray(dat.X, float)), C, g, dat.weight)
-            )
+            groups.append(group(dat.name, np.asarray(dat.X, float), C, g, dat.weight))
         return groups
 
     def solution(
@@ -558,4 +590,5 @@ class ElasticityProblem:
             exact=self.exact,
             geometry=self.geometry,
             device=device,
+            hard=self.hard,
         )

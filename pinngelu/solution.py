@@ -21,6 +21,7 @@ from .elasticity import (
     von_mises,
 )
 from .geometry import Geometry
+from .hard_bc import HardDirichlet
 from .kernels import Backend
 from .loss import check_points
 from .loss import jets as network_jets
@@ -39,6 +40,12 @@ class Solution:
     scales : Scales
     material : Material
     plane_stress : bool
+    exact : callable, optional
+    geometry : Geometry, optional
+    device : {"cpu", "cuda"} or Backend
+    hard : HardDirichlet, optional
+        The hard conditions of the problem: the displacement is ``G + phi N``
+        with ``N`` the network.
     """
 
     def __init__(
@@ -51,8 +58,10 @@ class Solution:
         exact: Callable | None = None,
         geometry: Geometry | None = None,
         device: str | Backend = "cpu",
+        hard: HardDirichlet | None = None,
     ) -> None:
         self.mlp = mlp
+        self.hard = hard
         self.theta = mlp.check_theta(np.array(theta, dtype=np.float64))
         self.scales = scales
         self.material = material
@@ -83,6 +92,10 @@ class Solution:
                     f"(first: row {i}, {X[i].tolist()}); pass check_inside=False to extrapolate"
                 )
         u, du, ddu = network_jets(self.mlp, self.theta, self.scales.to_hat(X), self.device)
+        if self.hard is not None:
+            JN = np.concatenate([u[:, :, None], du, ddu], axis=2)
+            J = self.hard.displacement_jets(X, JN, self.scales)
+            u, du, ddu = J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
         U, L = self.scales.displacement, self.scales.length
         return U * u, (U / L) * du, (U / L**2) * ddu
 
@@ -155,6 +168,7 @@ class Solution:
             "scales": self.scales.to_dict(),
             "material": {"lam": self.material.lam, "mu": self.material.mu},
             "plane_stress": self.plane_stress,
+            "hard_dirichlet": self.hard is not None,
         }
         save_npz_atomic(path, meta=np.array(json.dumps(meta)), theta=self.theta)
 
@@ -165,8 +179,13 @@ class Solution:
         geometry: Geometry | None = None,
         exact: Callable | None = None,
         device: str | Backend = "cpu",
+        hard: HardDirichlet | None = None,
     ) -> Solution:
-        """Load a model saved by :meth:`save` (its fields evaluated on ``device``)."""
+        """Load a model saved by :meth:`save` (its fields evaluated on ``device``).
+
+        A model trained with hard Dirichlet conditions needs them back:
+        ``hard=problem.hard`` of the same problem.
+        """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no model file at {path}")
@@ -178,8 +197,14 @@ class Solution:
             scales = Scales.from_dict(meta["scales"])
             material = Material(meta["material"]["lam"], meta["material"]["mu"])
             plane_stress = bool(meta["plane_stress"])
+            was_hard = bool(meta.get("hard_dirichlet", False))
         except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path} is not a pinngelu model file: {exc!r}") from exc
+        if was_hard != (hard is not None):
+            raise ValueError(
+                f"{path} was trained with hard_dirichlet={was_hard}: pass "
+                + ("hard=problem.hard of its problem" if was_hard else "no hard map")
+            )
         return cls(
             mlp,
             theta,
@@ -189,4 +214,5 @@ class Solution:
             exact=exact,
             geometry=geometry,
             device=device,
+            hard=hard,
         )
