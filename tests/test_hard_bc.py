@@ -295,3 +295,43 @@ def test_hard_model_save_load_roundtrip(tmp_path):
     back = pg.Solution.load(tmp_path / "m.npz", hard=prob.hard)
     X = geom.sample_interior(10, np.random.default_rng(1))
     np.testing.assert_array_equal(back.displacement(X), sol.displacement(X))
+
+
+def test_checkpoint_resume_bit_identical_with_hard_conditions(tmp_path):
+    geom, conds = _problems()[0]
+    prob = pg.ElasticityProblem(
+        geom,
+        STEEL,
+        conds,
+        plane_stress=True,
+        n_interior=200,
+        n_boundary=80,
+        hard_dirichlet=True,
+    )
+    mlp = pg.MLP(2, (8, 8), 2, "gelu")
+    theta0 = mlp.init(np.random.default_rng(0))
+    cfg = pg.TrainConfig(
+        lbfgs_iters=12, print_every=0, checkpoint_every=3, checkpoint=tmp_path / "ck.npz"
+    )
+    A = pg.train(prob, mlp, rng=np.random.default_rng(1), theta0=theta0, config=cfg, out=None)
+    B = pg.train(
+        prob,
+        mlp,
+        rng=np.random.default_rng(1),
+        theta0=theta0,
+        config=cfg,
+        callback=lambda r: r.it >= 6,
+        out=None,
+    )
+    assert B.n_iter == 6
+    C = pg.resume(
+        tmp_path / "ck.npz", prob, mlp, rng=np.random.default_rng(7), config=cfg, out=None
+    )
+    assert C.n_iter == A.n_iter
+    assert np.array_equal(C.theta, A.theta)
+    assert set(A.history["groups"][-1]) == {
+        "pde",
+        "traction:right",
+        "traction:bottom",
+        "traction:top",
+    }
