@@ -335,3 +335,23 @@ def test_checkpoint_resume_bit_identical_with_hard_conditions(tmp_path):
         "traction:bottom",
         "traction:top",
     }
+
+
+def test_inverse_problem_folds_parameter_coefficients():
+    geom = pg.Rectangle(0.0, 1.0, 0.0, 0.2)
+    conds = [pg.Dirichlet("left", 0.0), pg.Traction("right", [1e6, 0.0])]
+    kw = dict(plane_stress=True, identify=("lam",))
+    prob = pg.ElasticityProblem(geom, STEEL, conds, hard_dirichlet=True, **kw)
+    pde = prob.residual_groups(np.random.default_rng(0))[0]
+    q = np.array([0.7])
+    # C(q) of the folded group equals the fold of C(q)
+    soft = pg.ElasticityProblem(geom, STEEL, conds, **kw)
+    X = pde.X * prob.scales.length + prob.scales.origin
+    s = soft.groups_at(X, [(np.zeros((0, 2)),) * 2] * len(soft.conditions))[0]
+    Cq, _, _ = prob.hard.fold(X, s.coefficients(q), s.g, None, prob.scales)
+    np.testing.assert_allclose(pde.coefficients(q), Cq, atol=1e-12)
+    # different values on one component: the targets would depend on q
+    two = [pg.Dirichlet("left", 0.0), pg.Dirichlet("right", [1e-4, 0.0])]
+    bad = pg.ElasticityProblem(geom, STEEL, two, hard_dirichlet=True, **kw)
+    with pytest.raises(ValueError, match="identified material"):
+        bad.residual_groups(np.random.default_rng(0))
