@@ -204,6 +204,8 @@ class ElasticityProblem:
         self._check_rigid_body()
         self.hard: HardDirichlet | None = None
         self._hard_conditions: dict[int, str] = {}
+        if not isinstance(hard_dirichlet, (bool, np.bool_)):
+            raise TypeError(f"hard_dirichlet must be True or False, got {hard_dirichlet!r}")
         if hard_dirichlet:
             self.hard, self._hard_conditions = build_hard_dirichlet(
                 self.geometry, self.conditions, d

@@ -280,6 +280,8 @@ def test_conditions_without_distance_function_stay_soft_with_warning():
         prob = pg.ElasticityProblem(geom, STEEL, conds, hard_dirichlet=True)
     names = [g.name for g in prob.residual_groups(np.random.default_rng(0))]
     assert "dirichlet:left" in names and "dirichlet:right" not in names
+    with pytest.raises(TypeError, match="hard_dirichlet"):
+        pg.ElasticityProblem(geom, STEEL, conds[1:], hard_dirichlet="yes")
     with pytest.raises(NoDistanceFunction, match="subtracted"):
         (geom - pg.Annulus([0.5, 0.5], 0.1, 0.2)).part_distance("inner")
 
