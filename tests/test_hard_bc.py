@@ -357,3 +357,22 @@ def test_inverse_problem_folds_parameter_coefficients():
     bad = pg.ElasticityProblem(geom, STEEL, two, hard_dirichlet=True, **kw)
     with pytest.raises(ValueError, match="identified material"):
         bad.residual_groups(np.random.default_rng(0))
+
+
+def test_mesh_domain_conditions_stay_soft_with_a_clear_warning():
+    n = 3
+    xs = np.linspace(0.0, 1.0, n + 1)
+    P = np.array([[x, y] for x in xs for y in xs])
+    T = []
+    for i in range(n):
+        for j in range(n):
+            a, b = i * (n + 1) + j, (i + 1) * (n + 1) + j
+            c, d = b + 1, a + 1
+            T += [[a, b, c], [a, c, d]]
+    left = np.array([[j + 1, j] for j in range(n)])
+    dom = pg.MeshDomain(P, np.array(T), {"left": left})
+    with pytest.warns(UserWarning, match="MeshDomain has no distance function"):
+        prob = pg.ElasticityProblem(dom, STEEL, [pg.Dirichlet("left", 0.0)], hard_dirichlet=True)
+    assert prob.hard is None
+    names = [g.name for g in prob.residual_groups(np.random.default_rng(0))]
+    assert "dirichlet:left" in names
