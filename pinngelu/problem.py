@@ -13,14 +13,10 @@ Example
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import warnings
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -40,19 +36,17 @@ from .elasticity import (
     prescribed_components,
     real_array,
     real_scalar,
-    strain_from_gradient,
-    stress_from_strain,
     symmetry_operator,
     traction_operator,
     value_operator,
-    von_mises,
 )
 from .geometry import Geometry
+from .hard_bc import HardDirichlet, build_hard_dirichlet
 from .kernels import Backend
 from .loss import ResidualGroup, check_points
-from .loss import jets as network_jets
-from .network import MLP, save_npz_atomic
+from .network import MLP
 from .rigid_body import RigidBodyWarning, describe_free_modes, free_modes, rigid_body_modes
+from .solution import Solution
 
 __all__ = ["ElasticityProblem", "DisplacementData", "Solution"]
 
@@ -106,6 +100,12 @@ class ElasticityProblem:
         traction-free (zero traction in those components), as in a finite-element
         model.  Parts selected by predicates are not tracked.  Set False to leave
         them unconstrained.
+    hard_dirichlet : bool
+        Build Dirichlet conditions (and Symmetry conditions on parts whose normal is
+        a coordinate axis) into the network as ``u = G + phi N`` (see
+        :mod:`pinngelu.hard_bc`): they hold exactly and leave the loss.  Conditions
+        on parts without a distance function (predicates, mesh domains, ...) or with
+        callable values stay soft, with a warning naming them.
     identify : sequence of {"lam", "mu"}
         Material parameters to identify (inverse problem): they are trained together
         with the network, starting from the values of ``material``, which is then the
@@ -153,6 +153,7 @@ class ElasticityProblem:
         length_scale: float | None = None,
         identify: Sequence[str] = (),
         traction_free_default: bool = True,
+        hard_dirichlet: bool = False,
     ) -> None:
         if not isinstance(geometry, Geometry):
             raise ValueError("geometry must be a pinngelu Geometry")
@@ -201,6 +202,14 @@ class ElasticityProblem:
         self.displacement_scale_adjustable = displacement_scale is None
         self._automatic_displacement = self.scales.displacement
         self._check_rigid_body()
+        self.hard: HardDirichlet | None = None
+        self._hard_conditions: dict[int, str] = {}
+        if not isinstance(hard_dirichlet, (bool, np.bool_)):
+            raise TypeError(f"hard_dirichlet must be True or False, got {hard_dirichlet!r}")
+        if hard_dirichlet:
+            self.hard, self._hard_conditions = build_hard_dirichlet(
+                self.geometry, self.conditions, d
+            )
 
     # ---------------------------------------------------------- validation
     @property
@@ -434,9 +443,9 @@ class ElasticityProblem:
         return Scales(origin, float(L), float(U), mu)
 
     # ------------------------------------------------------ residual groups
-    def _split_boundary(self) -> list[int]:
+    def _split_boundary(self, conditions: Sequence[BoundaryCondition]) -> list[int]:
         meas = []
-        for bc in self.conditions:
+        for bc in conditions:
             if isinstance(bc.part, str):
                 meas.append(self.geometry.part_measure(bc.part))
             else:
@@ -460,17 +469,29 @@ class ElasticityProblem:
         list of ResidualGroup
         """
         Xi = self.geometry.sample_interior(self.n_interior, rng, method=self.sampling)
-        bsamples = [
-            self.geometry.sample_boundary(n, rng, parts=bc.part, method=self.sampling)
-            for bc, n in zip(self.conditions, self._split_boundary(), strict=True)
-        ]
-        return self.groups_at(Xi, [(s.points, s.normals) for s in bsamples])
+        hard = self._hard_conditions
+        sampled = [bc for k, bc in enumerate(self.conditions) if hard.get(k) != "dirichlet"]
+        counts = iter(self._split_boundary(sampled))
+        empty = np.zeros((0, self.dim))
+        boundary = []
+        for k, bc in enumerate(self.conditions):
+            if hard.get(k) == "dirichlet":
+                boundary.append((empty, empty))
+                continue
+            s = self.geometry.sample_boundary(
+                next(counts), rng, parts=bc.part, method=self.sampling
+            )
+            boundary.append((s.points, s.normals))
+        return self.groups_at(Xi, boundary)
 
     def groups_at(
         self, X_interior: np.ndarray, boundary: list[tuple[np.ndarray, np.ndarray]]
     ) -> list[ResidualGroup]:
         """Residual groups at given points (m): interior points ``(N, d)`` and, per
-        condition, boundary points with their outward unit normals."""
+        condition, boundary points with their outward unit normals (ignored for the
+        conditions built into the network; see ``hard_dirichlet``).  With hard
+        conditions the operators act on the network's jets through
+        :meth:`pinngelu.hard_bc.HardDirichlet.fold`."""
         d = self.dim
         sc = self.scales
         mu = self.material.mu
@@ -492,6 +513,11 @@ class ElasticityProblem:
                 [dC[name] for name in self.identify]
             )
 
+        def group(name, X, C, g, weight, Cq=None):
+            if self.hard is not None:
+                C, g, Cq = self.hard.fold(X, C, g, Cq, sc)
+            return ResidualGroup(name, sc.to_hat(X), C, g, weight, param_coefficients=Cq)
+
         Xi = check_points(X_interior, d, "interior points")
         if self.body_force is None:
             gi = np.zeros((Xi.shape[0], d))
@@ -499,14 +525,13 @@ class ElasticityProblem:
             f = self._evaluate("body force", self.body_force, Xi, d, "body force")
             gi = -f * sc.length**2 / (mu * sc.displacement)
         C, Cq = operator(navier_operator, d)
-        groups.append(
-            ResidualGroup("pde", sc.to_hat(Xi), C, gi, self.interior_weight, param_coefficients=Cq)
-        )
+        groups.append(group("pde", Xi, C, gi, self.interior_weight, Cq))
         for k, (bc, (Xb, Nb)) in enumerate(zip(self.conditions, boundary, strict=True)):
             name = f"{type(bc).__name__.lower()}:{_describe(bc.part)}"
             if any(g.name == name for g in groups):
                 name = f"{name}#{k}"
-            Xh = sc.to_hat(Xb)
+            if self._hard_conditions.get(k) == "dirichlet":
+                continue
             Cq = None
             if isinstance(bc, Dirichlet):
                 comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
@@ -527,13 +552,15 @@ class ElasticityProblem:
             else:
                 C, Cq = operator(symmetry_operator, Nb)
                 g = np.zeros((Xb.shape[0], d + 1))
-            groups.append(ResidualGroup(name, Xh, C, g, bc.weight, param_coefficients=Cq))
+                if self._hard_conditions.get(k) == "symmetry":
+                    # u . n = 0 holds exactly: keep the tangential tractions
+                    C, g = C[:, 1:], g[:, 1:]
+                    Cq = None if Cq is None else Cq[:, :, 1:]
+            groups.append(group(name, Xb, C, g, bc.weight, Cq))
         for dat in self.data:
             C = value_operator(dat.X.shape[0], d, tuple(range(d)))
             g = np.asarray(dat.u, dtype=np.float64) / sc.displacement
-            groups.append(
-                ResidualGroup(dat.name, sc.to_hat(np.asarray(dat.X, float)), C, g, dat.weight)
-            )
+            groups.append(group(dat.name, np.asarray(dat.X, float), C, g, dat.weight))
         return groups
 
     def solution(
@@ -565,167 +592,5 @@ class ElasticityProblem:
             exact=self.exact,
             geometry=self.geometry,
             device=device,
-        )
-
-
-class Solution:
-    """A trained displacement field with its derived fields, in the user's units.
-
-    Parameters
-    ----------
-    mlp : MLP
-    theta : ndarray (n_params,)
-    scales : Scales
-    material : Material
-    plane_stress : bool
-    """
-
-    def __init__(
-        self,
-        mlp: MLP,
-        theta: np.ndarray,
-        scales: Scales,
-        material: Material,
-        plane_stress: bool = False,
-        exact: Callable | None = None,
-        geometry: Geometry | None = None,
-        device: str | Backend = "cpu",
-    ) -> None:
-        self.mlp = mlp
-        self.theta = mlp.check_theta(np.array(theta, dtype=np.float64))
-        self.scales = scales
-        self.material = material
-        self.plane_stress = plane_stress
-        self.exact = exact
-        self.geometry = geometry
-        self.device = device
-
-    @property
-    def dim(self) -> int:
-        return self.mlp.in_dim
-
-    @property
-    def lam_eff(self) -> float:
-        return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
-
-    def _jets(self, X: np.ndarray, check_inside: bool):
-        d = self.dim
-        X = check_points(real_array(X, "evaluation points"), d, "evaluation points")
-        if check_inside and self.geometry is not None:
-            lo, hi = self.geometry.bbox
-            tol = 1e-6 * float(np.max(np.asarray(hi) - np.asarray(lo)))
-            inside = self.geometry.contains(X, tol=tol)
-            if not np.all(inside):
-                i = int(np.flatnonzero(~inside)[0])
-                raise ValueError(
-                    f"{int((~inside).sum())} evaluation point(s) lie outside the domain "
-                    f"(first: row {i}, {X[i].tolist()}); pass check_inside=False to extrapolate"
-                )
-        u, du, ddu = network_jets(self.mlp, self.theta, self.scales.to_hat(X), self.device)
-        U, L = self.scales.displacement, self.scales.length
-        return U * u, (U / L) * du, (U / L**2) * ddu
-
-    def displacement(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
-        """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m)."""
-        return self._jets(X, check_inside)[0]
-
-    def displacement_gradient(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
-        """``grad u (N, d, d)`` with ``[p, j, i] = du_j / dx_i``."""
-        return self._jets(X, check_inside)[1]
-
-    def strain(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
-        """Small strain ``(N, d, d)``."""
-        return strain_from_gradient(self.displacement_gradient(X, check_inside))
-
-    def stress(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
-        """Cauchy stress ``(N, d, d)`` (Pa) (in-plane components in 2D)."""
-        return stress_from_strain(self.strain(X, check_inside), self.lam_eff, self.material.mu)
-
-    def fields(self, X: np.ndarray, check_inside: bool = True) -> dict[str, np.ndarray]:
-        """All fields at ``X``: displacement, strain, stress, von_mises, and where an
-        exact solution is known, displacement_exact and displacement_error."""
-        u, du, _ = self._jets(X, check_inside)
-        eps = strain_from_gradient(du)
-        sig = stress_from_strain(eps, self.lam_eff, self.material.mu)
-        szz = None
-        if self.dim == 2 and not self.plane_stress:
-            szz = self.material.lam * (eps[:, 0, 0] + eps[:, 1, 1])
-        out = {
-            "displacement": u,
-            "strain": eps,
-            "stress": sig,
-            "von_mises": von_mises(sig, szz),
-        }
-        if self.exact is not None:
-            ue = np.asarray(self.exact(np.asarray(X, dtype=float)), dtype=float)
-            out["displacement_exact"] = ue
-            out["displacement_error"] = u - ue
-        return out
-
-    def relative_l2_error(self, X: np.ndarray) -> float:
-        """``||u - u_exact|| / ||u_exact||`` over the points ``X (N, d)`` (m).
-
-        Raises
-        ------
-        ValueError
-            Without an exact solution, with no points (``N = 0``), or where the
-            exact displacement is zero at every point (the ratio is undefined).
-        """
-        if self.exact is None:
-            raise ValueError("no exact solution is known for this problem")
-        u = self.displacement(X)
-        if u.shape[0] == 0:
-            raise ValueError("relative_l2_error needs at least one point, got 0")
-        X = np.asarray(X, dtype=float)
-        ue = _eval_spec(self.exact, X, self.dim, "exact solution")
-        norm = np.linalg.norm(ue)
-        if norm == 0:
-            raise ValueError(
-                "relative_l2_error: the exact displacement is zero at every point, "
-                "so the relative error is undefined"
-            )
-        return float(np.linalg.norm(u - ue) / norm)
-
-    # --------------------------------------------------------------- I/O
-    def save(self, path: str | os.PathLike) -> None:
-        """Save the model with what is needed to evaluate it (``.npz``, atomic)."""
-        meta = {
-            "mlp": self.mlp.to_dict(),
-            "scales": self.scales.to_dict(),
-            "material": {"lam": self.material.lam, "mu": self.material.mu},
-            "plane_stress": self.plane_stress,
-        }
-        save_npz_atomic(path, meta=np.array(json.dumps(meta)), theta=self.theta)
-
-    @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike,
-        geometry: Geometry | None = None,
-        exact: Callable | None = None,
-        device: str | Backend = "cpu",
-    ) -> Solution:
-        """Load a model saved by :meth:`save` (its fields evaluated on ``device``)."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no model file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                theta = np.array(z["theta"])
-            mlp = MLP.from_dict(meta["mlp"])
-            scales = Scales.from_dict(meta["scales"])
-            material = Material(meta["material"]["lam"], meta["material"]["mu"])
-            plane_stress = bool(meta["plane_stress"])
-        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path} is not a pinngelu model file: {exc!r}") from exc
-        return cls(
-            mlp,
-            theta,
-            scales,
-            material,
-            plane_stress,
-            exact=exact,
-            geometry=geometry,
-            device=device,
+            hard=self.hard,
         )

@@ -7,6 +7,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import FloatArray, _as_vector, _check_measure, _check_resolved
 from .base import Geometry
+from .distance import DistanceFunction, HalfSpace, segment_distance
 
 
 class _AxisBox(Geometry):
@@ -83,3 +84,17 @@ class _AxisBox(Geometry):
 
     def _interior_map(self, u: FloatArray) -> FloatArray:
         return self.lo + u * (self.hi - self.lo)
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        axis, side = divmod(k, 2)
+        n = np.zeros(self.dim)
+        n[axis] = -1.0 if side else 1.0  # into the box
+        p = self.hi if side else self.lo
+        if inside:
+            return HalfSpace(p, n)
+        if self.dim != 2:
+            return super()._part_distance(k, inside)
+        o = 1 - axis
+        a, b = p.copy(), p.copy()
+        a[o], b[o] = self.lo[o], self.hi[o]
+        return segment_distance(a, b, -n)

@@ -39,6 +39,7 @@ from ._checks import (
     _check_rng,
 )
 from .boundary_sample import BoundarySample, _eval_predicate
+from .distance import DistanceFunction, NoDistanceFunction
 from .sampling import (
     FILL_MIN,
     BoxCover,
@@ -178,6 +179,37 @@ class Geometry:
 
     def _part_measure(self, k: int) -> float:
         return self._base_measure(k)
+
+    def part_distance(self, name: str) -> DistanceFunction:
+        """Approximate distance function of one boundary part (for hard Dirichlet
+        conditions): zero on the part, positive in the rest of the domain.
+
+        Parameters
+        ----------
+        name : str
+            Boundary part name, one of :attr:`boundary_parts`.
+
+        Returns
+        -------
+        DistanceFunction
+            Its :meth:`~pinngelu.geometry.distance.DistanceFunction.jets` give value,
+            gradient and Hessian at points (length units).
+
+        Raises
+        ------
+        NoDistanceFunction
+            For shapes and parts without an analytic distance function.
+        """
+        return self._part_distance(self._part_index(name), True)
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        """ADF of part ``k`` positive in the domain (``inside``) or in its complement
+        (the domain subtracted in a :class:`Difference`)."""
+        where = "" if inside else " as the subtracted domain of a Difference"
+        raise NoDistanceFunction(
+            f"{type(self).__name__}{where} has no distance function for boundary part "
+            f"{self.boundary_parts[k]!r}"
+        )
 
     def _part_index(self, name: str) -> int:
         parts = self.boundary_parts

@@ -6,6 +6,7 @@ import numpy as np
 
 from ._checks import BoolArray, FloatArray
 from .base import Geometry
+from .distance import DistanceFunction
 from .partint import integrate_part
 
 
@@ -152,3 +153,9 @@ class Difference(Geometry):
             # N points into b here; the region lies on the side -N: keep if that side is in a
             acc = (self.a._phi(X - dl * N) <= 0.0) & (self.a._phi(X) <= 1e-3 * dl)
         return acc if inner is None else acc & inner
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        # a's ADF is positive on a, which holds the difference; b's parts need b's ADF
+        # positive outside b
+        src, j, _ = self._parts[k]
+        return self._src(src)._part_distance(j, inside if src == 0 else not inside)

@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import FloatArray, _as_real_array, _check_measure
 from .base import Geometry
+from .distance import DistanceFunction, HalfSpace, r_equivalence, segment_distance
 from .simplex import _segment_distance
 
 
@@ -174,3 +175,17 @@ class Polygon(Geometry):
         e = ed[j]
         X = self.vertices[e] + local[:, None] * self._edges[e]
         return X, self._normals[e].copy()
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        V = self.vertices
+        scale = float(np.max(np.ptp(V, axis=0)))
+        parts: list[DistanceFunction] = []
+        for e in self._part_edges[k]:
+            a, b = V[e], V[(e + 1) % V.shape[0]]
+            n_in = -self._normals[e]
+            # the polygon on one side of the edge's line: the exact half-plane distance
+            if inside and np.all((V - a) @ n_in >= -1e-12 * scale):
+                parts.append(HalfSpace(a, n_in))
+            else:
+                parts.append(segment_distance(a, b, n_in if inside else -n_in))
+        return r_equivalence(parts)

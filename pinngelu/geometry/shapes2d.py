@@ -20,6 +20,7 @@ from ._checks import (
     _positive,
 )
 from .base import Geometry
+from .distance import Ball, DistanceFunction, HalfSpace, segment_distance
 
 
 class Rectangle(_AxisBox):
@@ -179,6 +180,21 @@ class AnnularSector(Geometry):
         r = self.r_inner + t * (self.r_outer - self.r_inner)
         return self.center + r[:, None] * e, np.tile(n, (t.size, 1))
 
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        if not inside:
+            return super()._part_distance(k, inside)
+        if k < 2:
+            return Ball(self.center, self.r_outer if k else self.r_inner, inside=k == 1)
+        th = self.theta_start if k == 2 else self.theta_end
+        e = np.array([math.cos(th), math.sin(th)])
+        n_in = np.array([-e[1], e[0]]) if k == 2 else np.array([e[1], -e[0]])
+        if self.span <= math.pi:
+            return HalfSpace(self.center, n_in)
+        # the edge's line crosses the domain: trim it
+        return segment_distance(
+            self.center + self.r_inner * e, self.center + self.r_outer * e, n_in
+        )
+
     def _interior_map(self, u: FloatArray) -> FloatArray:
         r = np.sqrt(self.r_inner**2 + u[:, 0] * (self.r_outer**2 - self.r_inner**2))
         th = self.theta_start + u[:, 1] * self.span
@@ -244,6 +260,11 @@ class Annulus(Geometry):
         r = self.r_inner if k == 0 else self.r_outer
         return self.center + r * e, (-e if k == 0 else e)
 
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        if not inside:
+            return super()._part_distance(k, inside)
+        return Ball(self.center, self.r_outer if k else self.r_inner, inside=k == 1)
+
     def _interior_map(self, u: FloatArray) -> FloatArray:
         r = np.sqrt(self.r_inner**2 + u[:, 0] * (self.r_outer**2 - self.r_inner**2))
         th = 2.0 * math.pi * u[:, 1]
@@ -302,6 +323,9 @@ class Disk(Geometry):
         th = 2.0 * math.pi * u[:, 0]
         e = np.column_stack([np.cos(th), np.sin(th)])
         return self.center + self.radius * e, e
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        return Ball(self.center, self.radius, inside=inside)
 
     def _interior_map(self, u: FloatArray) -> FloatArray:
         r = self.radius * np.sqrt(u[:, 0])

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike
 from ._axisbox import _AxisBox
 from ._checks import FloatArray, _check_measure, _check_resolved, _positive
 from .base import Geometry
+from .distance import Ball, DistanceFunction, HalfSpace
 
 
 class Box(_AxisBox):
@@ -108,6 +109,15 @@ class SphericalShellOctant(Geometry):
         N = np.zeros((m, 3))
         N[:, k - 2] = -1.0
         return X, N
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        if not inside:
+            return super()._part_distance(k, inside)
+        if k < 2:
+            return Ball(np.zeros(3), self.r_outer if k else self.r_inner, inside=k == 1)
+        n = np.zeros(3)
+        n[k - 2] = 1.0
+        return HalfSpace(np.zeros(3), n)
 
     def _part_mesh_u(self, k: int, h: float) -> FloatArray:
         rows: list[FloatArray] = []

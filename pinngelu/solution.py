@@ -1,0 +1,218 @@
+"""A trained displacement field and its derived fields in the user's units:
+:class:`Solution` (built by :meth:`pinngelu.ElasticityProblem.solution`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .elasticity import (
+    Material,
+    Scales,
+    _eval_spec,
+    real_array,
+    strain_from_gradient,
+    stress_from_strain,
+    von_mises,
+)
+from .geometry import Geometry
+from .hard_bc import HardDirichlet
+from .kernels import Backend
+from .loss import check_points
+from .loss import jets as network_jets
+from .network import MLP, save_npz_atomic
+
+__all__ = ["Solution"]
+
+
+class Solution:
+    """A trained displacement field with its derived fields, in the user's units.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray (n_params,)
+    scales : Scales
+    material : Material
+    plane_stress : bool
+    exact : callable, optional
+    geometry : Geometry, optional
+    device : {"cpu", "cuda"} or Backend
+    hard : HardDirichlet, optional
+        The hard conditions of the problem: the displacement is ``G + phi N``
+        with ``N`` the network.
+    """
+
+    def __init__(
+        self,
+        mlp: MLP,
+        theta: np.ndarray,
+        scales: Scales,
+        material: Material,
+        plane_stress: bool = False,
+        exact: Callable | None = None,
+        geometry: Geometry | None = None,
+        device: str | Backend = "cpu",
+        hard: HardDirichlet | None = None,
+    ) -> None:
+        self.mlp = mlp
+        self.hard = hard
+        self.theta = mlp.check_theta(np.array(theta, dtype=np.float64))
+        self.scales = scales
+        self.material = material
+        self.plane_stress = plane_stress
+        self.exact = exact
+        self.geometry = geometry
+        self.device = device
+
+    @property
+    def dim(self) -> int:
+        return self.mlp.in_dim
+
+    @property
+    def lam_eff(self) -> float:
+        return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
+
+    def _jets(self, X: np.ndarray, check_inside: bool):
+        d = self.dim
+        X = check_points(real_array(X, "evaluation points"), d, "evaluation points")
+        if check_inside and self.geometry is not None:
+            lo, hi = self.geometry.bbox
+            tol = 1e-6 * float(np.max(np.asarray(hi) - np.asarray(lo)))
+            inside = self.geometry.contains(X, tol=tol)
+            if not np.all(inside):
+                i = int(np.flatnonzero(~inside)[0])
+                raise ValueError(
+                    f"{int((~inside).sum())} evaluation point(s) lie outside the domain "
+                    f"(first: row {i}, {X[i].tolist()}); pass check_inside=False to extrapolate"
+                )
+        u, du, ddu = network_jets(self.mlp, self.theta, self.scales.to_hat(X), self.device)
+        if self.hard is not None:
+            JN = np.concatenate([u[:, :, None], du, ddu], axis=2)
+            J = self.hard.displacement_jets(X, JN, self.scales)
+            u, du, ddu = J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
+        U, L = self.scales.displacement, self.scales.length
+        return U * u, (U / L) * du, (U / L**2) * ddu
+
+    def displacement(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m)."""
+        return self._jets(X, check_inside)[0]
+
+    def displacement_gradient(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """``grad u (N, d, d)`` with ``[p, j, i] = du_j / dx_i``."""
+        return self._jets(X, check_inside)[1]
+
+    def strain(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """Small strain ``(N, d, d)``."""
+        return strain_from_gradient(self.displacement_gradient(X, check_inside))
+
+    def stress(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
+        """Cauchy stress ``(N, d, d)`` (Pa) (in-plane components in 2D)."""
+        return stress_from_strain(self.strain(X, check_inside), self.lam_eff, self.material.mu)
+
+    def fields(self, X: np.ndarray, check_inside: bool = True) -> dict[str, np.ndarray]:
+        """All fields at ``X``: displacement, strain, stress, von_mises, and where an
+        exact solution is known, displacement_exact and displacement_error."""
+        u, du, _ = self._jets(X, check_inside)
+        eps = strain_from_gradient(du)
+        sig = stress_from_strain(eps, self.lam_eff, self.material.mu)
+        szz = None
+        if self.dim == 2 and not self.plane_stress:
+            szz = self.material.lam * (eps[:, 0, 0] + eps[:, 1, 1])
+        out = {
+            "displacement": u,
+            "strain": eps,
+            "stress": sig,
+            "von_mises": von_mises(sig, szz),
+        }
+        if self.exact is not None:
+            ue = np.asarray(self.exact(np.asarray(X, dtype=float)), dtype=float)
+            out["displacement_exact"] = ue
+            out["displacement_error"] = u - ue
+        return out
+
+    def relative_l2_error(self, X: np.ndarray) -> float:
+        """``||u - u_exact|| / ||u_exact||`` over the points ``X (N, d)`` (m).
+
+        Raises
+        ------
+        ValueError
+            Without an exact solution, with no points (``N = 0``), or where the
+            exact displacement is zero at every point (the ratio is undefined).
+        """
+        if self.exact is None:
+            raise ValueError("no exact solution is known for this problem")
+        u = self.displacement(X)
+        if u.shape[0] == 0:
+            raise ValueError("relative_l2_error needs at least one point, got 0")
+        X = np.asarray(X, dtype=float)
+        ue = _eval_spec(self.exact, X, self.dim, "exact solution")
+        norm = np.linalg.norm(ue)
+        if norm == 0:
+            raise ValueError(
+                "relative_l2_error: the exact displacement is zero at every point, "
+                "so the relative error is undefined"
+            )
+        return float(np.linalg.norm(u - ue) / norm)
+
+    # --------------------------------------------------------------- I/O
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the model with what is needed to evaluate it (``.npz``, atomic)."""
+        meta = {
+            "mlp": self.mlp.to_dict(),
+            "scales": self.scales.to_dict(),
+            "material": {"lam": self.material.lam, "mu": self.material.mu},
+            "plane_stress": self.plane_stress,
+            "hard_dirichlet": self.hard is not None,
+        }
+        save_npz_atomic(path, meta=np.array(json.dumps(meta)), theta=self.theta)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        geometry: Geometry | None = None,
+        exact: Callable | None = None,
+        device: str | Backend = "cpu",
+        hard: HardDirichlet | None = None,
+    ) -> Solution:
+        """Load a model saved by :meth:`save` (its fields evaluated on ``device``).
+
+        A model trained with hard Dirichlet conditions needs them back:
+        ``hard=problem.hard`` of the same problem.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no model file at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                theta = np.array(z["theta"])
+            mlp = MLP.from_dict(meta["mlp"])
+            scales = Scales.from_dict(meta["scales"])
+            material = Material(meta["material"]["lam"], meta["material"]["mu"])
+            plane_stress = bool(meta["plane_stress"])
+            was_hard = bool(meta.get("hard_dirichlet", False))
+        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a pinngelu model file: {exc!r}") from exc
+        if was_hard != (hard is not None):
+            raise ValueError(
+                f"{path} was trained with hard_dirichlet={was_hard}: pass "
+                + ("hard=problem.hard of its problem" if was_hard else "no hard map")
+            )
+        return cls(
+            mlp,
+            theta,
+            scales,
+            material,
+            plane_stress,
+            exact=exact,
+            geometry=geometry,
+            device=device,
+            hard=hard,
+        )
