@@ -115,7 +115,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
         boff = woff + n_out * n_in
         units = ((n_out + R4 - 1) // R4) * Q
         for i0 in range(0, n_in, KB):
-            kb = min(KB, n_in - i0)
+            kb = n_in - i0 if n_in - i0 < KB else KB
             cuda.syncthreads()
             for e in range(tid, n_out * kb, NT):
                 o = e // kb
@@ -166,7 +166,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
         """``Ab = W^T Zb``, ``W`` staged ``KB`` rows at a time in ``sW``."""
         units = ((n_in + R4 - 1) // R4) * Q
         for o0 in range(0, n_out, KB):
-            kb = min(KB, n_out - o0)
+            kb = n_out - o0 if n_out - o0 < KB else KB
             cuda.syncthreads()
             for e in range(tid, kb * n_in, NT):
                 oo = e // n_in
@@ -335,7 +335,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
         acc = 0.0
         for t in range(t0 + (b * nt) // nb, t0 + ((b + 1) * nt) // nb):
             start = t * T
-            nT = min(T, N - start)
+            nT = N - start if N - start < T else T
             forward(theta, sizes, offsets, kind, X, start, nT, ZJ, AJ, F, U, sW, tid)
             for p in range(tid, T, NT):
                 if p < nT:
@@ -374,7 +374,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
         nt = t1 - t0
         for t in range(t0 + (b * nt) // nb, t0 + ((b + 1) * nt) // nb):
             start = t * T
-            nT = min(T, N - start)
+            nT = N - start if N - start < T else T
             forward(theta, sizes, offsets, kind, X, start, nT, ZJ, AJ, F, U, sW, tid)
             for p in range(tid, nT, NT):
                 copy_jets(U[:, p::T], J, start + p, 1, 1, NM, NC)
