@@ -22,9 +22,8 @@ Design (the "fully fused MLP" layout, in float64)
   (needed by the reverse pass) are kept in a per-block scratch area of device
   memory, ``(L, W, C T)`` each; with float64 jets they do not fit in the 48 KiB of
   shared memory a block may use (3 x 64 in 3D: 1 MB per tile).  The scratch is
-  written and read by the block that owns it only, column-contiguous, and stays
-  in the L2 cache for the short time between the forward and the reverse pass of
-  a tile on small grids.
+  written and read by the block that owns it only, column-contiguous (coalesced),
+  and read back by the reverse pass of the same tile.
 - **Pointwise math in one source.**  The activation jets and their adjoint, the
   first layer, the residuals and the jet copy are the functions of
   :mod:`pointwise`, called per (neuron, point) on strided views of the tile.  Only

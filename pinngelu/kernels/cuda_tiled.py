@@ -228,7 +228,9 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
         for u in range(tid, n * T, NT):
             k = u // T
             p = u - k * T
-            activate(kind, Z[k : k + 1, p::T], A[k : k + 1, p::T], F[:, k : k + 1, p : p + 1], 1, d, 1)
+            activate(
+                kind, Z[k : k + 1, p::T], A[k : k + 1, p::T], F[:, k : k + 1, p : p + 1], 1, d, 1
+            )
         cuda.syncthreads()
 
     @cuda.jit(device=True)
