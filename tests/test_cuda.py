@@ -289,3 +289,28 @@ def test_no_gpu_raises_with_hint():
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("RuntimeError:"), out.stdout + out.stderr
     assert "cpu" in out.stdout
+
+
+def test_scratch_memory_checked_before_launch(monkeypatch, small_tiles, cuda_backend):
+    kc = small_tiles
+    monkeypatch.setattr(kc, "_free_memory", lambda c: 1000)
+    mlp, theta, groups = make_problem(2, "gelu", True, False, seed=4, hidden=(7, 5))
+    X = groups[0].X
+    with pytest.raises(MemoryError, match="MAX_BLOCKS"):
+        jets(mlp, theta, X, "cuda")
+
+
+def test_default_tiles_match_cpu(monkeypatch, small_tiles, cuda_backend):
+    """The production switches (32-point tiles, 128 threads, 32-column stages): a
+    full and a partly filled tile, a layer of 34 (two weight stages)."""
+    kc = small_tiles
+    monkeypatch.setattr(kc, "TILE", 32)
+    monkeypatch.setattr(kc, "THREADS", 128)
+    monkeypatch.setattr(kc, "STAGE_COLS", 32)
+    mlp, theta, groups = make_problem(3, "gelu", False, True, seed=5, N=(41,), hidden=(34, 9))
+    a = loss_and_grad(mlp, theta, groups, "cpu", want_residuals=True, want_jets=True)
+    b = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
+    assert abs(b.loss - a.loss) <= RTOL * a.loss
+    assert_close(b.grad, a.grad)
+    assert_close(b.jets["g0"], a.jets["g0"])
+    assert_close(b.residuals["g0"], a.residuals["g0"])
