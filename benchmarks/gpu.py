@@ -6,6 +6,7 @@ Run from the repository root on a machine with an NVIDIA GPU::
     python benchmarks/gpu.py --no-plate       # without the training run
     python benchmarks/gpu.py --json out.json
     python benchmarks/gpu.py --smoke          # no GPU: tiny run on Numba's simulator
+    python benchmarks/gpu.py --compile 9.0    # no GPU: compile the kernels for sm_90
 
 Printed in one run:
 
@@ -257,6 +258,73 @@ def smoke() -> int:
     return 0 if ok else 1
 
 
+def compile_only(cc: str) -> int:
+    """Compile the tiled kernels of the benchmark shapes to PTX for compute capability
+    ``cc`` without a GPU (numba-cuda with NVVM and NVRTC needed) and, where ``ptxas``
+    is on the path or in ``$CUDA_HOME/bin``, print its register and spill counts.
+
+    The simulator runs the kernels as Python, so it does not find what the CUDA
+    compiler rejects; this does.
+    """
+    import re
+    import shutil
+    import tempfile
+    import types as pytypes
+
+    from numba import cuda
+    from numba import types as nt
+
+    import pinngelu.kernels.cuda as kc
+    from pinngelu.kernels import cuda_tiled
+    from pinngelu.kernels.compile import retarget
+
+    major, minor = (int(x) for x in cc.split("."))
+    if not cuda.is_available():  # type the device functions for ``cc``, not a device
+        import numba.cuda.dispatcher as disp
+
+        disp.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(major, minor))
+    pw = retarget(lambda f: cuda.jit(device=True)(f))
+
+    def arr(n, dt=nt.float64):
+        return nt.Array(dt, n, "C")
+
+    i1 = arr(1, nt.int64)
+    head = (arr(1), i1, i1, nt.int64, arr(2))
+    ptxas = shutil.which("ptxas") or os.path.join(
+        os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "ptxas"
+    )
+    for d, W, L in CASES:
+        shape = kc.check_shape(L, W, d, d)
+        ks = cuda_tiled.kernel_set(cuda, pw, shape)
+        sigs = {
+            "loss_grad": head
+            + (arr(4), arr(2), arr(1), nt.int64, nt.int64, nt.boolean)
+            + (arr(4), arr(4), arr(5), arr(3), arr(3), arr(3), arr(3), arr(2), arr(1))
+            + (arr(2), nt.boolean, arr(3), nt.boolean),
+            "jets": head + (nt.int64, nt.int64, arr(4), arr(4), arr(5), arr(3), arr(3)),
+        }
+        for name, sig in sigs.items():
+            ptx, _ = cuda.compile_ptx(getattr(ks, name).py_func, sig, cc=(major, minor))
+            info = "ptxas not found"
+            if os.path.exists(ptxas):
+                with tempfile.TemporaryDirectory() as tmp:
+                    src = os.path.join(tmp, "k.ptx")
+                    with open(src, "w") as fh:
+                        fh.write(ptx)
+                    r = subprocess.run(
+                        [ptxas, f"-arch=sm_{major}{minor}", "-v", src, "-o", src + ".o"],
+                        capture_output=True,
+                        text=True,
+                    )
+                    found = re.findall(r"Used \d+ registers.*", r.stderr)
+                    spills = re.findall(r"\d+ bytes spill stores", r.stderr)
+                    info = "; ".join(found[-1:] + spills[-1:]) or r.stderr.strip()[-200:]
+            print(
+                f"{d}D {L}x{W} {name:9s}: PTX {len(ptx) // 1024} kB for sm_{major}{minor}; {info}"
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
@@ -265,9 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-plate", action="store_true", help="skip the training run")
     ap.add_argument("--plate-time", type=float, default=90.0, help="training time limit, s")
     ap.add_argument("--smoke", action="store_true", help="no GPU: tiny simulator run")
+    ap.add_argument("--compile", metavar="CC", help="no GPU: compile for CC (e.g. 9.0)")
     args = ap.parse_args(argv)
     if args.smoke:
         return smoke()
+    if args.compile:
+        return compile_only(args.compile)
     ok, name = gpu_available()
     if not ok:
         print(f"benchmarks/gpu.py: no CUDA GPU available ({name}); nothing to time.")
