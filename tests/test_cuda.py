@@ -2,9 +2,10 @@
 
 Without a GPU these run on Numba's CUDA simulator (``tests/conftest.py`` sets
 ``NUMBA_ENABLE_CUDASIM=1`` when no driver can be loaded), so the sizes are tiny:
-the ``small_tiles`` fixture sets tiles of 4 points, blocks of 8 threads and weight
-stages of 3 columns, so that partly filled tiles, several stages per layer and
-several register tiles per thread all occur with networks of a few neurons.
+the ``small_tiles`` fixture sets tiles of 4 points, blocks of 8 threads and shared
+stages of 6 weight columns (3 tile columns in the weight gradient), so that partly
+filled tiles, several stages per product and several register tiles per thread
+occur with networks of a few neurons.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def small_tiles(monkeypatch):
     kc = importlib.import_module("pinngelu.kernels.cuda")
     monkeypatch.setattr(kc, "TILE", 4)
     monkeypatch.setattr(kc, "THREADS", 8)
-    monkeypatch.setattr(kc, "STAGE_COLS", 3)
+    monkeypatch.setattr(kc, "STAGE_COLS", 6)
     return kc
 
 
@@ -152,18 +153,18 @@ def test_residual_jacobian_matches_cpu(d, broadcast, weighted, cuda_backend):
 
 
 def test_chunks_blocks_and_determinism(monkeypatch, small_tiles, cuda_backend):
-    """Several launches (chunks) and blocks that take several tiles; bitwise
-    repeatability, and the same bits with another number of threads per block."""
+    """Several launches (chunks) and blocks that take several tiles; the same bits
+    with another number of threads per block (8 and 5)."""
     kc = small_tiles
     monkeypatch.setattr(kc, "MAX_BLOCKS", 2)
     monkeypatch.setattr(kc, "CHUNK_TILES", 3)
+    monkeypatch.setattr(kc, "STAGE_COLS", 3)  # two weight stages per layer of 6 or 5
     mlp, theta, groups = make_problem(2, "gelu", False, True, seed=7, N=(23, 3), hidden=(6, 5))
     assert kc.partition(23) == [(0, 3, 2), (3, 6, 2)]
     a = loss_and_grad(mlp, theta, groups, "cpu", want_residuals=True, want_jets=True)
     b1 = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
-    b2 = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
     monkeypatch.setattr(kc, "THREADS", 5)
-    b3 = loss_and_grad(mlp, theta, groups, "cuda")
+    b2 = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
     assert abs(b1.loss - a.loss) <= RTOL * a.loss
     assert_close(b1.grad, a.grad)
     for name in a.residuals:
@@ -171,9 +172,8 @@ def test_chunks_blocks_and_determinism(monkeypatch, small_tiles, cuda_backend):
         assert_close(b1.jets[name], a.jets[name])
         np.testing.assert_array_equal(b1.residuals[name], b2.residuals[name])
         np.testing.assert_array_equal(b1.jets[name], b2.jets[name])
-    assert b1.loss == b2.loss == b3.loss
+    assert b1.loss == b2.loss
     np.testing.assert_array_equal(b1.grad, b2.grad)
-    np.testing.assert_array_equal(b1.grad, b3.grad)
     X = groups[0].X
     for x, y in zip(jets(mlp, theta, X, "cpu"), jets(mlp, theta, X, "cuda"), strict=True):
         assert_close(y, x)
@@ -246,7 +246,11 @@ def test_empty_group(cuda_backend):
     assert u.shape == (0, 2)
 
 
-def test_training_steps_match_cpu(cuda_backend):
+@pytest.mark.slow
+def test_training_steps_match_cpu(monkeypatch, small_tiles, cuda_backend):
+    """Two L-BFGS iterations on the plate (about 40 s on the simulator)."""
+    monkeypatch.setattr(small_tiles, "TILE", 16)
+    monkeypatch.setattr(small_tiles, "STAGE_COLS", 32)
     case = importlib.import_module("pinngelu.cases.plate_manufactured")
     mlp = MLP(2, (4,), 2, "gelu")
     theta0 = mlp.init(np.random.default_rng(1), "glorot")

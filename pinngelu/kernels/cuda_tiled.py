@@ -69,9 +69,15 @@ class Shape(NamedTuple):
         return ROWS * (-(-self.W // ROWS))
 
     @property
+    def QC(self) -> int:
+        """Tile columns of ``Zb`` and ``A`` per stage of the weight gradient."""
+        return max(1, self.KB // 2)
+
+    @property
     def stage_doubles(self) -> int:
-        """Doubles of the weight stage: ``WP`` rows (or columns) of ``KB``."""
-        return self.WP * self.KB
+        """Doubles of the shared stage: ``WP`` rows (or columns) of ``KB`` weights, or
+        ``QC`` columns of both ``Zb`` and ``A`` for the weight gradient."""
+        return self.WP * max(self.KB, 2 * self.QC)
 
     @property
     def shared_bytes(self) -> int:
@@ -106,6 +112,8 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
     Q = shape.Q
     WP = shape.WP
     SH = shape.stage_doubles
+    QC = shape.QC
+    SA = WP * QC  # start of the A columns in the weight-gradient stage
     R4 = ROWS
 
     @cuda.jit(device=True)
@@ -206,16 +214,48 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
         cuda.syncthreads()
 
     @cuda.jit(device=True)
-    def weight_grad(Zb, A, gb, woff, n_out, n_in, tid):
+    def weight_grad(Zb, A, gb, woff, n_out, n_in, sW, tid):
         """``gb[woff + o n_in + i] += sum_q Zb[o, q] A[i, q]`` and the bias gradient
-        ``gb[woff + n_out n_in + o] += sum_p Zb[o, p]``; one thread per entry."""
-        for e in range(tid, n_out * n_in, NT):
-            o = e // n_in
-            i = e - o * n_in
-            s = 0.0
-            for q in range(Q):
-                s += Zb[o, q] * A[i, q]
-            gb[woff + e] += s
+        ``gb[woff + n_out n_in + o] += sum_p Zb[o, p]``.
+
+        ``QC`` columns of ``Zb`` and ``A`` at a time are staged in ``sW`` (column-major,
+        read coalesced); each thread sums a register tile of 4 x 4 entries over them
+        and adds it to the block's partial row, once per stage.
+        """
+        nib = (n_in + R4 - 1) // R4
+        units = ((n_out + R4 - 1) // R4) * nib
+        acc = cuda.local.array(16, float64)
+        for q0 in range(0, Q, QC):
+            qc = Q - q0 if Q - q0 < QC else QC
+            cuda.syncthreads()
+            for e in range(tid, n_out * qc, NT):
+                o = e // qc
+                qq = e - o * qc
+                sW[qq * WP + o] = Zb[o, q0 + qq]
+            for e in range(tid, n_in * qc, NT):
+                i = e // qc
+                qq = e - i * qc
+                sW[SA + qq * WP + i] = A[i, q0 + qq]
+            cuda.syncthreads()
+            for u in range(tid, units, NT):
+                ob = u // nib
+                o = R4 * ob
+                i = R4 * (u - ob * nib)
+                for r in range(16):
+                    acc[r] = 0.0
+                for qq in range(qc):
+                    rz = qq * WP + o
+                    ra = SA + qq * WP + i
+                    for r in range(4):
+                        z = sW[rz + r]
+                        for c in range(4):
+                            acc[4 * r + c] += z * sW[ra + c]
+                for r in range(4):
+                    if o + r < n_out:
+                        row = woff + (o + r) * n_in + i
+                        for c in range(4):
+                            if i + c < n_in:
+                                gb[row + c] += acc[4 * r + c]
         boff = woff + n_out * n_in
         for o in range(tid, n_out, NT):
             s = 0.0
@@ -248,7 +288,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
 
     @cuda.jit(device=True)
     def backward(theta, sizes, offsets, X, start, nT, ZJ, AJ, F, Ub, Zb, Ab, gb, sW, tid):
-        weight_grad(Ub, AJ[NL - 1], gb, offsets[NL], NM, sizes[NL], tid)
+        weight_grad(Ub, AJ[NL - 1], gb, offsets[NL], NM, sizes[NL], sW, tid)
         product_t(theta, offsets[NL], NM, sizes[NL], Ub, Ab, sW, tid)
         for l in range(NL - 1, -1, -1):
             n_out = sizes[l + 1]
@@ -266,7 +306,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
                 )
             cuda.syncthreads()
             if l > 0:
-                weight_grad(Zb, AJ[l - 1], gb, offsets[l], n_out, sizes[l], tid)
+                weight_grad(Zb, AJ[l - 1], gb, offsets[l], n_out, sizes[l], sW, tid)
                 product_t(theta, offsets[l], n_out, sizes[l], Zb, Ab, sW, tid)
             else:
                 woff = offsets[0]
