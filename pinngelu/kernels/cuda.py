@@ -29,11 +29,11 @@ Design (the "fully fused MLP" layout, in float64)
   :mod:`pointwise`, called per (neuron, point) on strided views of the tile.  Only
   the loop order of the three layer products is written here (in
   :mod:`cuda_tiled`), because on the GPU the threads of a block split the outputs.
-- **Gradient partials and reductions.**  Thread ``t`` of block ``b`` owns the
-  weight-gradient entries ``e = t, t + THREADS, ...`` of every layer: it sums
-  ``Zb[o, :] A[i, :]`` over the tile's columns in registers and adds the result,
-  once per tile, to row ``b`` of a ``(n_blocks, P)`` partial-gradient buffer that
-  no other block touches.  The loss shares of the tile's points go through shared
+- **Gradient partials and reductions.**  The weight gradient ``Zb A^T`` of a
+  tile is a block-level product too: ``STAGE_COLS / 2`` of the tile's columns of
+  ``Zb`` and ``A`` at a time are staged in shared memory (read coalesced), each
+  thread sums a 4 x 4 register tile of entries over them and adds it to row ``b``
+  of a ``(n_blocks, P)`` partial-gradient buffer that no other block touches.  The loss shares of the tile's points go through shared
   memory and are summed by thread 0 in point order.  A second kernel sums each
   parameter's column of the partials in block order.  No atomics: two calls give
   the same bits.
