@@ -33,8 +33,9 @@ Design (the "fully fused MLP" layout, in float64)
   tile is a block-level product too: ``STAGE_COLS / 2`` of the tile's columns of
   ``Zb`` and ``A`` at a time are staged in shared memory (read coalesced), each
   thread sums a 4 x 4 register tile of entries over them and adds it to row ``b``
-  of a ``(n_blocks, P)`` partial-gradient buffer that no other block touches.  The loss shares of the tile's points go through shared
-  memory and are summed by thread 0 in point order.  A second kernel sums each
+  of a ``(n_blocks, P)`` partial-gradient buffer that no other block touches.
+  The loss shares of the tile's points go through shared memory and are summed
+  by thread 0 in point order.  A second kernel sums each
   parameter's column of the partials in block order.  No atomics: two calls give
   the same bits.
 - **Partition.**  The points are cut into tiles; the tiles into chunks of
