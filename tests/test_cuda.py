@@ -1,7 +1,11 @@
 """CUDA backend against the CPU backend.
 
 Without a GPU these run on Numba's CUDA simulator (``tests/conftest.py`` sets
-``NUMBA_ENABLE_CUDASIM=1`` when no driver can be loaded), so the sizes are tiny.
+``NUMBA_ENABLE_CUDASIM=1`` when no driver can be loaded), so the sizes are tiny:
+the ``small_tiles`` fixture sets tiles of 4 points, blocks of 8 threads and shared
+stages of 6 weight columns (3 tile columns in the weight gradient), so that partly
+filled tiles, several stages per product and several register tiles per thread
+occur with networks of a few neurons.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ def _has_driver() -> bool:
 @pytest.fixture(scope="module")
 def cuda_backend():
     return get_backend("cuda")
+
+
+@pytest.fixture(autouse=True)
+def small_tiles(monkeypatch):
+    """Tiny tiles and blocks (module switches of ``pinngelu.kernels.cuda``)."""
+    kc = importlib.import_module("pinngelu.kernels.cuda")
+    monkeypatch.setattr(kc, "TILE", 4)
+    monkeypatch.setattr(kc, "THREADS", 8)
+    monkeypatch.setattr(kc, "STAGE_COLS", 6)
+    return kc
 
 
 def assert_close(b, a, rtol=RTOL):
@@ -78,8 +92,7 @@ def test_backend_basics(cuda_backend):
     np.testing.assert_array_equal(ia, [1, 2, 3])
 
 
-@pytest.mark.parametrize("d", [2, 3])
-@pytest.mark.parametrize("act", ["gelu", "tanh"])
+@pytest.mark.parametrize("d,act", [(1, "gelu"), (2, "gelu"), (3, "gelu"), (2, "tanh")])
 def test_jets_match_cpu(d, act, cuda_backend):
     mlp, theta, groups = make_problem(d, act, True, False, seed=d)
     X = np.concatenate([g.X for g in groups])
@@ -103,10 +116,11 @@ def test_jets_plain_net_arrays(cuda_backend):
     assert_close(J[:, :, 3:], ddu)
 
 
-@pytest.mark.parametrize("d", [2, 3])
-@pytest.mark.parametrize("act", ["gelu", "tanh"])
+@pytest.mark.parametrize("d", [1, 2, 3])
 @pytest.mark.parametrize("broadcast,weighted", [(True, False), (False, True)])
-def test_loss_grad_match_cpu(d, act, broadcast, weighted, cuda_backend):
+def test_loss_grad_match_cpu(d, broadcast, weighted, cuda_backend):
+    """Two groups of 9 and 5 points (partly filled tiles of 4), odd widths 5 and 3."""
+    act = "gelu" if broadcast else "tanh"
     mlp, theta, groups = make_problem(d, act, broadcast, weighted, seed=10 * d + broadcast)
     a = loss_and_grad(mlp, theta, groups, "cpu", want_residuals=True, want_jets=True)
     b = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
@@ -138,14 +152,18 @@ def test_residual_jacobian_matches_cpu(d, broadcast, weighted, cuda_backend):
     assert_close(b.Jtr, a.Jtr)
 
 
-def test_grid_stride_and_determinism(monkeypatch, cuda_backend):
-    """Fewer threads than points (each thread takes several), and bitwise repeatability."""
-    cuda_mod = sys.modules["pinngelu.kernels.cuda"]
-    monkeypatch.setattr(cuda_mod, "THREADS_PER_BLOCK", 4)
-    monkeypatch.setattr(cuda_mod, "MAX_THREADS", 6)
-    mlp, theta, groups = make_problem(2, "gelu", False, True, seed=7, N=(23, 11))
+def test_chunks_blocks_and_determinism(monkeypatch, small_tiles, cuda_backend):
+    """Several launches (chunks) and blocks that take several tiles; the same bits
+    with another number of threads per block (8 and 5)."""
+    kc = small_tiles
+    monkeypatch.setattr(kc, "MAX_BLOCKS", 2)
+    monkeypatch.setattr(kc, "CHUNK_TILES", 3)
+    monkeypatch.setattr(kc, "STAGE_COLS", 3)  # two weight stages per layer of 6 or 5
+    mlp, theta, groups = make_problem(2, "gelu", False, True, seed=7, N=(23, 3), hidden=(6, 5))
+    assert kc.partition(23) == [(0, 3, 2), (3, 6, 2)]
     a = loss_and_grad(mlp, theta, groups, "cpu", want_residuals=True, want_jets=True)
     b1 = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
+    monkeypatch.setattr(kc, "THREADS", 5)
     b2 = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
     assert abs(b1.loss - a.loss) <= RTOL * a.loss
     assert_close(b1.grad, a.grad)
@@ -159,6 +177,58 @@ def test_grid_stride_and_determinism(monkeypatch, cuda_backend):
     X = groups[0].X
     for x, y in zip(jets(mlp, theta, X, "cpu"), jets(mlp, theta, X, "cuda"), strict=True):
         assert_close(y, x)
+
+
+def test_partition_depends_on_n_only(monkeypatch, small_tiles):
+    kc = small_tiles
+    monkeypatch.setattr(kc, "MAX_BLOCKS", 3)
+    monkeypatch.setattr(kc, "CHUNK_TILES", 5)
+    assert kc.partition(1) == [(0, 1, 1)]
+    assert kc.partition(8) == [(0, 2, 2)]
+    # 41 points: 11 tiles of 4, in chunks of 5 tiles, at most 3 blocks each
+    assert kc.partition(41) == [(0, 5, 3), (5, 10, 3), (10, 11, 1)]
+    monkeypatch.setattr(kc, "TILE", 32)
+    monkeypatch.setattr(kc, "CHUNK_TILES", 8 * 1024)
+    monkeypatch.setattr(kc, "MAX_BLOCKS", 1024)
+    parts = kc.partition(10**7)
+    assert parts[0] == (0, 8192, 1024) and parts[-1][1] == -(-(10**7) // 32)
+    assert sum(t1 - t0 for t0, t1, _ in parts) == 312500
+
+
+def test_scratch_is_independent_of_n(small_tiles):
+    kc = small_tiles
+    shape = kc.check_shape(3, 64, 3, 3)
+    per_block = kc.scratch_doubles(shape, 9000)
+    # partials (P) and the tile's jets; nothing grows with the number of points
+    assert per_block == 2 * 3 * 64 * 40 + 3 * 3 * 64 * 4 + 2 * 3 * 40 + 2 * 64 * 40 + 9000 + 1
+
+
+@pytest.mark.parametrize(
+    "hidden,match",
+    [((129,), "widths up to 128"), ((8,) * 7, "up to 6")],
+)
+def test_limits_raise_before_launch(hidden, match, cuda_backend):
+    from pinngelu.kernels import cuda_tiled
+
+    mlp = MLP(2, hidden, 2, "gelu")
+    theta = np.zeros(mlp.n_params)
+    X = np.zeros((3, 2))
+    n_built = len(cuda_tiled._cache)
+    with pytest.raises(ValueError, match=match):
+        jets(mlp, theta, X, "cuda")
+    grp = ResidualGroup("g", X, np.ones((1, 1, 2, n_channels(2))), np.zeros((3, 1)))
+    with pytest.raises(ValueError, match=match):
+        loss_and_grad(mlp, theta, [grp], "cuda")
+    assert len(cuda_tiled._cache) == n_built  # nothing was compiled or launched
+
+
+def test_shared_memory_limit_named(monkeypatch, small_tiles):
+    kc = small_tiles
+    monkeypatch.setattr(kc, "STAGE_COLS", 64)
+    with pytest.raises(ValueError, match="shared memory per block"):
+        kc.check_shape(2, 128, 3, 3)
+    monkeypatch.setattr(kc, "STAGE_COLS", 32)
+    assert kc.check_shape(6, 128, 3, 3).shared_bytes <= kc.SHARED_BYTES
 
 
 def test_empty_group(cuda_backend):
@@ -176,7 +246,11 @@ def test_empty_group(cuda_backend):
     assert u.shape == (0, 2)
 
 
-def test_training_steps_match_cpu(cuda_backend):
+@pytest.mark.slow
+def test_training_steps_match_cpu(monkeypatch, small_tiles, cuda_backend):
+    """Two L-BFGS iterations on the plate (about 40 s on the simulator)."""
+    monkeypatch.setattr(small_tiles, "TILE", 16)
+    monkeypatch.setattr(small_tiles, "STAGE_COLS", 32)
     case = importlib.import_module("pinngelu.cases.plate_manufactured")
     mlp = MLP(2, (4,), 2, "gelu")
     theta0 = mlp.init(np.random.default_rng(1), "glorot")
@@ -219,3 +293,28 @@ def test_no_gpu_raises_with_hint():
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("RuntimeError:"), out.stdout + out.stderr
     assert "cpu" in out.stdout
+
+
+def test_scratch_memory_checked_before_launch(monkeypatch, small_tiles, cuda_backend):
+    kc = small_tiles
+    monkeypatch.setattr(kc, "_free_memory", lambda c: 1000)
+    mlp, theta, groups = make_problem(2, "gelu", True, False, seed=4, hidden=(7, 5))
+    X = groups[0].X
+    with pytest.raises(MemoryError, match="MAX_BLOCKS"):
+        jets(mlp, theta, X, "cuda")
+
+
+def test_default_tiles_match_cpu(monkeypatch, small_tiles, cuda_backend):
+    """The production switches (32-point tiles, 128 threads, 32-column stages): a
+    full and a partly filled tile, a layer of 34 (two weight stages)."""
+    kc = small_tiles
+    monkeypatch.setattr(kc, "TILE", 32)
+    monkeypatch.setattr(kc, "THREADS", 128)
+    monkeypatch.setattr(kc, "STAGE_COLS", 32)
+    mlp, theta, groups = make_problem(3, "gelu", False, True, seed=5, N=(41,), hidden=(34, 9))
+    a = loss_and_grad(mlp, theta, groups, "cpu", want_residuals=True, want_jets=True)
+    b = loss_and_grad(mlp, theta, groups, "cuda", want_residuals=True, want_jets=True)
+    assert abs(b.loss - a.loss) <= RTOL * a.loss
+    assert_close(b.grad, a.grad)
+    assert_close(b.jets["g0"], a.jets["g0"])
+    assert_close(b.residuals["g0"], a.residuals["g0"])

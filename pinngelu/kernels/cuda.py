@@ -1,49 +1,71 @@
-"""CUDA backend: the pointwise math of :mod:`pinngelu.kernels.pointwise` compiled
-with ``numba.cuda.jit(device=True)`` and run one point per GPU thread.
+"""CUDA backend: one thread block per tile of points, the pointwise math of
+:mod:`pinngelu.kernels.pointwise` compiled with ``numba.cuda.jit(device=True)``.
 
-Design
-------
-- **One source.**  The jet recursion, the residuals and the reverse pass are the
-  functions of :mod:`pinngelu.kernels.pointwise`, compiled for the device by
-  :func:`pinngelu.kernels.compile.retarget`; there is no CUDA copy of the math.
-  The CPU backend runs the same code on tiles of ``cpu.TILE`` (32) points; here
-  a tile is one point (``T = 1``).
-- **Threads.**  A fixed number of threads, ``n_threads = min(N, MAX_THREADS)``
-  rounded up to whole blocks of :data:`THREADS_PER_BLOCK`, walks the points in a
-  grid-stride loop (thread ``t`` takes points ``t, t + n_threads, ...``).  Each
-  thread keeps the jets of all layers of its current point in ``cuda.local.array``
-  work arrays, whose shapes must be compile-time constants: the kernels are built
-  by a factory for the layer count, the widest hidden layer, the input dimension
-  and the output count ``(L, wmax, d, m)``, and the compiled kernels are cached in
-  a dictionary.
-- **Deterministic reductions.**  Thread ``t`` accumulates its loss share into
-  ``lbuf[t]`` and its gradient into the column ``gbuf[:, t]`` of a device buffer
-  of shape ``(P, n_threads)`` (one column per thread: in the column layout the
-  threads of a warp touch adjacent addresses, so the scattered ``+=`` of the
-  reverse pass are coalesced).  A second kernel sums every parameter's row of
-  ``gbuf`` and the loss buffer in a fixed order.  No atomics are used, so two
-  calls give the same bits; which points a thread takes depends only on ``N``.
+Design (the "fully fused MLP" layout, in float64)
+-------------------------------------------------
+- **Tiles and blocks.**  A tile holds :data:`TILE` points (32) and all their jet
+  channels: the jets of ``n`` neurons are an ``(n, C T)`` array, column
+  ``c T + p`` channel ``c`` of tile point ``p``, exactly as on the CPU.  A block of
+  :data:`THREADS` threads (128) owns one tile at a time and runs the whole
+  evaluation on it: the first layer, each hidden layer's product and activation
+  jets, the output layer, the residuals and the loss share, then the reverse
+  pass and the gradient.  Phases are separated by ``cuda.syncthreads()``.
+- **Layer products.**  Each product ``Z = W A`` is a block-level matrix product:
+  the weight matrix is staged in shared memory, :data:`STAGE_COLS` input columns
+  at a time (all of ``W`` for widths up to 32), and every thread computes a
+  register tile of four output rows of one column (the four partial sums share
+  each loaded ``A`` entry; the threads of a warp take consecutive columns, so
+  their loads and stores of the tile are coalesced, and they read the same staged
+  weights, a shared-memory broadcast).  The transposed product ``W^T Zb`` of the
+  reverse pass stages ``STAGE_COLS`` rows at a time in the same buffer.
+- **Activations.**  The tile's pre- and post-activation jets of every hidden layer
+  (needed by the reverse pass) are kept in a per-block scratch area of device
+  memory, ``(L, W, C T)`` each; with float64 jets they do not fit in the 48 KiB of
+  shared memory a block may use (3 x 64 in 3D: 1 MB per tile).  The scratch is
+  written and read by the block that owns it only, column-contiguous (coalesced),
+  and read back by the reverse pass of the same tile.
+- **Pointwise math in one source.**  The activation jets and their adjoint, the
+  first layer, the residuals and the jet copy are the functions of
+  :mod:`pointwise`, called per (neuron, point) on strided views of the tile.  Only
+  the loop order of the three layer products is written here (in
+  :mod:`cuda_tiled`), because on the GPU the threads of a block split the outputs.
+- **Gradient partials and reductions.**  The weight gradient ``Zb A^T`` of a
+  tile is a block-level product too: ``STAGE_COLS / 2`` of the tile's columns of
+  ``Zb`` and ``A`` at a time are staged in shared memory (read coalesced), each
+  thread sums a 4 x 4 register tile of entries over them and adds it to row ``b``
+  of a ``(n_blocks, P)`` partial-gradient buffer that no other block touches.
+  The loss shares of the tile's points go through shared memory and are summed
+  by thread 0 in point order.  A second kernel sums each
+  parameter's column of the partials in block order.  No atomics: two calls give
+  the same bits.
+- **Partition.**  The points are cut into tiles; the tiles into chunks of
+  :data:`CHUNK_TILES`, one launch each (short kernels, any ``N``); the tiles of a
+  chunk into ``min(n_tiles, MAX_BLOCKS)`` contiguous runs, one per block.  All of
+  it depends on ``N`` only, never on the device (its number of multiprocessors),
+  so the bits do not change from one GPU model to another for the same compiled
+  code.  Device memory: the partials ``n_blocks x P`` and the scratch
+  ``n_blocks x (2 L W C T + ...)`` doubles, independent of ``N``.
 - **Data movement.**  Points, coefficients and targets arrive as device arrays
-  (:meth:`pinngelu.loss.ResidualGroup.on` uploads them once); the parameters
-  (small) are uploaded per call by :meth:`Backend.net_arrays`.  Only the loss
-  (one number), the gradient ``(P,)`` and, on request, the residuals ``R`` and
-  jets ``J`` are copied back to the host.  The gradient buffers are kept between
-  calls (one per shape).
-- float64 throughout.
+  (:meth:`pinngelu.loss.ResidualGroup.on` uploads them once); the parameters are
+  uploaded per call by :meth:`Backend.net_arrays`.  Only the loss, the gradient
+  ``(P,)`` and, on request, the residuals and jets come back.  Buffers are kept
+  between calls (one set per shape).
+- **Residual Jacobian.**  :func:`cuda_tiled.jacobian_kernel`, one point per
+  thread: each residual row has its own ``P`` gradient entries, so there is no
+  reduction to share and the kernel is bound by writing the ``(n K, P)`` rows.
 
-Limits (a first, correctness-first version)
--------------------------------------------
-- The per-thread gradient columns take ``n_threads * P * 8`` bytes of device
-  memory (``MAX_THREADS = 4096`` threads and ``P = 8000`` parameters: 262 MB), and
-  summing them costs one pass over that buffer per evaluation.
-- The per-thread work arrays, about ``(2 L + 2) wmax C + 3 L wmax + 2 m C``
-  doubles with ``C = 1 + d + d (d + 1) / 2`` channels, live in local memory
-  (4 x 50 GELU in 2D: about 29 kB per thread); there is no use of shared memory
-  or tensor cores, and a thread handles one point at a time, so the weights are
-  re-read from global memory (cache) for every point.
-- Without a CUDA GPU and driver (and without Numba's simulator,
-  ``NUMBA_ENABLE_CUDASIM=1``), constructing the backend raises ``RuntimeError``;
-  nothing falls back to the CPU silently.
+Limits
+------
+At most :data:`MAX_HIDDEN` hidden layers of at most :data:`MAX_WIDTH` neurons: the
+weight stage (``W x STAGE_COLS`` doubles, 32 KiB at width 128) and the tile's
+loss shares must fit in the 48 KiB of static shared memory of a block, and the
+per-block scratch grows as ``L W``.  :meth:`CUDABackend.check_shape` raises
+``ValueError`` naming the limit before anything is launched, and ``MemoryError``
+when the scratch does not fit in the free device memory.  float64 throughout.
+
+Without a CUDA GPU and driver (and without Numba's simulator,
+``NUMBA_ENABLE_CUDASIM=1``), constructing the backend raises ``RuntimeError``;
+nothing falls back to the CPU silently.
 """
 
 from __future__ import annotations
@@ -54,13 +76,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import cuda_tiled
 from .backend import Backend, NetArrays
+from .cuda_tiled import Shape
 from .layout import n_channels
 
-__all__ = ["CUDABackend", "THREADS_PER_BLOCK", "MAX_THREADS"]
+__all__ = [
+    "CUDABackend",
+    "TILE",
+    "THREADS",
+    "MAX_BLOCKS",
+    "CHUNK_TILES",
+    "STAGE_COLS",
+    "MAX_WIDTH",
+    "MAX_HIDDEN",
+    "SHARED_BYTES",
+]
 
-THREADS_PER_BLOCK = 64
-MAX_THREADS = 4096
+TILE = 32
+"""Points per tile (one tile per block at a time)."""
+THREADS = 128
+"""Threads per block of the loss/gradient and jets kernels."""
+MAX_BLOCKS = 1024
+"""Most blocks per launch (and partial-gradient rows)."""
+CHUNK_TILES = 8 * 1024
+"""Tiles per launch; larger ``N`` are done in several launches."""
+STAGE_COLS = 32
+"""Columns (rows for the transposed product) of a weight matrix per shared stage."""
+MAX_WIDTH = 128
+"""Widest hidden layer the kernels are built for."""
+MAX_HIDDEN = 6
+"""Most hidden layers the kernels are built for."""
+SHARED_BYTES = 48 * 1024
+"""Static shared memory a block may use (the CUDA limit without opt-in)."""
+JAC_THREADS_PER_BLOCK = 64
+JAC_MAX_THREADS = 4096
 
 _NO_CUDA = (
     "the 'cuda' device needs an NVIDIA GPU with a working CUDA driver and the "
@@ -69,10 +119,9 @@ _NO_CUDA = (
 )
 
 # ``numba.cuda``, bound by :func:`_cuda` (a module global, not a closure variable,
-# because the kernels use it and the simulator swaps the module in their globals)
+# because the simulator swaps the module in the kernels' globals)
 cuda = None
 _state: dict = {}  # "pw": the compiled pointwise namespace
-_kernels: dict = {}
 
 
 def _cuda():
@@ -104,136 +153,82 @@ def _pointwise() -> types.SimpleNamespace:
     return _state["pw"]
 
 
-def _kernel_set(L: int, wmax: int, d: int, m: int) -> types.SimpleNamespace:
-    """The loss/gradient, jets and reduction kernels for one network shape (cached).
-
-    ``L`` hidden layers of at most ``wmax`` neurons, ``d`` inputs, ``m`` outputs:
-    these fix the shapes of the per-thread work arrays.
-    """
-    key = (L, wmax, d, m)
-    if key in _kernels:
-        return _kernels[key]
-    _cuda()
-    pw = _pointwise()
-    from numba import float64
-
-    tile_forward = pw.tile_forward
-    tile_residual = pw.tile_residual
-    tile_backward = pw.tile_backward
-    copy_jets = pw.copy_jets
-    residual_row = pw.residual_row
-    NL = L
-    NW = wmax
-    NM = m
-    NC = n_channels(d)
-
-    @cuda.jit
-    def loss_grad_kernel(
-        theta, sizes, offsets, kind, X, Cop, g, w, gbuf, lbuf, R, want_r, J, want_j
-    ):
-        t = cuda.grid(1)
-        nthr = lbuf.shape[0]
-        if t >= nthr:
-            return
-        ZJ = cuda.local.array((NL, NW, NC), float64)
-        AJ = cuda.local.array((NL, NW, NC), float64)
-        F = cuda.local.array((NL, 3, NW, 1), float64)
-        U = cuda.local.array((NM, NC), float64)
-        Ub = cuda.local.array((NM, NC), float64)
-        Zb = cuda.local.array((NW, NC), float64)
-        Ab = cuda.local.array((NW, NC), float64)
-        gb = gbuf[:, t]
-        for i in range(gb.shape[0]):
-            gb[i] = 0.0
-        N = X.shape[0]
-        acc = 0.0
-        for start in range(t, N, nthr):
-            tile_forward(theta, sizes, offsets, kind, X, start, 1, 1, d, NC, ZJ, AJ, F, U)
-            acc += tile_residual(U, Cop, g, w, start, 1, 1, NM, NC, Ub, R, want_r)
-            if want_j:
-                copy_jets(U, J, start, 1, 1, NM, NC)
-            tile_backward(theta, sizes, offsets, X, start, 1, 1, d, NC, ZJ, AJ, F, Ub, Zb, Ab, gb)
-        lbuf[t] = acc
-
-    @cuda.jit
-    def jets_kernel(theta, sizes, offsets, kind, X, J):
-        t = cuda.grid(1)
-        nthr = cuda.gridsize(1)
-        ZJ = cuda.local.array((NL, NW, NC), float64)
-        AJ = cuda.local.array((NL, NW, NC), float64)
-        F = cuda.local.array((NL, 3, NW, 1), float64)
-        U = cuda.local.array((NM, NC), float64)
-        N = X.shape[0]
-        for start in range(t, N, nthr):
-            tile_forward(theta, sizes, offsets, kind, X, start, 1, 1, d, NC, ZJ, AJ, F, U)
-            copy_jets(U, J, start, 1, 1, NM, NC)
-
-    @cuda.jit
-    def jacobian_kernel(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j):
-        t = cuda.grid(1)
-        nthr = cuda.gridsize(1)
-        ZJ = cuda.local.array((NL, NW, NC), float64)
-        AJ = cuda.local.array((NL, NW, NC), float64)
-        F = cuda.local.array((NL, 3, NW, 1), float64)
-        U = cuda.local.array((NM, NC), float64)
-        Ub = cuda.local.array((NM, NC), float64)
-        Zb = cuda.local.array((NW, NC), float64)
-        Ab = cuda.local.array((NW, NC), float64)
-        K = g.shape[1]
-        for pt in range(p0 + t, p1, nthr):
-            tile_forward(theta, sizes, offsets, kind, X, pt, 1, 1, d, NC, ZJ, AJ, F, U)
-            if want_j:
-                copy_jets(U, J, pt - p0, 1, 1, NM, NC)
-            for k in range(K):
-                row = (pt - p0) * K + k
-                r[row] = residual_row(U, Cop, g, w, pt, k, NM, NC, Ub)
-                jr = Jac[row]
-                for i in range(jr.shape[0]):
-                    jr[i] = 0.0
-                tile_backward(theta, sizes, offsets, X, pt, 1, 1, d, NC, ZJ, AJ, F, Ub, Zb, Ab, jr)
-
-    ks = types.SimpleNamespace(
-        loss_grad=loss_grad_kernel, jets=jets_kernel, jacobian=jacobian_kernel
-    )
-    _kernels[key] = ks
-    return ks
-
-
-def _reduce_kernel():
-    """Sum ``gbuf`` (P, n_threads) over threads into ``grad`` and ``lbuf`` into
-    ``loss[0]``, each in increasing thread order (deterministic)."""
-    if "reduce" not in _kernels:
-        _cuda()
-
-        @cuda.jit
-        def reduce_kernel(gbuf, lbuf, grad, loss):
-            i = cuda.grid(1)
-            P = grad.shape[0]
-            n = lbuf.shape[0]
-            if i < P:
-                s = 0.0
-                for t in range(n):
-                    s += gbuf[i, t]
-                grad[i] = s
-            elif i == P:
-                s = 0.0
-                for t in range(n):
-                    s += lbuf[t]
-                loss[0] = s
-
-        _kernels["reduce"] = reduce_kernel
-    return _kernels["reduce"]
-
-
-def _blocks(n: int) -> int:
-    return max(1, math.ceil(n / THREADS_PER_BLOCK))
-
-
 def _layout(sizes) -> tuple[int, int, int, int]:
     """``(L, wmax, d, m)`` from the layer sizes (host array)."""
     s = np.asarray(sizes)
     L = int(s.shape[0]) - 2
     return L, int(max(1, *s[1 : L + 1])), int(s[0]), int(s[-1])
+
+
+def tile_shape(L: int, W: int, d: int, m: int) -> Shape:
+    """The compile-time sizes of the kernels for a network, with the current switches."""
+    return Shape(L, W, d, m, TILE, THREADS, min(STAGE_COLS, W))
+
+
+def check_shape(L: int, W: int, d: int, m: int) -> Shape:
+    """Check that the kernels can be built for a network; return their :class:`Shape`.
+
+    Parameters
+    ----------
+    L, W, d, m : int
+        Hidden layers, widest hidden layer, inputs and outputs.
+
+    Raises
+    ------
+    ValueError
+        Naming the limit: more than :data:`MAX_HIDDEN` hidden layers, a layer wider
+        than :data:`MAX_WIDTH`, or a shared-memory stage over :data:`SHARED_BYTES`.
+    """
+    if L < 1:
+        raise ValueError("the CUDA backend needs at least one hidden layer")
+    if d not in (1, 2, 3):
+        raise ValueError(f"the CUDA backend supports 1 to 3 inputs, not {d}")
+    if W > MAX_WIDTH:
+        raise ValueError(
+            f"hidden layer of {W} neurons: the CUDA kernels support widths up to "
+            f"{MAX_WIDTH} (a block stages {STAGE_COLS} columns of a weight matrix in "
+            f"shared memory, at most {SHARED_BYTES // 1024} KiB per block, and keeps its "
+            "tile's jets in a per-block scratch that grows with the width); use "
+            "device='cpu' for wider networks"
+        )
+    if L > MAX_HIDDEN:
+        raise ValueError(
+            f"{L} hidden layers: the CUDA kernels support up to {MAX_HIDDEN} (the "
+            "per-block scratch holds the jets of every hidden layer of a tile); use "
+            "device='cpu' for deeper networks"
+        )
+    shape = tile_shape(L, W, d, m)
+    if shape.shared_bytes > SHARED_BYTES:
+        raise ValueError(
+            f"the CUDA kernels for this network need {shape.shared_bytes} bytes of shared "
+            f"memory per block (weight stage {shape.WP} x {shape.KB} doubles and "
+            f"{shape.T} loss shares); the limit is {SHARED_BYTES} bytes per block: "
+            "lower kernels.cuda.STAGE_COLS or TILE"
+        )
+    if shape.NT < 1 or shape.T < 1:
+        raise ValueError("kernels.cuda.THREADS and TILE must be positive")
+    return shape
+
+
+def scratch_doubles(shape: Shape, P: int) -> int:
+    """Doubles of device scratch per block: the tile's jets of every hidden layer
+    (pre- and post-activation), the activation derivatives, the output jets and
+    their adjoints, two adjoint work arrays, and the block's partial gradient."""
+    L, W, m, Q, T = shape.L, shape.W, shape.m, shape.Q, shape.T
+    return 2 * L * W * Q + 3 * L * W * T + 2 * m * Q + 2 * W * Q + P + 1
+
+
+def partition(N: int) -> list[tuple[int, int, int]]:
+    """The launches for ``N`` points: ``(first tile, end tile, blocks)`` per chunk.
+
+    Depends on ``N`` and the module switches only (never on the device).
+    """
+    nt = -(-N // TILE)
+    out = []
+    for t0 in range(0, nt, CHUNK_TILES):
+        t1 = min(nt, t0 + CHUNK_TILES)
+        out.append((t0, t1, min(t1 - t0, MAX_BLOCKS)))
+    return out
 
 
 @dataclass
@@ -244,7 +239,7 @@ class _NetArraysCUDA(NetArrays):
 
 
 class CUDABackend(Backend):
-    """Numba CUDA kernels, one point per thread (see the module docstring).
+    """Numba CUDA kernels, one thread block per tile of points (see the module docstring).
 
     Raises
     ------
@@ -281,92 +276,132 @@ class CUDABackend(Backend):
             return net.layout
         return _layout(self.to_host(net.sizes))
 
-    def _buffers(self, P: int, nthr: int):
-        key = (P, nthr)
+    def _scratch(self, shape: Shape, P: int, nb: int):
+        """Per-block work arrays for ``nb`` blocks (kept between calls)."""
+        key = (shape, P, nb)
         if key not in self._bufs:
             if len(self._bufs) >= 4:
                 self._bufs.clear()
-            cuda = self._cuda
-            self._bufs[key] = (
-                cuda.device_array((P, nthr), dtype=np.float64),
-                cuda.device_array(nthr, dtype=np.float64),
-                cuda.device_array(P, dtype=np.float64),
-                cuda.device_array(1, dtype=np.float64),
+            need = 8 * nb * scratch_doubles(shape, P)
+            free = _free_memory(self._cuda)
+            if free is not None and need > free:
+                raise MemoryError(
+                    f"the CUDA kernels need {need / 2**20:.0f} MiB of device scratch "
+                    f"({nb} blocks x {8 * scratch_doubles(shape, P) / 2**20:.2f} MiB) and "
+                    f"{free / 2**20:.0f} MiB are free: lower kernels.cuda.MAX_BLOCKS"
+                )
+            c = self._cuda
+            L, W, m, Q, T = shape.L, shape.W, shape.m, shape.Q, shape.T
+            f8 = np.float64
+            self._bufs[key] = types.SimpleNamespace(
+                Z=c.device_array((nb, L, W, Q), f8),
+                A=c.device_array((nb, L, W, Q), f8),
+                F=c.device_array((nb, L, 3, W, T), f8),
+                U=c.device_array((nb, m, Q), f8),
+                Ub=c.device_array((nb, m, Q), f8),
+                Zb=c.device_array((nb, W, Q), f8),
+                Ab=c.device_array((nb, W, Q), f8),
+                g=c.device_array((nb, P), f8),
+                l=c.device_array(nb, f8),
+                grad=c.device_array(P, f8),
+                loss=c.device_array(1, f8),
             )
         return self._bufs[key]
 
+    def check_shape(self, mlp) -> Shape:
+        """:func:`check_shape` for an :class:`~pinngelu.network.MLP`."""
+        return check_shape(*_layout(mlp.sizes))
+
     # ----------------------------------------------------------------- kernels
     def loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
-        cuda = self._cuda
-        L, wmax, d, m = self._shape_of(net)
+        c = self._cuda
+        shape = check_shape(*self._shape_of(net))
         N = int(X.shape[0])
         K = int(g.shape[1])
-        nc = n_channels(d)
         P = int(net.theta.shape[0])
         if N == 0:
             grad[:] = 0.0
             return 0.0
-        ks = _kernel_set(L, wmax, d, m)
-        nthr = _blocks(min(N, MAX_THREADS)) * THREADS_PER_BLOCK
-        gbuf, lbuf, dgrad, dloss = self._buffers(P, nthr)
+        parts = partition(N)
+        nb0 = parts[0][2]
+        s = self._scratch(shape, P, nb0)
+        ks = cuda_tiled.kernel_set(c, self._pw, shape)
         want_r = R is not None
         want_j = J is not None
-        dR = cuda.device_array((N, K) if want_r else (0, K), dtype=np.float64)
-        dJ = cuda.device_array((N, m, nc) if want_j else (0, m, nc), dtype=np.float64)
-        ks.loss_grad[nthr // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
-            net.theta,
-            net.sizes,
-            net.offsets,
-            net.kind,
-            X,
-            C,
-            g,
-            w,
-            gbuf,
-            lbuf,
-            dR,
-            want_r,
-            dJ,
-            want_j,
+        dR = c.device_array((N, K) if want_r else (0, K), dtype=np.float64)
+        dJ = c.device_array(
+            (N, shape.m, shape.C) if want_j else (0, shape.m, shape.C), dtype=np.float64
         )
-        _reduce_kernel()[_blocks(P + 1), THREADS_PER_BLOCK](gbuf, lbuf, dgrad, dloss)
-        dgrad.copy_to_host(grad)
+        for k, (t0, t1, nb) in enumerate(parts):
+            ks.loss_grad[nb, shape.NT](
+                net.theta,
+                net.sizes,
+                net.offsets,
+                net.kind,
+                X,
+                C,
+                g,
+                w,
+                t0,
+                t1,
+                k == 0,
+                s.Z,
+                s.A,
+                s.F,
+                s.U,
+                s.Ub,
+                s.Zb,
+                s.Ab,
+                s.g,
+                s.l,
+                dR,
+                want_r,
+                dJ,
+                want_j,
+            )
+        cuda_tiled.reduce_kernel(c)[math.ceil((P + 1) / 128), 128](s.g, s.l, nb0, s.grad, s.loss)
+        s.grad.copy_to_host(grad)
         if want_r:
             dR.copy_to_host(R)
         if want_j:
             dJ.copy_to_host(J)
-        return float(dloss.copy_to_host()[0])
+        return float(s.loss.copy_to_host()[0])
 
     def jets(self, net, X, J) -> None:
-        L, wmax, d, m = self._shape_of(net)
+        c = self._cuda
+        shape = check_shape(*self._shape_of(net))
         N = int(X.shape[0])
         if N == 0:
             return
-        nc = n_channels(d)
-        ks = _kernel_set(L, wmax, d, m)
-        nthr = _blocks(min(N, MAX_THREADS)) * THREADS_PER_BLOCK
-        dJ = self._cuda.device_array((N, m, nc), dtype=np.float64)
-        ks.jets[nthr // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
-            net.theta, net.sizes, net.offsets, net.kind, X, dJ
-        )
+        P = int(net.theta.shape[0])
+        parts = partition(N)
+        s = self._scratch(shape, P, parts[0][2])
+        ks = cuda_tiled.kernel_set(c, self._pw, shape)
+        dJ = c.device_array((N, shape.m, shape.C), dtype=np.float64)
+        for t0, t1, nb in parts:
+            ks.jets[nb, shape.NT](
+                net.theta, net.sizes, net.offsets, net.kind, X, t0, t1, s.Z, s.A, s.F, s.U, dJ
+            )
         dJ.copy_to_host(J)
 
     def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
         L, wmax, d, m = self._shape_of(net)
+        check_shape(L, wmax, d, m)
         n = int(p1) - int(p0)
         if n <= 0:
             return
         K = int(g.shape[1])
-        nc = 1 + d + d * (d + 1) // 2
+        nc = n_channels(d)
         P = int(net.theta.shape[0])
-        cuda = self._cuda
-        ks = _kernel_set(L, wmax, d, m)
-        nthr = _blocks(min(n, MAX_THREADS)) * THREADS_PER_BLOCK
-        dr = cuda.device_array(n * K, dtype=np.float64)
-        dJac = cuda.device_array((n * K, P), dtype=np.float64)
+        c = self._cuda
+        kern = cuda_tiled.jacobian_kernel(c, self._pw, L, wmax, d, m)
+        nthr = min(n, JAC_MAX_THREADS)
+        nblk = max(1, math.ceil(nthr / JAC_THREADS_PER_BLOCK))
+        dr = c.device_array(n * K, dtype=np.float64)
+        dJac = c.device_array((n * K, P), dtype=np.float64)
         want_j = J is not None
-        dJ = cuda.device_array((n, m, nc) if want_j else (0, m, nc), dtype=np.float64)
-        ks.jacobian[nthr // THREADS_PER_BLOCK, THREADS_PER_BLOCK](
+        dJ = c.device_array((n, m, nc) if want_j else (0, m, nc), dtype=np.float64)
+        kern[nblk, JAC_THREADS_PER_BLOCK](
             net.theta,
             net.sizes,
             net.offsets,
@@ -386,3 +421,11 @@ class CUDABackend(Backend):
         dJac.copy_to_host(Jac)
         if want_j:
             dJ.copy_to_host(J)
+
+
+def _free_memory(c) -> int | None:
+    """Free device memory in bytes, or ``None`` where it cannot be told (simulator)."""
+    try:
+        return int(c.current_context().get_memory_info()[0])
+    except Exception:
+        return None

@@ -315,17 +315,14 @@ def activate_reverse(Ab, Z, F, Zb, n, d, T):
                 s += 1
 
 
-def tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U):
-    """Forward jet recursion for the tile ``X[start:start + nT]`` (padded to ``T``).
+def input_layer(theta, o0, n0, k0, k1, d, X, start, nT, T, C, Z0):
+    """Pre-activation jets of the first-layer neurons ``k0 <= k < k1`` on a tile.
 
-    ``ZJ[l], AJ[l]`` receive the pre- and post-activation jets of hidden layer ``l``,
-    ``F[l]`` the activation derivatives, ``U`` the output jets ``(m, C * T)``.
+    ``z = W x + b`` with ``W`` (n0, d) at ``theta[o0:]``: the value channel holds
+    ``z``, first-derivative channel ``i`` holds ``W[k, i]``, the second-derivative
+    channels are zero.  Padding points (``p >= nT``) get the bias.
     """
-    L = sizes.shape[0] - 2
-    n0 = sizes[1]
-    o0 = offsets[0]
-    Z0 = ZJ[0]
-    for k in range(n0):
+    for k in range(k0, k1):
         b = theta[o0 + n0 * d + k]
         for p in range(T):
             s = b
@@ -339,6 +336,18 @@ def tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, 
                 Z0[k, (1 + i) * T + p] = w
         for p in range((1 + d) * T, C * T):
             Z0[k, p] = 0.0
+
+
+def tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U):
+    """Forward jet recursion for the tile ``X[start:start + nT]`` (padded to ``T``).
+
+    ``ZJ[l], AJ[l]`` receive the pre- and post-activation jets of hidden layer ``l``,
+    ``F[l]`` the activation derivatives, ``U`` the output jets ``(m, C * T)``.
+    """
+    L = sizes.shape[0] - 2
+    n0 = sizes[1]
+    Z0 = ZJ[0]
+    input_layer(theta, offsets[0], n0, 0, n0, d, X, start, nT, T, C, Z0)
     activate(kind, Z0, AJ[0], F[0], n0, d, T)
     Q = C * T
     for l in range(1, L):
@@ -466,6 +475,7 @@ POINTWISE = (
     "gemm_nt_acc",
     "activate",
     "activate_reverse",
+    "input_layer",
     "tile_forward",
     "tile_residual",
     "residual_row",
