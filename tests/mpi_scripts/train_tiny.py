@@ -4,7 +4,7 @@
                                  [--fail-rank R] [--stage qn|lbfgs|adam]
 
 Rank 0 writes the final parameters (and the loss) to ``OUT.npy``; every rank writes
-``OUT.npy.rank<r>`` with its own result, so the test can check lockstep.
+``OUT.rank<r>.npy`` with its own result, so the test can check lockstep.
 """
 
 import argparse
