@@ -18,7 +18,9 @@ of ranks, including the single process.
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,6 +64,8 @@ class SerialComm:
     size = 1
     local_rank = 0
     is_root = True
+    seconds = 0.0
+    bytes_sent = 0
 
     def allgather(self, obj):
         return [obj]
@@ -98,10 +102,16 @@ class MPIComm:
         local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank = local.Get_rank()
         local.Free()
+        self.seconds = 0.0  # time spent in allgather (benchmarks read it)
+        self.bytes_sent = 0  # pickled bytes this rank contributed
 
     def allgather(self, obj):
         """Every rank's ``obj``, in rank order."""
-        return self.comm.allgather(obj)
+        t = time.perf_counter()
+        self.bytes_sent += len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        out = self.comm.allgather(obj)
+        self.seconds += time.perf_counter() - t
+        return out
 
     def bcast(self, obj):
         """Rank 0's ``obj`` on every rank."""
