@@ -330,7 +330,6 @@ def loss_and_grad(
     P = mlp.n_params
     nq = 0 if q is None else q.shape[0]
     nc = n_channels(mlp.in_dim)
-    gtmp = np.empty(P)
     res = {} if want_residuals else None
     jts = {} if want_jets else None
     # every rank reduces the tree nodes inside its chunk range, group by group
@@ -342,24 +341,17 @@ def loss_and_grad(
         R = np.empty((N, grp.n_rows)) if (want_residuals or need) else None
         J = np.empty((N, mlp.out_dim, nc)) if (want_jets or need) else None
         nch = n_chunks(N)
-
-        def leaf(i: int, X=X, C=C, g=g, w=w, R=R, J=J, grp=grp, N=N, need=need) -> np.ndarray:
-            p0, p1 = i * CHUNK, min(N, (i + 1) * CHUNK)
-            Ri = None if R is None else R[p0:p1]
-            Ji = None if J is None else J[p0:p1]
-            Cs = C[p0:p1] if C.shape[0] > 1 else C
-            ws = w[p0:p1] if w.shape[0] > 1 else w
-            v = np.empty(1 + P + nq)
-            v[0] = be.loss_grad(net, X[p0:p1], Cs, g[p0:p1], ws, gtmp, Ri, Ji)
-            v[1 : 1 + P] = gtmp
-            if need:
-                v[1 + P :] = grp.param_gradient(Ri, Ji, p0, p1)
-            elif nq:
-                v[1 + P :] = 0.0
-            return v
-
         lo, hi = chunk_range(nch, comm.rank, comm.size)
-        mine.append(segment_nodes(leaf, nch, lo, hi))
+        vecs = np.zeros((hi - lo, 1 + P + nq))
+        if hi > lo:
+            gbuf = np.empty((hi - lo, P))
+            vecs[:, 0] = be.loss_grad_chunks(net, X, C, g, w, CHUNK, lo, hi, gbuf, R, J)
+            vecs[:, 1 : 1 + P] = gbuf
+            if need:
+                for i in range(hi - lo):
+                    p0, p1 = (lo + i) * CHUNK, min(N, (lo + i + 1) * CHUNK)
+                    vecs[i, 1 + P :] = grp.param_gradient(R[p0:p1], J[p0:p1], p0, p1)
+        mine.append(segment_nodes(lambda i, vecs=vecs, lo=lo: vecs[i - lo].copy(), nch, lo, hi))
         if want_residuals:
             res[grp.name] = R
         if want_jets:

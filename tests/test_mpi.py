@@ -176,3 +176,31 @@ def test_case_script_under_mpi_writes_on_rank_0_only(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["ranks"] == 2
     assert (out / "solution.vtu").exists()
+
+
+def test_cpu_chunk_kernel_equals_one_call_per_chunk():
+    """The CPU kernel that evaluates a range of chunks in one parallel region gives the
+    partials of separate calls on each chunk (the Backend default)."""
+    import pinngelu as pg
+    from pinngelu.kernels import Backend, get_backend
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(4)
+    mlp = pg.MLP(2, (7, 5), 2, "gelu")
+    theta = mlp.init(rng)
+    N, ch = 1000, 150
+    X = rng.random((N, 2))
+    C = rng.normal(size=(N, 3, 2, 6))
+    g = rng.normal(size=(N, 3))
+    w = rng.random(N)
+    net = be.net_arrays(mlp, theta)
+    out = []
+    for impl in (be.loss_grad_chunks, lambda *a: Backend.loss_grad_chunks(be, *a)):
+        G = np.empty((5, mlp.n_params))
+        R = np.zeros((N, 3))
+        J = np.zeros((N, 2, 6))
+        lv = impl(net, X, C, g, w, ch, 2, 7, G, R, J)
+        out.append((lv, G, R[300:], J[300:]))
+    for a, b in zip(out[0], out[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert out[0][0][-1] != 0 and np.all(out[0][2][:0] == 0)
