@@ -410,9 +410,7 @@ class _Run:
         while True:
             if self.stage_it >= stage.iters:
                 return None, f"{stage.label} iteration budget reached", False
-            if stage.time_limit is not None and self.agree(
-                self.stage_time() >= stage.time_limit
-            ):
+            if stage.time_limit is not None and self.agree(self.stage_time() >= stage.time_limit):
                 return None, f"{stage.label} time limit reached", False
             self.state, rec = stage.step(self.obj, self.state)
             if stage.records_initial:  # the step reports the point it moved to

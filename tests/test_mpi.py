@@ -44,9 +44,7 @@ def _run(n: int, tmp: Path, name: str, *extra: str, check: bool = True, timeout:
     cmd = [sys.executable, str(SCRIPT), str(tmp / name), *extra]
     if n > 1:
         cmd = ["mpiexec", "-n", str(n), *cmd]
-    p = subprocess.run(
-        cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=timeout
-    )
+    p = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p

@@ -88,7 +88,24 @@ def _loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, T, nblk, grad, R, want
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _loss_grad_chunks(
-    theta, sizes, offsets, kind, X, Cop, g, w, T, chunk, c0, nblk, boff, gout, lout, R, want_r, J,
+    theta,
+    sizes,
+    offsets,
+    kind,
+    X,
+    Cop,
+    g,
+    w,
+    T,
+    chunk,
+    c0,
+    nblk,
+    boff,
+    gout,
+    lout,
+    R,
+    want_r,
+    J,
     want_j,
 ):
     """Chunks ``c0 + i`` (``i < nblk.shape[0]``) in one parallel region: chunk ``i``
