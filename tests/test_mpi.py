@@ -160,6 +160,13 @@ def test_error_on_one_rank_aborts_the_job(tmp_path):
 
 
 @mpi
+def test_rank_killed_by_a_signal_ends_the_job(tmp_path):
+    p = _run(2, tmp_path, "k", "--kill-rank", "1", check=False, timeout=60)
+    assert p.returncode != 0
+    assert not (tmp_path / "k.npy").exists()
+
+
+@mpi
 def test_case_script_under_mpi_writes_on_rank_0_only(tmp_path):
     out = tmp_path / "plate"
     cmd = [

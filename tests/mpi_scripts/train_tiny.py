@@ -1,13 +1,15 @@
 """A tiny training for the MPI tests, run with or without ``mpiexec``.
 
     python train_tiny.py OUT.npy [--iters N] [--chunk C] [--checkpoint F] [--resume F]
-                                 [--fail-rank R] [--stage qn|lbfgs|adam]
+                                 [--fail-rank R] [--kill-rank R] [--stage qn|lbfgs|adam]
 
 Rank 0 writes the final parameters (and the loss) to ``OUT.npy``; every rank writes
 ``OUT.rank<r>.npy`` with its own result, so the test can check lockstep.
 """
 
 import argparse
+import os
+import signal
 import sys
 
 import numpy as np
@@ -25,6 +27,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--resume", default=None)
     ap.add_argument("--fail-rank", type=int, default=None)
+    ap.add_argument("--kill-rank", type=int, default=None)
     ap.add_argument("--stage", default="qn")
     ap.add_argument("--resample", type=int, default=0)
     ap.add_argument("--identify", action="store_true")
@@ -34,6 +37,8 @@ def main() -> None:
     with parallel.abort_on_error(comm):
         if args.fail_rank is not None and comm.rank == args.fail_rank:
             raise RuntimeError(f"deliberate failure on rank {comm.rank}")
+        if args.kill_rank is not None and comm.rank == args.kill_rank:
+            os.kill(os.getpid(), signal.SIGKILL)
         kw = {}
         if args.identify:
             Xd = np.random.default_rng(5).random((150, 2))
