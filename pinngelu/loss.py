@@ -27,6 +27,7 @@ import numpy as np
 from .kernels import Backend, NetArrays, get_backend
 from .kernels.layout import n_channels
 from .network import MLP
+from .parallel import as_comm, chunk_range, complete_tree, segment_nodes
 
 __all__ = [
     "ResidualGroup",
@@ -37,7 +38,18 @@ __all__ = [
     "fit_output_layer",
     "check_points",
     "check_inputs",
+    "CHUNK",
+    "n_chunks",
 ]
+
+CHUNK = 4096
+"""Points per chunk of a residual group: the unit of work of one kernel call and the
+leaf of the reduction tree (fixed, so the bits do not depend on the number of ranks)."""
+
+
+def n_chunks(n_points: int) -> int:
+    """Number of chunks of a group of ``n_points`` points."""
+    return -(-n_points // CHUNK)
 
 
 def check_points(X: np.ndarray, d: int, what: str = "points") -> np.ndarray:
@@ -192,18 +204,22 @@ class ResidualGroup:
             C = backend.asarray(self.coefficients(q))
         return X, C, g, backend.asarray(self.kernel_weights())
 
-    def param_gradient(self, R: np.ndarray, J: np.ndarray) -> np.ndarray:
-        """Gradient ``(n_q,)`` of the group's loss in the trainable parameters from its
-        residuals ``R (N, K)`` and output jets ``J (N, m, nc)``."""
+    def param_gradient(
+        self, R: np.ndarray, J: np.ndarray, p0: int = 0, p1: int | None = None
+    ) -> np.ndarray:
+        """Gradient ``(n_q,)`` in the trainable parameters of the share of the group's
+        loss of the points ``p0 <= p < p1`` (default all), from their residuals
+        ``R (n, K)`` and output jets ``J (n, m, nc)``."""
+        p1 = self.n_points if p1 is None else p1
         Cq = self.param_coefficients
         w = self.kernel_weights()
-        wR = 2.0 * (w[:, None] if w.shape[0] > 1 else w[0]) * R
+        wR = 2.0 * (w[p0:p1, None] if w.shape[0] > 1 else w[0]) * R
         out = np.empty(Cq.shape[0])
         for a in range(Cq.shape[0]):
             if Cq.shape[1] == 1:
                 CJ = np.einsum("kjc,pjc->pk", Cq[a, 0], J)
             else:
-                CJ = np.einsum("pkjc,pjc->pk", Cq[a], J)
+                CJ = np.einsum("pkjc,pjc->pk", Cq[a, p0:p1], J)
             out[a] = float(np.sum(wR * CJ))
         return out
 
@@ -269,6 +285,7 @@ def loss_and_grad(
     want_residuals: bool = False,
     want_jets: bool = False,
     q: np.ndarray | None = None,
+    comm=None,
 ) -> LossResult:
     """Total residual loss and its gradient in the parameters.
 
@@ -286,38 +303,77 @@ def loss_and_grad(
     q : ndarray, shape (n_q,), optional
         Trainable physical parameters, required when a group has
         ``param_coefficients``; the gradient in them is returned as ``grad_q``.
+    comm : mpi4py communicator or pinngelu.parallel communicator, optional
+        Split the chunks of every group over the ranks (each rank evaluates only its
+        share); every rank returns the same loss and gradient.
 
     Returns
     -------
     LossResult
+
+    Notes
+    -----
+    Each group is cut into chunks of :data:`CHUNK` points, one kernel call each, and
+    the chunk partials (loss, gradient) are summed along a fixed binary tree over the
+    chunk indices (:mod:`pinngelu.parallel`); groups are then added in list order.
+    The result has the same bits for any number of ranks and threads.
     """
     theta, q = check_inputs(mlp, theta, groups, q)
+    comm = as_comm(comm)
+    if comm.size > 1 and (want_residuals or want_jets):
+        raise ValueError(
+            "want_residuals / want_jets are not supported under MPI (each rank holds only "
+            "its chunks); evaluate them without comm"
+        )
     be = get_backend(device)
     net = be.net_arrays(mlp, theta)
-    grad = np.zeros(mlp.n_params)
-    gtmp = np.empty(mlp.n_params)
-    total = 0.0
-    per: dict[str, float] = {}
+    P = mlp.n_params
+    nq = 0 if q is None else q.shape[0]
+    nc = n_channels(mlp.in_dim)
     res = {} if want_residuals else None
     jts = {} if want_jets else None
-    nc = n_channels(mlp.in_dim)
-    grad_q = None if q is None else np.zeros(q.shape[0])
+    # every rank reduces the tree nodes inside its chunk range, group by group
+    mine: list[list[tuple[int, int, np.ndarray]]] = []
     for grp in groups:
         X, C, g, w = grp.on(be, q)
         need = grp.n_q > 0
-        R = np.empty((grp.n_points, grp.n_rows)) if (want_residuals or need) else None
-        J = np.empty((grp.n_points, mlp.out_dim, nc)) if (want_jets or need) else None
-        val = be.loss_grad(net, X, C, g, w, gtmp, R, J)
-        total += val
-        grad += gtmp
-        if need:
-            grad_q += grp.param_gradient(R, J)
-        per[grp.name] = per.get(grp.name, 0.0) + val
+        N = grp.n_points
+        R = np.empty((N, grp.n_rows)) if (want_residuals or need) else None
+        J = np.empty((N, mlp.out_dim, nc)) if (want_jets or need) else None
+        nch = n_chunks(N)
+        lo, hi = chunk_range(nch, comm.rank, comm.size)
+        vecs = np.zeros((hi - lo, 1 + P + nq))
+        if hi > lo:
+            gbuf = np.empty((hi - lo, P))
+            vecs[:, 0] = be.loss_grad_chunks(net, X, C, g, w, CHUNK, lo, hi, gbuf, R, J)
+            vecs[:, 1 : 1 + P] = gbuf
+            if need:
+                for i in range(hi - lo):
+                    p0, p1 = (lo + i) * CHUNK, min(N, (lo + i + 1) * CHUNK)
+                    vecs[i, 1 + P :] = grp.param_gradient(R[p0:p1], J[p0:p1], p0, p1)
+        mine.append(segment_nodes(lambda i, vecs=vecs, lo=lo: vecs[i - lo].copy(), nch, lo, hi))
         if want_residuals:
             res[grp.name] = R
         if want_jets:
             jts[grp.name] = J
-    return LossResult(total, grad, per, res, jts, grad_q)
+    parts = comm.allgather(mine)
+    total = 0.0
+    grad = np.zeros(P)
+    grad_q = None if q is None else np.zeros(nq)
+    per: dict[str, float] = {}
+    for gi, grp in enumerate(groups):
+        nch = n_chunks(grp.n_points)
+        if nch == 0:
+            per[grp.name] = per.get(grp.name, 0.0)
+            continue
+        nodes = {(lo, hi): v for part in parts for lo, hi, v in part[gi]}
+        v = complete_tree(nodes, nch)
+        total += v[0]
+        grad += v[1 : 1 + P]
+        if grad_q is not None:
+            grad_q += v[1 + P :]
+        per[grp.name] = per.get(grp.name, 0.0) + float(v[0])
+    return LossResult(float(total), grad, per, res, jts, grad_q)
 
 
 def jets(

@@ -19,6 +19,7 @@ from .io import prepare_output_dir, write_fields, write_json
 from .kernels import get_backend
 from .network import MLP
 from .optim.quasi_newton import QNConfig, QNUpdate
+from .parallel import abort_on_error, as_comm, select_gpu, world
 from .plotting import plot_case_figures
 from .problem import ElasticityProblem, Solution
 from .stages import OPTIMIZERS, Adam, QuasiNewton, optimizer_stages
@@ -192,20 +193,27 @@ def case_main(
     description), build the problem (``build(args)``) and the evaluation points
     (``error_points()``), and :func:`run_case` it.
 
+    Under an MPI launcher with several ranks (``mpiexec -n 4 python case.py``) the
+    ranks train one network together (:func:`pinngelu.parallel.world`); an exception
+    on any rank aborts the job with its traceback.
+
     Returns
     -------
     dict
         The summary.
     """
-    args = case_parser(doc.strip().splitlines()[0], settings).parse_args(argv)
-    return run_case(
-        name,
-        build(args),
-        settings,
-        args,
-        error_points=None if error_points is None else error_points(),
-        extra_metrics=extra_metrics,
-    )
+    comm = world()
+    with abort_on_error(comm):
+        args = case_parser(doc.strip().splitlines()[0], settings).parse_args(argv)
+        return run_case(
+            name,
+            build(args),
+            settings,
+            args,
+            error_points=None if error_points is None else error_points(),
+            extra_metrics=extra_metrics,
+            comm=comm,
+        )
 
 
 def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
@@ -242,22 +250,31 @@ def run_case(
     args: argparse.Namespace,
     error_points: np.ndarray | None = None,
     extra_metrics: Callable[[Solution], dict] | None = None,
+    comm=None,
 ) -> dict:
     """Train ``problem`` and write the standard outputs.
+
+    With ``comm`` (several MPI ranks) every rank trains its share of the points and
+    returns the summary; only rank 0 prints and writes files.
 
     Returns
     -------
     dict
         The summary (also written to ``<out>/summary.json``).
     """
+    comm = as_comm(comm)
+    root = comm.is_root
+    select_gpu(comm, args.device)
     get_backend(args.device)  # a missing GPU fails here, before any folder is made
     if getattr(args, "fem", False):
         from .fem import check_available
 
         check_available()  # so does a missing scikit-fem with --fem
-    out = prepare_output_dir(args.out or Path("out") / name)
+    out = Path(args.out or Path("out") / name)
+    if root:
+        out = prepare_output_dir(out)
     config = _config_from_args(args, settings)
-    stream = None if args.quiet else sys.stdout
+    stream = None if (args.quiet or not root) else sys.stdout
     hidden = settings.hidden if args.hidden is None else args.hidden
     mlp = MLP(problem.dim, hidden, problem.dim, settings.activation)
     rng = np.random.default_rng(args.seed)
@@ -270,6 +287,7 @@ def run_case(
         config=config,
         error_points=error_points,
         out=stream,
+        comm=comm,
     )
     wall = time.perf_counter() - t0
     sol = problem.solution(mlp, res.theta, res.q if res.q.size else None)
@@ -283,6 +301,7 @@ def run_case(
         "settings": {
             "seed": args.seed,
             "device": args.device,
+            "ranks": comm.size,
             "hidden": list(hidden),
             "activation": settings.activation,
             "n_interior": problem.n_interior,
@@ -328,6 +347,8 @@ def run_case(
         summary["rel_l2_displacement"] = sol.relative_l2_error(error_points)
     if extra_metrics is not None:
         summary.update(extra_metrics(sol))
+    if not root:
+        return summary
     h = settings.mesh_h
     if h is None:
         lo, hi = (np.asarray(v) for v in problem.geometry.bbox)

@@ -42,7 +42,8 @@ from .kernels import get_backend
 from .loss import ResidualGroup, fit_output_layer, jets, loss_and_grad
 from .network import MLP
 from .optim.stopping import STOP_REASONS
-from .stages import Stage
+from .parallel import as_comm, select_gpu
+from .stages import LevenbergMarquardt, Stage
 from .trainconfig import TrainConfig, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resume"]
@@ -64,8 +65,11 @@ class _Objective:
     parameters of an inverse problem (none for a forward problem).
     """
 
-    def __init__(self, mlp: MLP, groups: list[ResidualGroup], device, n_q: int = 0) -> None:
+    def __init__(
+        self, mlp: MLP, groups: list[ResidualGroup], device, n_q: int = 0, comm=None
+    ) -> None:
         self.mlp = mlp
+        self.comm = as_comm(comm)
         self.groups = groups
         self.backend = get_backend(device)
         self.n_q = n_q
@@ -78,7 +82,7 @@ class _Objective:
             return math.nan, np.full_like(x, math.nan)
         P = self.mlp.n_params
         q = x[P:] if self.n_q else None
-        res = loss_and_grad(self.mlp, x[:P], self.groups, self.backend, q=q)
+        res = loss_and_grad(self.mlp, x[:P], self.groups, self.backend, q=q, comm=self.comm)
         self.last_groups = res.group_losses
         if self.n_q:
             return res.loss, np.concatenate([res.grad, res.grad_q])
@@ -117,7 +121,11 @@ class _Run:
         callback,
         error_points,
         out: TextIO | None,
+        comm=None,
     ) -> None:
+        self.comm = as_comm(comm)
+        if not self.comm.is_root:
+            out = None  # only rank 0 prints progress
         self.problem = problem
         self.mlp = mlp
         self.rng = rng
@@ -151,7 +159,7 @@ class _Run:
         self.n_q = int(getattr(problem, "n_q", 0))
         if self.n_q:
             self.hist["q"] = []
-        self.obj = _Objective(mlp, [], device, self.n_q)
+        self.obj = _Objective(mlp, [], device, self.n_q, self.comm)
         self.set_groups(problem.residual_groups(rng))
         self.theta: np.ndarray | None = None
         self.best = (math.inf, None)
@@ -250,6 +258,8 @@ class _Run:
         return None if scales is None else float(scales.displacement)
 
     def save(self, path) -> None:
+        if not self.comm.is_root:  # one optimiser state on every rank: rank 0 writes it
+            return
         meta = {
             "format": CHECKPOINT_FORMAT,
             "mlp": self.mlp.to_dict(),
@@ -345,11 +355,16 @@ class _Run:
     # ------------------------------------------------------------ main loop
     def budget_reason(self) -> str | None:
         cfg = self.cfg
-        if cfg.time_limit is not None and self.elapsed() >= cfg.time_limit:
+        if cfg.time_limit is not None and self.agree(self.elapsed() >= cfg.time_limit):
             return "time limit reached"
         if cfg.max_evals is not None and self.n_eval() >= cfg.max_evals:
             return "evaluation budget reached"
         return None
+
+    def agree(self, flag: bool) -> bool:
+        """Rank 0's decision on every rank (clocks differ between ranks; the ranks must
+        stay in lockstep)."""
+        return bool(flag) if self.comm.size == 1 else bool(self.comm.bcast(bool(flag)))
 
     def tick(self) -> str | None:
         """After an iteration: checkpoint, callback, budgets."""
@@ -360,7 +375,7 @@ class _Run:
             and self.it % cfg.checkpoint_every == 0
         ):
             self.save(cfg.checkpoint)
-        if self.callback is not None and self.callback(self):
+        if self.callback is not None and self.agree(self.callback(self)):
             return "stopped by callback"
         return self.budget_reason()
 
@@ -395,7 +410,7 @@ class _Run:
         while True:
             if self.stage_it >= stage.iters:
                 return None, f"{stage.label} iteration budget reached", False
-            if stage.time_limit is not None and self.stage_time() >= stage.time_limit:
+            if stage.time_limit is not None and self.agree(self.stage_time() >= stage.time_limit):
                 return None, f"{stage.label} time limit reached", False
             self.state, rec = stage.step(self.obj, self.state)
             if stage.records_initial:  # the step reports the point it moved to
@@ -483,6 +498,7 @@ def train(
     callback: Callable | None = None,
     error_points: np.ndarray | None = None,
     out: TextIO | None = sys.stdout,
+    comm=None,
 ) -> TrainResult:
     """Train a network on an elasticity problem.
 
@@ -503,7 +519,12 @@ def train(
     error_points : ndarray (M, d), optional
         Points (m) where the relative L2 error is tracked.
     out : text stream or None
-        Where progress lines go.
+        Where progress lines go (rank 0 only).
+    comm : mpi4py communicator, optional
+        Data parallelism: every rank calls ``train`` with the same arguments; each
+        evaluates its share of the collocation points, one optimiser runs in lockstep
+        on all ranks, and only rank 0 prints and writes checkpoints.  The result has
+        the same bits for any number of ranks (see ``docs/guide/cluster.md``).
 
     Returns
     -------
@@ -519,7 +540,8 @@ def train(
         problem's, its activation has no second derivative for a second-order loss,
         the checkpoint path cannot be written, or ``theta0`` has the wrong length.
     """
-    config = _check_setup(problem, mlp, rng, config, callback)
+    config = _check_setup(problem, mlp, rng, config, callback, comm)
+    select_gpu(as_comm(comm), device)
     get_backend(device)
     theta = mlp.init(rng) if theta0 is None else mlp.check_theta(np.array(theta0, dtype=float))
     calibrate = (
@@ -529,7 +551,7 @@ def train(
     )
     if calibrate:
         problem.reset_displacement_scale()  # a second run on the same problem starts alike
-    run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    run = _Run(problem, mlp, rng, device, config, callback, error_points, out, comm)
     _check_second_derivatives(mlp, run.obj.groups)
     q0 = problem.initial_q() if run.n_q else None
     if calibrate:
@@ -551,10 +573,12 @@ def resume(
     callback: Callable | None = None,
     error_points: np.ndarray | None = None,
     out: TextIO | None = sys.stdout,
+    comm=None,
 ) -> TrainResult:
     """Continue a run from a checkpoint written by :func:`train`.
 
-    Parameters are those of :func:`train`; ``rng`` is overwritten with the saved
+    Parameters are those of :func:`train` (under MPI every rank reads the file, whatever
+    the number of ranks that wrote it); ``rng`` is overwritten with the saved
     state (any generator will do), and ``config`` must keep the settings that shape
     the trajectory (budgets, output and checkpoint settings may change; see
     :data:`pinngelu.checkpoint.FINGERPRINT_CONFIG_FIELDS`).  Without
@@ -578,18 +602,19 @@ def resume(
     path = Path(checkpoint)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    config = _check_setup(problem, mlp, rng, config, callback)
+    config = _check_setup(problem, mlp, rng, config, callback, comm)
     if config.checkpoint is None:
         config = replace(config, checkpoint=path)
         check_checkpoint_path(path)
+    select_gpu(as_comm(comm), device)
     get_backend(device)
-    run = _Run(problem, mlp, rng, device, config, callback, error_points, out)
+    run = _Run(problem, mlp, rng, device, config, callback, error_points, out, comm)
     _check_second_derivatives(mlp, run.obj.groups)
     run.restore(path)
     return run.run()
 
 
-def _check_setup(problem, mlp: MLP, rng, config, callback) -> TrainConfig:
+def _check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainConfig:
     """Check the arguments of :func:`train` / :func:`resume` before any work; returns
     the configuration."""
     if isinstance(problem, MLP) and not isinstance(mlp, MLP):
@@ -625,6 +650,13 @@ def _check_setup(problem, mlp: MLP, rng, config, callback) -> TrainConfig:
     n = mlp.n_params + int(getattr(problem, "n_q", 0))
     for stage in config.resolved_stages():
         stage.check(n)
+    if as_comm(comm).size > 1 and any(
+        isinstance(st, LevenbergMarquardt) for st in config.resolved_stages()
+    ):
+        raise ValueError(
+            "Levenberg-Marquardt is not supported under MPI (its normal equations are "
+            "not split over ranks); use QuasiNewton or LBFGS"
+        )
     return config
 
 

@@ -87,6 +87,85 @@ def _loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, T, nblk, grad, R, want
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _loss_grad_chunks(
+    theta,
+    sizes,
+    offsets,
+    kind,
+    X,
+    Cop,
+    g,
+    w,
+    T,
+    chunk,
+    c0,
+    nblk,
+    boff,
+    gout,
+    lout,
+    R,
+    want_r,
+    J,
+    want_j,
+):
+    """Chunks ``c0 + i`` (``i < nblk.shape[0]``) in one parallel region: chunk ``i``
+    is split into ``nblk[i]`` blocks of tiles (work items ``boff[i] <= b < boff[i+1]``),
+    as one ``_loss_grad`` call on the chunk alone would split it, and its blocks are
+    summed in order into ``lout[i]`` and ``gout[i]``."""
+    N, d = X.shape
+    L = sizes.shape[0] - 2
+    m = sizes[L + 1]
+    C = n_channels(d)
+    P = theta.shape[0]
+    nch = nblk.shape[0]
+    wmax = 1
+    for l in range(1, L + 1):
+        wmax = max(wmax, sizes[l])
+    nitems = boff[nch]
+    gblk = np.zeros((nitems, P))
+    lblk = np.zeros(nitems)
+    for it in prange(nitems):
+        i = 0
+        while boff[i + 1] <= it:
+            i += 1
+        b = it - boff[i]
+        p0 = (c0 + i) * chunk
+        p1 = min(N, p0 + chunk)
+        ntiles = (p1 - p0 + T - 1) // T
+        t0 = (b * ntiles) // nblk[i]
+        t1 = ((b + 1) * ntiles) // nblk[i]
+        ZJ = np.empty((L, wmax, C * T))
+        AJ = np.empty((L, wmax, C * T))
+        F = np.empty((L, 3, wmax, T))
+        U = np.empty((m, C * T))
+        Ub = np.empty((m, C * T))
+        Zb = np.empty((wmax, C * T))
+        Ab = np.empty((wmax, C * T))
+        gb = gblk[it]
+        acc = 0.0
+        for t in range(t0, t1):
+            start = p0 + t * T
+            nT = min(T, p1 - start)
+            tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
+            acc += tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r)
+            if want_j:
+                copy_jets(U, J, start, nT, T, m, C)
+            tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, gb)
+        lblk[it] = acc
+    for i in prange(nch):
+        s = 0.0
+        for b in range(boff[i], boff[i + 1]):
+            s += lblk[b]
+        lout[i] = s
+        gi = gout[i]
+        for k in range(P):
+            s = 0.0
+            for b in range(boff[i], boff[i + 1]):
+                s += gblk[b, k]
+            gi[k] = s
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _jets(theta, sizes, offsets, kind, X, T, J):
     N, d = X.shape
     L = sizes.shape[0] - 2
@@ -168,6 +247,38 @@ def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -
     )
 
 
+def loss_grad_chunks(
+    theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None
+) -> np.ndarray:
+    """Losses ``(c1 - c0,)`` and gradients ``grads (c1 - c0, P)`` of the chunks
+    ``c0 <= c < c1`` of ``chunk`` points (see :meth:`Backend.loss_grad_chunks`), in one
+    parallel region; each chunk is split into blocks by its own size only."""
+    N = X.shape[0]
+    K = g.shape[1]
+    m = int(sizes[-1])
+    C = layout.n_channels(X.shape[1])
+    n = c1 - c0
+    nblk = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        npts = min(N, (c0 + i + 1) * chunk) - (c0 + i) * chunk
+        nblk[i] = min(max(1, -(-npts // TILE)), MAX_BLOCKS)
+    boff = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(nblk, out=boff[1:])
+    want_r = R is not None
+    want_j = J is not None
+    if R is None:
+        R = np.empty((0, K))
+    if J is None:
+        J = np.empty((0, m, C))
+    lout = np.empty(n)
+    if n > 0:
+        _loss_grad_chunks(
+            theta, sizes, offsets, kind, X, Cop, g, w, TILE, chunk, c0, nblk, boff, grads, lout,
+            R, want_r, J, want_j,
+        )  # fmt: skip
+    return lout
+
+
 def jets(theta, sizes, offsets, kind, X, J) -> None:
     """Output jets ``J`` (N, m, C) of the network at the points ``X`` (N, d)."""
     _jets(theta, sizes, offsets, kind, X, TILE, J)
@@ -190,7 +301,7 @@ def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac,
         _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j)
 
 
-announce_compile([_loss_grad])
+announce_compile([_loss_grad, _loss_grad_chunks])
 
 
 class CPUBackend(Backend):
@@ -209,6 +320,11 @@ class CPUBackend(Backend):
 
     def loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
         return float(loss_grad(net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, grad, R, J))
+
+    def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None):
+        return loss_grad_chunks(
+            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, chunk, c0, c1, grads, R, J
+        )
 
     def jets(self, net, X, J) -> None:
         jets(net.theta, net.sizes, net.offsets, net.kind, X, J)

@@ -1,0 +1,81 @@
+"""A tiny training for the MPI tests, run with or without ``mpiexec``.
+
+    python train_tiny.py OUT.npy [--iters N] [--chunk C] [--checkpoint F] [--resume F]
+                                 [--fail-rank R] [--kill-rank R] [--stage qn|lbfgs|adam]
+
+Rank 0 writes the final parameters (and the loss) to ``OUT.npy``; every rank writes
+``OUT.rank<r>.npy`` with its own result, so the test can check lockstep.
+"""
+
+import argparse
+import os
+import signal
+import sys
+
+import numpy as np
+
+import pinngelu as pg
+from pinngelu import loss, parallel
+from pinngelu.cases.plate_manufactured import build_problem
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--iters", type=int, default=6)
+    ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--resume", default=None)
+    ap.add_argument("--fail-rank", type=int, default=None)
+    ap.add_argument("--kill-rank", type=int, default=None)
+    ap.add_argument("--stage", default="qn")
+    ap.add_argument("--resample", type=int, default=0)
+    ap.add_argument("--identify", action="store_true")
+    args = ap.parse_args()
+    loss.CHUNK = args.chunk
+    comm = parallel.world()
+    with parallel.abort_on_error(comm):
+        if args.fail_rank is not None and comm.rank == args.fail_rank:
+            raise RuntimeError(f"deliberate failure on rank {comm.rank}")
+        if args.kill_rank is not None and comm.rank == args.kill_rank:
+            os.kill(os.getpid(), signal.SIGKILL)
+        kw = {}
+        if args.identify:
+            Xd = np.random.default_rng(5).random((150, 2))
+            from pinngelu.cases.plate_manufactured import exact
+
+            kw = dict(
+                data=[pg.DisplacementData(Xd, exact(Xd))],
+                identify=("lam", "mu"),
+                material=pg.Material.from_lame(1.5, 0.7),
+            )
+        problem = build_problem(n_interior=300, n_boundary=140, **kw)
+        mlp = pg.MLP(2, (8, 8), 2, "gelu")
+        stage = {
+            "qn": pg.QuasiNewton(args.iters),
+            "lbfgs": pg.LBFGS(args.iters),
+            "adam": pg.Adam(args.iters, 1e-3),
+        }[args.stage]
+        cfg = pg.TrainConfig(
+            stages=(stage,),
+            print_every=2,
+            error_every=2,
+            checkpoint=args.checkpoint,
+            checkpoint_every=2,
+            resample_every=args.resample,
+        )
+        rng = np.random.default_rng(3)
+        ep = np.random.default_rng(9).random((50, 2))
+        common = dict(rng=rng, config=cfg, error_points=ep, out=sys.stdout, comm=comm)
+        if args.resume:
+            res = pg.resume(args.resume, problem, mlp, **common)
+        else:
+            res = pg.train(problem, mlp, **common)
+        vec = np.concatenate([res.theta, res.q, [res.loss]])
+        np.save(f"{args.out}.rank{comm.rank}.npy", vec)
+        if comm.is_root:
+            np.save(args.out, vec)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Data parallelism over MPI: bit-identity across rank counts, rank-0-only output,
+resume under MPI, abort on error; and the reduction tree without MPI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pinngelu import parallel
+
+SCRIPT = Path(__file__).parent / "mpi_scripts" / "train_tiny.py"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _have_mpi() -> bool:
+    if shutil.which("mpiexec") is None:
+        return False
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+mpi = pytest.mark.skipif(not _have_mpi(), reason="mpi4py / mpiexec not installed")
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["NUMBA_NUM_THREADS"] = "1"
+    for var in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"):
+        env.pop(var, None)
+    return env
+
+
+def _run(n: int, tmp: Path, name: str, *extra: str, check: bool = True, timeout: float = 120):
+    cmd = [sys.executable, str(SCRIPT), str(tmp / name), *extra]
+    if n > 1:
+        cmd = ["mpiexec", "-n", str(n), *cmd]
+    p = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def _load(tmp: Path, name: str) -> np.ndarray:
+    return np.load(tmp / f"{name}.npy")
+
+
+# ------------------------------------------------------------------ the tree, no MPI
+@pytest.mark.parametrize("n", [1, 2, 5, 13, 64])
+def test_segments_complete_to_the_same_bits_for_any_split(n):
+    rng = np.random.default_rng(n)
+    leaves = rng.normal(size=(n, 7)) * 10.0 ** rng.integers(-8, 8, size=(n, 1))
+    leaf = lambda i: leaves[i].copy()
+    ref = parallel.tree_sum(leaf, 0, n)
+    np.testing.assert_allclose(ref, leaves.sum(axis=0), rtol=1e-12, atol=1e-6)
+    for size in (1, 2, 3, 4, 7, n + 2):
+        nodes = {}
+        for r in range(size):
+            lo, hi = parallel.chunk_range(n, r, size)
+            for a, b, v in parallel.segment_nodes(leaf, n, lo, hi):
+                assert lo <= a < b <= hi
+                nodes[(a, b)] = v
+        assert np.array_equal(parallel.complete_tree(nodes, n), ref), size
+
+
+def test_missing_chunk_is_an_error():
+    leaf = lambda i: np.ones(1)
+    nodes = {(a, b): v for a, b, v in parallel.segment_nodes(leaf, 4, 0, 2)}
+    with pytest.raises(RuntimeError, match="chunk 2"):
+        parallel.complete_tree(nodes, 4)
+
+
+def test_serial_world_and_bad_comm():
+    assert parallel.as_comm(None).size == 1
+    with pytest.raises(TypeError, match="communicator"):
+        parallel.as_comm(3)
+
+
+def test_chunked_loss_matches_one_call_and_finite_differences():
+    """The chunked loss equals the unchunked kernel to rounding, and its gradient
+    matches central differences."""
+    import pinngelu as pg
+    from pinngelu import loss
+    from pinngelu.cases.plate_manufactured import build_problem
+
+    problem = build_problem(n_interior=300, n_boundary=100)
+    groups = problem.residual_groups(np.random.default_rng(1))
+    mlp = pg.MLP(2, (6, 6), 2, "gelu")
+    theta = mlp.init(np.random.default_rng(2))
+    old = loss.CHUNK
+    try:
+        ref = loss.loss_and_grad(mlp, theta, groups)
+        loss.CHUNK = 37
+        res = loss.loss_and_grad(mlp, theta, groups)
+    finally:
+        loss.CHUNK = old
+    assert res.loss == pytest.approx(ref.loss, rel=1e-13)
+    np.testing.assert_allclose(res.grad, ref.grad, rtol=1e-10, atol=1e-12 * ref.loss)
+    e = np.zeros_like(theta)
+    for i in (0, 17, mlp.n_params - 1):
+        e[:] = 0.0
+        e[i] = 1e-6
+        fd = (
+            loss.loss_and_grad(mlp, theta + e, groups).loss
+            - loss.loss_and_grad(mlp, theta - e, groups).loss
+        ) / 2e-6
+        assert res.grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-7)
+
+
+# ------------------------------------------------------------------ under mpiexec
+@mpi
+def test_same_bits_on_1_2_3_4_ranks(tmp_path):
+    _run(1, tmp_path, "s1")
+    ref = _load(tmp_path, "s1")
+    for n in (2, 3, 4):
+        p = _run(n, tmp_path, f"m{n}")
+        got = _load(tmp_path, f"m{n}")
+        assert np.array_equal(got, ref), f"{n} ranks differ from one process"
+        for r in range(n):  # lockstep: every rank holds the same result
+            assert np.array_equal(np.load(tmp_path / f"m{n}.rank{r}.npy"), ref)
+        # only rank 0 prints progress
+        assert p.stdout.count("stopped after") == 1
+        assert p.stdout.count("it      0") == 1
+
+
+@mpi
+def test_inverse_problem_with_resampling_same_bits(tmp_path):
+    args = ("--identify", "--resample", "3", "--stage", "lbfgs")
+    _run(1, tmp_path, "s1", *args)
+    _run(3, tmp_path, "m3", *args)
+    a, b = _load(tmp_path, "s1"), _load(tmp_path, "m3")
+    assert np.array_equal(a, b)
+
+
+@mpi
+def test_resume_under_mpi_with_another_rank_count(tmp_path):
+    _run(1, tmp_path, "full", "--iters", "8")
+    ck = tmp_path / "ck.npz"
+    _run(2, tmp_path, "part", "--iters", "4", "--checkpoint", str(ck))
+    assert ck.exists() and not list(tmp_path.glob("*.tmp"))
+    _run(3, tmp_path, "rest", "--iters", "8", "--resume", str(ck))
+    assert np.array_equal(_load(tmp_path, "rest"), _load(tmp_path, "full"))
+
+
+@mpi
+def test_error_on_one_rank_aborts_the_job(tmp_path):
+    p = _run(3, tmp_path, "x", "--fail-rank", "1", check=False, timeout=60)
+    assert p.returncode != 0
+    assert "deliberate failure on rank 1" in p.stderr
+    assert not (tmp_path / "x.npy").exists()
+
+
+@mpi
+def test_rank_killed_by_a_signal_ends_the_job(tmp_path):
+    p = _run(2, tmp_path, "k", "--kill-rank", "1", check=False, timeout=60)
+    assert p.returncode != 0
+    assert not (tmp_path / "k.npy").exists()
+
+
+@mpi
+def test_case_script_under_mpi_writes_on_rank_0_only(tmp_path):
+    out = tmp_path / "plate"
+    cmd = [
+        "mpiexec", "-n", "2", sys.executable, str(ROOT / "cases" / "plate_manufactured.py"),
+        "--out", str(out), "--max-iter", "3", "--hidden", "6,6", "--print-every", "1",
+    ]  # fmt: skip
+    p = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("stopped after") == 1
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["ranks"] == 2
+    assert (out / "solution.vtu").exists()
+
+
+def test_cpu_chunk_kernel_equals_one_call_per_chunk():
+    """The CPU kernel that evaluates a range of chunks in one parallel region gives the
+    partials of separate calls on each chunk (the Backend default)."""
+    import pinngelu as pg
+    from pinngelu.kernels import Backend, get_backend
+
+    be = get_backend("cpu")
+    rng = np.random.default_rng(4)
+    mlp = pg.MLP(2, (7, 5), 2, "gelu")
+    theta = mlp.init(rng)
+    N, ch = 1000, 150
+    X = rng.random((N, 2))
+    C = rng.normal(size=(N, 3, 2, 6))
+    g = rng.normal(size=(N, 3))
+    w = rng.random(N)
+    net = be.net_arrays(mlp, theta)
+    out = []
+    for impl in (be.loss_grad_chunks, lambda *a: Backend.loss_grad_chunks(be, *a)):
+        G = np.empty((5, mlp.n_params))
+        R = np.zeros((N, 3))
+        J = np.zeros((N, 2, 6))
+        lv = impl(net, X, C, g, w, ch, 2, 7, G, R, J)
+        out.append((lv, G, R[300:], J[300:]))
+    for a, b in zip(out[0], out[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert out[0][0][-1] != 0 and np.all(out[0][2][:0] == 0)
