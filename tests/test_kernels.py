@@ -718,7 +718,7 @@ def test_compiled_kernels_are_found_in_the_cache():
     loss_and_grad(mlp, theta, [grp])
     from pinngelu.kernels.compile import cached_versions
 
-    assert cached_versions(cpu_kernels._loss_grad) >= 1
+    assert cached_versions(cpu_kernels._loss_grad_chunks) >= 1
 
 
 @pytest.mark.slow

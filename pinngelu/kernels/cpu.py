@@ -301,7 +301,7 @@ def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac,
         _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j)
 
 
-announce_compile([_loss_grad, _loss_grad_chunks])
+announce_compile([_loss_grad_chunks])  # the kernel every loss evaluation runs
 
 
 class CPUBackend(Backend):
