@@ -20,6 +20,7 @@ from .elasticity import (
     Symmetry,
     Traction,
 )
+from .energy import EnergyForm
 from .geometry import (
     AnnularSector,
     Annulus,
@@ -74,6 +75,7 @@ __all__ = [
     "DisplacementData",
     "Disk",
     "ElasticityProblem",
+    "EnergyForm",
     "Geometry",
     "LossResult",
     "Material",

@@ -50,6 +50,11 @@ def _blocks(groups: list[ResidualGroup], block_rows: int):
 def _fill(be: Backend, net, grp: ResidualGroup, q, p0: int, p1: int, r, Jac, P: int) -> None:
     """Rows of the points ``p0 <= p < p1`` of one group into ``r`` and ``Jac``
     (columns ``P:`` for ``q``)."""
+    if grp.signed:
+        raise ValueError(
+            f"group {grp.name!r} has negative point weights: its loss is no sum of squares, "
+            "so it has no residual Jacobian (use QuasiNewton or LBFGS)"
+        )
     X, C, g, w = grp.on(be, q)
     need_q = grp.n_q > 0
     nc = n_channels(grp.X.shape[1])

@@ -88,7 +88,10 @@ class ResidualGroup:
     weight : float
         Group weight ``w_g``.
     point_weights : ndarray, shape (N,), optional
-        Per-point weights; by default ``1 / N`` (the mean square).
+        Per-point weights; by default ``1 / N`` (the mean square).  Negative weights
+        make the group a difference of squares (the work terms of
+        :mod:`pinngelu.energy`); such a loss is no least-squares problem
+        (:attr:`signed`).
     param_coefficients : ndarray, shape (n_q, N or 1, K, m, nc), optional
         Coefficients ``C_a`` of the trainable parameters ``q`` (n_q of them):
         the group's operator is ``C + sum_a q_a C_a``.
@@ -136,10 +139,8 @@ class ResidualGroup:
         self.g = np.ascontiguousarray(g)
         if self.point_weights is not None:
             pw = np.asarray(self.point_weights, dtype=np.float64)
-            if pw.shape != (N,) or not np.all(np.isfinite(pw)) or np.any(pw < 0):
-                raise ValueError(
-                    f"group {self.name!r}: point weights must be finite, >= 0, shape ({N},)"
-                )
+            if pw.shape != (N,) or not np.all(np.isfinite(pw)):
+                raise ValueError(f"group {self.name!r}: point weights must be finite, shape ({N},)")
             self.point_weights = pw
         if self.param_coefficients is not None:
             Cq = np.asarray(self.param_coefficients, dtype=np.float64)
@@ -155,6 +156,11 @@ class ResidualGroup:
     @property
     def n_points(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def signed(self) -> bool:
+        """Whether some point weight is negative (the loss is then no sum of squares)."""
+        return self.point_weights is not None and bool(np.any(self.point_weights < 0))
 
     @property
     def n_rows(self) -> int:
@@ -476,7 +482,8 @@ def fit_output_layer(
     m = mlp.out_dim
     L = mlp.n_layers - 1
     W = int(mlp.sizes[L])
-    rows, rhs = [], []
+    signed = any(grp.signed for grp in groups)
+    rows, rhs, wts = [], [], []
     for grp in groups:
         if grp.n_points == 0:
             continue
@@ -486,20 +493,43 @@ def fit_output_layer(
         A_w = np.einsum("pkjc,pic->pkji", Cb, F)  # (N, K, m, W)
         A_b = Cb[:, :, :, 0]  # (N, K, m)
         A = np.concatenate([A_w, A_b[..., None]], axis=3).reshape(grp.n_points * grp.n_rows, -1)
-        w = grp.kernel_weights()
-        sw = np.sqrt(np.broadcast_to(w, (grp.n_points,)))
-        sw = np.repeat(sw, grp.n_rows)
-        rows.append(sw[:, None] * A)
-        rhs.append(sw * grp.g.reshape(-1))
+        w = np.repeat(np.broadcast_to(grp.kernel_weights(), (grp.n_points,)), grp.n_rows)
+        if signed:
+            rows.append(A)
+            rhs.append(grp.g.reshape(-1))
+            wts.append(w)
+        else:
+            sw = np.sqrt(w)
+            rows.append(sw[:, None] * A)
+            rhs.append(sw * grp.g.reshape(-1))
     A = np.concatenate(rows)
     b = np.concatenate(rhs)
-    # scale columns to unit norm so that the rank decision is relative
-    norms = np.linalg.norm(A, axis=0)
-    norms[norms == 0] = 1.0
-    sol, *_ = np.linalg.lstsq(A / norms, b, rcond=1e-10)
-    sol = (sol / norms).reshape(m, W + 1)
+    if signed:
+        sol = _signed_least_squares(A, b, np.concatenate(wts))
+    else:
+        # scale columns to unit norm so that the rank decision is relative
+        norms = np.linalg.norm(A, axis=0)
+        norms[norms == 0] = 1.0
+        sol, *_ = np.linalg.lstsq(A / norms, b, rcond=1e-10)
+        sol = sol / norms
+    sol = sol.reshape(m, W + 1)
     out = theta.copy()
     W_out, b_out = mlp.layer(out, L)
     W_out[...] = sol[:, :W]
     b_out[...] = sol[:, W]
     return out
+
+
+def _signed_least_squares(A: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Minimiser of ``sum_i w_i (A_i x - b_i)^2`` with weights of either sign (a convex
+    quadratic when the negative rows only cancel positive ones, as for the work terms
+    of :mod:`pinngelu.energy`): the normal equations, solved in the eigenbasis of the
+    column-scaled matrix with eigenvalues below ``1e-13`` of the largest dropped."""
+    M = A.T @ (w[:, None] * A)
+    r = A.T @ (w * b)
+    d = np.sqrt(np.abs(np.diag(M)))
+    d[d == 0] = 1.0
+    evals, V = np.linalg.eigh(M / np.outer(d, d))
+    keep = evals > 1e-13 * max(float(evals[-1]), 0.0)
+    y = V[:, keep].T @ (r / d)
+    return (V[:, keep] @ (y / evals[keep])) / d

@@ -40,6 +40,7 @@ from .elasticity import (
     traction_operator,
     value_operator,
 )
+from .energy import EnergyForm, build_hard_for_energy, check_energy_problem, energy_groups
 from .geometry import Geometry
 from .hard_bc import HardDirichlet, build_hard_dirichlet
 from .kernels import Backend
@@ -111,6 +112,11 @@ class ElasticityProblem:
         with the network, starting from the values of ``material``, which is then the
         initial guess.  Needs displacement ``data`` or enough loads to fix them.  In
         plane stress, ``"lam"`` stands for the ``lam*`` of the 2D equations.
+    formulation : EnergyForm, optional
+        Train on the total potential energy (:mod:`pinngelu.energy`) instead of the
+        strong-form residuals at collocation points (the default, None).  The
+        displacement conditions are then built into the network, as with
+        ``hard_dirichlet``, and must all be buildable.
 
     Raises
     ------
@@ -154,6 +160,7 @@ class ElasticityProblem:
         identify: Sequence[str] = (),
         traction_free_default: bool = True,
         hard_dirichlet: bool = False,
+        formulation: EnergyForm | None = None,
     ) -> None:
         if not isinstance(geometry, Geometry):
             raise ValueError("geometry must be a pinngelu Geometry")
@@ -206,7 +213,16 @@ class ElasticityProblem:
         self._hard_conditions: dict[int, str] = {}
         if not isinstance(hard_dirichlet, (bool, np.bool_)):
             raise TypeError(f"hard_dirichlet must be True or False, got {hard_dirichlet!r}")
-        if hard_dirichlet:
+        if formulation is not None and not isinstance(formulation, EnergyForm):
+            raise TypeError(
+                f"formulation must be None (strong form) or a pinngelu.EnergyForm, got "
+                f"{type(formulation).__name__}"
+            )
+        self.formulation = formulation
+        if formulation is not None:
+            self.hard, self._hard_conditions = build_hard_for_energy(self, build_hard_dirichlet)
+            check_energy_problem(self)
+        elif hard_dirichlet:
             self.hard, self._hard_conditions = build_hard_dirichlet(
                 self.geometry, self.conditions, d
             )
@@ -467,7 +483,22 @@ class ElasticityProblem:
         Returns
         -------
         list of ResidualGroup
+            With the energy formulation, its quadrature groups (the same for every
+            ``rng``) followed by the strong-form groups weighted by
+            ``EnergyForm.strong_weight``.
         """
+        if self.formulation is None:
+            return self._strong_groups(rng)
+        groups = energy_groups(self, self.formulation)
+        beta = self.formulation.strong_weight
+        if beta > 0:
+            for grp in self._strong_groups(rng):
+                grp.weight *= beta
+                groups.append(grp)
+        return groups
+
+    def _strong_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:
+        """The strong-form groups at freshly sampled collocation points."""
         Xi = self.geometry.sample_interior(self.n_interior, rng, method=self.sampling)
         hard = self._hard_conditions
         sampled = [bc for k, bc in enumerate(self.conditions) if hard.get(k) != "dirichlet"]

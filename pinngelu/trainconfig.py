@@ -60,9 +60,11 @@ class TrainConfig:
         linear least squares (the loss is a linear least-squares problem in it) and
         set the problem's displacement scale to the root-mean-square of that
         fitted field, so that the trained network's outputs are O(1) in the scaled
-        units.  The fitted layer itself is discarded (training starts from the
-        random initialisation).  Skipped when the problem's displacement scale was
-        given, or ``theta0`` is.
+        units.  For the strong form the fitted layer itself is discarded (training
+        starts from the random initialisation); for the energy formulation
+        (:class:`~pinngelu.EnergyForm`) training starts from it, the Ritz solution
+        in the span of the initial features.  Skipped when the problem's
+        displacement scale was given, or ``theta0`` is.
     """
 
     adam_iters: int = 0

@@ -177,20 +177,31 @@ class _Run:
         P = self.mlp.n_params
         return x[:P], (x[P:] if self.n_q else None)
 
-    def calibrate_scale(self, theta: np.ndarray, q: np.ndarray | None) -> None:
+    def calibrate_scale(self, theta: np.ndarray, q: np.ndarray | None) -> np.ndarray:
         """Set the problem's displacement scale to the root-mean-square of the
-        least-squares fit of the output layer (see ``TrainConfig.calibrate_scale``)."""
+        least-squares fit of the output layer (see ``TrainConfig.calibrate_scale``).
+
+        Returns the parameters to start from: ``theta`` for the strong form; for the
+        energy formulation the fitted output layer in the new units (the Ritz
+        solution in the span of the initial features, the minimiser of the loss over
+        that layer)."""
         problem = self.problem
         fitted = fit_output_layer(self.mlp, theta, self.obj.groups, self.obj.backend, q)
         X = np.concatenate([g.X for g in self.obj.groups])
         u = jets(self.mlp, fitted, X, self.obj.backend)[0]
         s = float(np.sqrt(np.mean(np.sum(u * u, axis=1))))
         if not (math.isfinite(s) and s > 1e-12):
-            return
+            return theta
         problem.scale_displacement(s)
+        if getattr(problem, "formulation", None) is not None:
+            W_out, b_out = self.mlp.layer(fitted, self.mlp.n_layers - 1)
+            W_out /= s
+            b_out /= s
+            theta = fitted
         # the same points again, with targets in the new units
         _set_rng_state(self.rng, self.sample_state)
         self.set_groups(problem.residual_groups(self.rng))
+        return theta
 
     def set_groups(self, groups: list[ResidualGroup]) -> None:
         """Train on these groups from now on (and remember their fingerprint)."""
@@ -555,7 +566,7 @@ def train(
     _check_second_derivatives(mlp, run.obj.groups)
     q0 = problem.initial_q() if run.n_q else None
     if calibrate:
-        run.calibrate_scale(theta, q0)
+        theta = run.calibrate_scale(theta, q0)
     if run.n_q:
         theta = np.concatenate([theta, q0])
     run.theta = theta
@@ -656,6 +667,13 @@ def _check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainCo
         raise ValueError(
             "Levenberg-Marquardt is not supported under MPI (its normal equations are "
             "not split over ranks); use QuasiNewton or LBFGS"
+        )
+    if getattr(problem, "formulation", None) is not None and any(
+        isinstance(st, LevenbergMarquardt) for st in config.resolved_stages()
+    ):
+        raise ValueError(
+            "Levenberg-Marquardt needs a least-squares loss; the energy formulation's loss "
+            "(the total potential energy) is not one: use QuasiNewton or LBFGS"
         )
     return config
 

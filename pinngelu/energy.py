@@ -1,0 +1,252 @@
+"""The energy formulation: minimum total potential energy (the deep energy / Deep Ritz
+method) as a loss of residual groups.
+
+The displacement minimises the total potential energy
+
+    Pi(u) = integral_Omega W(eps(u)) dV - integral_Omega f . u dV - integral_Gamma_t t . u dS
+
+over the displacements that satisfy the Dirichlet conditions, which are therefore built
+into the network (:mod:`pinngelu.hard_bc`); tractions and symmetry conditions are
+natural.  Only first derivatives of the network enter, tractions enter as work, and
+stress singularities (re-entrant corners, clamp corners, load jumps) are integrable.
+
+Both parts are written with the kernels' residual groups ``sum_p w_p |C : J - g|^2``:
+
+- the strain energy density is half a sum of squares of linear forms of the
+  displacement gradient (:func:`strain_energy_operator`), so the strain energy is a
+  group with ``g = 0`` and the quadrature weights as point weights;
+- a work term ``-t . u`` is the difference of squares
+  ``(|u - t|^2 - |u + t|^2) / 4``: a group holding every quadrature point twice,
+  with targets ``+t`` and ``-t`` and point weights ``+w / 4`` and ``-w / 4``.
+
+The loss is then exactly ``Pi`` in scaled units (``Pi / (mu U^2 L^(d-2))``, with the
+problem's scales), negative at the minimum; it is not a least-squares problem, so it
+is trained with the quasi-Newton or L-BFGS stages, not Levenberg-Marquardt.
+Quadrature: :mod:`pinngelu.geometry.quadrature` (cells of :meth:`Geometry.mesh` of size
+``h``, Gauss points on the exact boundary parts).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .elasticity import Dirichlet, Pressure, Symmetry, Traction, value_operator
+from .geometry.quadrature import POINTS_PER_CELL, part_quadrature, volume_quadrature
+from .kernels.layout import n_channels
+from .loss import ResidualGroup
+
+if TYPE_CHECKING:
+    from .problem import ElasticityProblem
+
+__all__ = ["EnergyForm", "strain_energy_operator", "energy_groups"]
+
+_CELLS_PER_H = {2: 4.0 / math.sqrt(3.0), 3: 6.0}
+"""About how many simplices of size ``h`` fill a volume ``h^d`` (equilateral triangles;
+a cube cut into six tetrahedra)."""
+
+
+@dataclass(frozen=True)
+class EnergyForm:
+    """Train on the total potential energy instead of the strong-form residuals.
+
+    Parameters
+    ----------
+    h : float, optional
+        Cell size of the quadrature (m).  Default: the size that gives about
+        ``2 n_interior`` volume quadrature points, and at most a quarter of the
+        smallest extent of the bounding box (so that thin parts get several cells
+        through their thickness).
+
+    Notes
+    -----
+    Every :class:`~pinngelu.Dirichlet` and :class:`~pinngelu.Symmetry` condition must be
+    buildable into the network (named parts with distance functions, constant values;
+    see ``hard_dirichlet``); displacement data and identified parameters are not
+    supported.  The error of the quadrature is ``O(h^2)`` on curved boundaries (the
+    cells are straight-sided) and of higher order elsewhere.
+    """
+
+    h: float | None = None
+    strong_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        w = self.strong_weight
+        if isinstance(w, (bool, np.bool_)) or not isinstance(
+            w, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"EnergyForm strong_weight must be a number, got {w!r}")
+        if not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"EnergyForm strong_weight must be finite and >= 0, got {w}")
+        if self.h is not None:
+            if isinstance(self.h, (bool, np.bool_)) or not isinstance(
+                self.h, (int, float, np.integer, np.floating)
+            ):
+                raise TypeError(f"EnergyForm h must be a number (m), got {self.h!r}")
+            if not (math.isfinite(self.h) and self.h > 0):
+                raise ValueError(f"EnergyForm h must be a positive cell size (m), got {self.h}")
+
+    def cell_size(self, problem: ElasticityProblem) -> float:
+        """The quadrature cell size (m) for ``problem``."""
+        if self.h is not None:
+            return float(self.h)
+        d = problem.dim
+        cells = 2.0 * problem.n_interior / POINTS_PER_CELL[d]
+        h = (_CELLS_PER_H[d] * problem.geometry.measure / cells) ** (1.0 / d)
+        lo, hi = (np.asarray(v, float) for v in problem.geometry.bbox)
+        return float(min(h, 0.25 * np.min(hi - lo)))
+
+
+def strain_energy_operator(d: int, lam: float, mu: float = 1.0) -> np.ndarray:
+    """Coefficients ``S (1, K, d, nc)`` on the displacement's jets with
+    ``W = sum_k (S_k : J)^2 / 2`` the strain energy density.
+
+    ``2 W = K_b (tr eps)^2 + 2 mu dev(eps) : dev(eps)`` with the bulk modulus
+    ``K_b = lam + 2 mu / d``; the deviatoric part is a sum of squares of differences of
+    the normal strains and of the shear strains, so that every coefficient is real
+    whenever ``K_b > 0`` and ``mu > 0`` (auxetic materials included).
+
+    Parameters
+    ----------
+    d : int
+        Dimension (2 or 3).
+    lam, mu : float
+        Lame constants of the equations (``lam*`` in plane stress), any consistent unit.
+
+    Returns
+    -------
+    ndarray, shape (1, 4, 2, 6) in 2D or (1, 7, 3, 10) in 3D
+    """
+    if d not in (2, 3):
+        raise ValueError(f"strain energy operators exist for d = 2 and 3, got {d}")
+    bulk = lam + 2.0 * mu / d
+    if not (bulk > 0 and mu > 0):
+        raise ValueError(f"the strain energy needs lam + 2 mu / d > 0 and mu > 0, got {lam}, {mu}")
+    rows = []
+
+    def row(entries):
+        r = np.zeros((d, n_channels(d)))
+        for (comp, deriv), c in entries.items():
+            r[comp, 1 + deriv] += c
+        rows.append(r)
+
+    row({(i, i): math.sqrt(bulk) for i in range(d)})  # trace
+    pairs = [(0, 1)] if d == 2 else [(0, 1), (1, 2), (2, 0)]
+    dev = math.sqrt(mu) if d == 2 else math.sqrt(2.0 * mu / 3.0)
+    for i, j in pairs:  # normal-strain differences
+        row({(i, i): dev, (j, j): -dev})
+    for i in range(d):  # engineering shear strains 2 eps_ij
+        for j in range(i + 1, d):
+            row({(i, j): math.sqrt(mu), (j, i): math.sqrt(mu)})
+    return np.stack(rows)[None]
+
+
+def check_energy_problem(problem: ElasticityProblem) -> None:
+    """Raise ValueError when ``problem`` cannot be trained on its energy."""
+    if problem.n_q:
+        raise ValueError("the energy formulation does not support identified parameters")
+    if problem.data:
+        raise ValueError("the energy formulation does not support displacement data")
+    for k, bc in enumerate(problem.conditions):
+        if isinstance(bc, (Dirichlet, Symmetry)) and k not in problem._hard_conditions:
+            raise ValueError(
+                f"the energy formulation builds displacement conditions into the network, "
+                f"but {type(bc).__name__} on {bc.part!r} cannot be (it needs a named part "
+                "with a distance function and a constant value)"
+            )
+        if isinstance(bc, Symmetry) and problem._hard_conditions[k] != "symmetry":
+            raise ValueError(f"Symmetry on {bc.part!r} cannot be built into the network")
+        if isinstance(bc, (Traction, Pressure)) and not isinstance(bc.part, str):
+            raise ValueError(
+                "the energy formulation integrates tractions over named boundary parts; a "
+                "predicate selects the part of a traction condition"
+            )
+        if isinstance(bc, (Traction, Pressure)):
+            try:
+                part_quadrature(problem.geometry, bc.part, 1.0)
+            except ValueError as exc:
+                raise ValueError(f"energy formulation: {exc}") from None
+
+
+def build_hard_for_energy(problem: ElasticityProblem, build) -> tuple:
+    """The hard map of ``problem``'s displacement conditions (``build`` is
+    :func:`pinngelu.hard_bc.build_hard_dirichlet`) without the warning about the soft
+    ones: :func:`check_energy_problem` refuses those with its own message."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return build(problem.geometry, problem.conditions, problem.dim)
+
+
+def _work_group(name, X, C, t, w, problem) -> ResidualGroup:
+    """``-sum_p w_p t_p . u(X_p)`` as a difference of squares."""
+    X2 = np.concatenate([X, X])
+    g2 = np.concatenate([t, -t])
+    w2 = np.concatenate([0.25 * w, -0.25 * w])
+    return _group(name, X2, C, g2, w2, problem)
+
+
+def _group(name, X, C, g, w, problem) -> ResidualGroup:
+    sc = problem.scales
+    if problem.hard is not None:
+        C, g, _ = problem.hard.fold(X, C, g, None, sc)
+    return ResidualGroup(name, sc.to_hat(X), C, g, 1.0, point_weights=w)
+
+
+def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[ResidualGroup]:
+    """The residual groups whose loss is the total potential energy of ``problem``
+    in scaled units: ``"energy"`` (the strain energy), ``"work:body"`` (the body
+    force, when there is one) and ``"work:<part>"`` per traction or pressure condition
+    with a nonzero load.
+
+    Parameters
+    ----------
+    problem : ElasticityProblem
+    form : EnergyForm
+
+    Returns
+    -------
+    list of ResidualGroup
+    """
+    d = problem.dim
+    sc = problem.scales
+    L, mu = sc.length, problem.material.mu
+    h = form.cell_size(problem)
+    key = ("energy-quadrature", h)
+    hit = problem._cache.get(key)
+    if hit is None:
+        hit = problem._cache[key] = volume_quadrature(problem.geometry, h)
+    Xv, wv = hit
+    wv_hat = wv / L**d
+    S = strain_energy_operator(d, problem.lam_eff / mu)
+    groups = [_group("energy", Xv, S, np.zeros((Xv.shape[0], S.shape[1])), 0.5 * wv_hat, problem)]
+    if problem.body_force is not None:
+        f = problem._evaluate("energy body force", problem.body_force, Xv, d, "body force")
+        f_hat = f * L**2 / (mu * sc.displacement)
+        C = value_operator(Xv.shape[0], d, tuple(range(d)))
+        groups.append(_work_group("work:body", Xv, C, f_hat, wv_hat, problem))
+    for k, bc in enumerate(problem.conditions):
+        if not isinstance(bc, (Traction, Pressure)):
+            continue
+        pkey = ("energy-part", bc.part, h)
+        hit = problem._cache.get(pkey)
+        if hit is None:
+            hit = problem._cache[pkey] = part_quadrature(problem.geometry, bc.part, h)
+        Xb, Nb, wb = hit
+        name = f"work:{bc.part}" if isinstance(bc.part, str) else f"work#{k}"
+        if isinstance(bc, Pressure):
+            comps = tuple(range(d))
+            t = -problem._evaluate(name, bc.value, Xb, 1, name) * Nb
+        else:
+            comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
+            t = problem._evaluate(name, bc.value, Xb, len(comps), name)
+        if not np.any(t):
+            continue  # traction-free: no work
+        if any(g.name == name for g in groups):
+            name = f"{name}#{k}"
+        C = value_operator(Xb.shape[0], d, comps)
+        groups.append(_work_group(name, Xb, C, t / sc.stress, wb / L ** (d - 1), problem))
+    return groups

@@ -1,0 +1,330 @@
+"""The energy formulation: quadrature rules, the strain-energy operator, the loss
+against the total potential energy computed from the Solution's fields, the signed
+output-layer fit, a trained field against an exact solution, and refusals."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import pinngelu as pg
+from pinngelu.energy import energy_groups, strain_energy_operator
+from pinngelu.geometry.quadrature import closed_rule, part_quadrature, volume_quadrature
+from pinngelu.kernels.layout import n_channels
+from pinngelu.loss import fit_output_layer, loss_and_grad
+
+STEEL = pg.Material.from_E_nu(210e9, 0.3)
+L_SHAPE = [[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]]
+
+
+# ------------------------------------------------------------------ quadrature
+def _monomials(d, degree):
+    return [e for e in itertools.product(range(degree + 1), repeat=d) if sum(e) <= degree]
+
+
+def _box_integral(lo, hi, e):
+    pieces = zip(lo, hi, e, strict=True)
+    return math.prod((b ** (k + 1) - a ** (k + 1)) / (k + 1) for a, b, k in pieces)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_closed_rule_is_exact_for_cubics_on_the_unit_simplex(d):
+    V = np.vstack([np.zeros(d), np.eye(d)])
+    X, w = [], []
+    for k, wk in closed_rule(d):
+        for face in itertools.combinations(range(d + 1), k):
+            X.append(V[list(face)].mean(axis=0))
+            w.append(wk / math.factorial(d))
+    X, w = np.array(X), np.array(w)
+    assert np.all(w > 0)
+    for e in _monomials(d, 3):
+        exact = math.prod(math.factorial(k) for k in e) / math.factorial(sum(e) + d)
+        assert np.sum(w * np.prod(X**e, axis=1)) == pytest.approx(exact, rel=1e-13, abs=1e-16)
+
+
+@pytest.mark.parametrize(
+    "geom,lo,hi",
+    [
+        (pg.Rectangle(-1.0, 2.0, 0.5, 0.7), (-1.0, 0.5), (2.0, 0.7)),
+        (pg.Box([0, 0, 0], [1.0, 0.5, 0.3]), (0, 0, 0), (1.0, 0.5, 0.3)),
+    ],
+)
+def test_volume_quadrature_integrates_cubics_on_boxes(geom, lo, hi):
+    X, w = volume_quadrature(geom, 0.1)
+    assert np.all(w > 0)
+    assert len(np.unique(X, axis=0)) == len(X)  # shared points merged
+    assert geom.contains(X).all() or np.all(geom.contains(X) | _on_box(X, lo, hi))
+    for e in _monomials(geom.dim, 3):
+        exact = _box_integral(lo, hi, e)
+        assert np.sum(w * np.prod(X**e, axis=1)) == pytest.approx(exact, rel=1e-12, abs=1e-14)
+
+
+def _on_box(X, lo, hi):
+    return np.any(np.isclose(X, lo) | np.isclose(X, hi), axis=1)
+
+
+def test_volume_quadrature_includes_boundary_points_and_l_shape_area():
+    geom = pg.Polygon(L_SHAPE)
+    X, w = volume_quadrature(geom, 0.1)
+    assert w.sum() == pytest.approx(3.0, rel=1e-13)
+    # x^2 y over the L-shape: square [0,2]^2 minus [1,2]^2
+    exact = _box_integral((0, 0), (2, 2), (2, 1)) - _box_integral((1, 1), (2, 2), (2, 1))
+    assert np.sum(w * X[:, 0] ** 2 * X[:, 1]) == pytest.approx(exact, rel=1e-12)
+    on_right = np.isclose(X[:, 0], 2.0) & (X[:, 1] < 1.0)
+    assert on_right.sum() >= 2 * 10  # vertices and edge midpoints on the part
+
+
+def test_volume_quadrature_of_a_disk_converges_at_second_order():
+    errs = []
+    for h in (0.2, 0.1):
+        X, w = volume_quadrature(pg.Disk([0.0, 0.0], 1.0), h)
+        errs.append(abs(w.sum() - math.pi))
+    assert errs[1] < 0.4 * errs[0]
+    assert errs[1] < 0.01
+
+
+def test_part_quadrature_exact_on_a_segment_and_a_face():
+    rect = pg.Rectangle(0.0, 2.0, 0.0, 1.0)
+    X, N, w = part_quadrature(rect, "top", 0.3)
+    np.testing.assert_allclose(X[:, 1], 1.0)
+    np.testing.assert_allclose(N, np.broadcast_to([0.0, 1.0], N.shape), atol=1e-15)
+    assert np.sum(w * X[:, 0] ** 5) == pytest.approx(2.0**6 / 6, rel=1e-13)
+    box = pg.Box([0, 0, 0], [1.0, 0.5, 0.3])
+    X, N, w = part_quadrature(box, "x_max", 0.1)
+    np.testing.assert_allclose(X[:, 0], 1.0)
+    assert np.sum(w * X[:, 1] ** 3 * X[:, 2] ** 2) == pytest.approx(
+        0.5**4 / 4 * 0.3**3 / 3, rel=1e-12
+    )
+    with pytest.raises(ValueError, match="positive"):
+        part_quadrature(rect, "top", -1.0)
+
+
+# ------------------------------------------------------- strain energy operator
+@pytest.mark.parametrize("d,nu", [(2, 0.3), (3, 0.3), (2, -0.5), (3, 0.45)])
+def test_strain_energy_operator_equals_half_stress_strain(d, nu):
+    mat = pg.Material.from_E_nu(2.5, nu)
+    S = strain_energy_operator(d, mat.lam, mat.mu)[0]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        G = rng.normal(size=(d, d))  # G[i, j] = du_i / dx_j
+        J = np.zeros((d, n_channels(d)))
+        J[:, 1 : 1 + d] = G
+        eps = 0.5 * (G + G.T)
+        sig = mat.lam * np.trace(eps) * np.eye(d) + 2 * mat.mu * eps
+        W = 0.5 * np.sum(np.einsum("kjc,jc->k", S, J) ** 2)
+        assert W == pytest.approx(0.5 * np.sum(sig * eps), rel=1e-13)
+
+
+def test_strain_energy_operator_refuses_unstable_materials():
+    with pytest.raises(ValueError, match="lam"):
+        strain_energy_operator(2, -1.5, 1.0)
+    with pytest.raises(ValueError, match="d = 2 and 3"):
+        strain_energy_operator(1, 1.0, 1.0)
+
+
+# ------------------------------------------------------------ the loss is Pi
+def _bracket(strong_weight=1.0, **kw):
+    geom = pg.Polygon(L_SHAPE, ["clamp", "free", "free", "free", "load", "free"])
+    conds = [pg.Dirichlet("clamp", 0.0), pg.Traction("load", [2e6, -5e6])]
+    form = pg.EnergyForm(h=0.15, strong_weight=strong_weight)
+    return pg.ElasticityProblem(geom, STEEL, conds, plane_stress=True, formulation=form, **kw)
+
+
+def _total_potential_energy(prob, sol, h):
+    """Pi from the Solution's fields in user units (J per unit thickness in 2D)."""
+    Xv, wv = volume_quadrature(prob.geometry, h)
+    strain, stress = sol.strain(Xv, check_inside=False), sol.stress(Xv, check_inside=False)
+    Pi = 0.5 * np.sum(wv * np.einsum("pij,pij->p", stress, strain))
+    if prob.body_force is not None:
+        Pi -= np.sum(wv * np.einsum("pi,pi->p", prob.body_force(Xv), sol.displacement(Xv, False)))
+    for bc in prob.conditions:
+        if isinstance(bc, pg.Traction):
+            Xb, _, wb = part_quadrature(prob.geometry, bc.part, h)
+            t = np.broadcast_to(np.asarray(bc.value, float), Xb.shape)
+            Pi -= np.sum(wb * np.einsum("pi,pi->p", t, sol.displacement(Xb, False)))
+    return Pi
+
+
+@pytest.mark.parametrize("body", [False, True])
+def test_energy_loss_equals_total_potential_energy_of_the_solution(body):
+    kw = {}
+    if body:
+        kw["body_force"] = lambda X: np.column_stack([1e7 * X[:, 1], -3e7 + 0 * X[:, 0]])
+    prob = _bracket(strong_weight=0.0, **kw)
+    mlp = pg.MLP(2, (12, 12), 2)
+    theta = 0.5 * mlp.init(np.random.default_rng(3))
+    groups = prob.residual_groups(np.random.default_rng(0))
+    names = {g.name for g in groups}
+    assert names == ({"energy", "work:load", "work:body"} if body else {"energy", "work:load"})
+    res = loss_and_grad(mlp, theta, groups)
+    sol = prob.solution(mlp, theta)
+    Pi = _total_potential_energy(prob, sol, 0.15)
+    sc = prob.scales
+    assert res.loss * prob.material.mu * sc.displacement**2 == pytest.approx(Pi, rel=1e-10)
+    # the gradient against central differences
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=theta.size)
+    e = 1e-6
+    fd = (
+        loss_and_grad(mlp, theta + e * v, groups).loss
+        - loss_and_grad(mlp, theta - e * v, groups).loss
+    ) / (2 * e)
+    assert res.grad @ v == pytest.approx(fd, rel=1e-6)
+
+
+def test_strong_groups_are_added_with_their_weight():
+    """The loss is Pi plus strong_weight times the strong-form loss of the same
+    problem with its displacement conditions built into the network."""
+    beta = 0.37
+    prob = _bracket(strong_weight=beta)
+    hard = pg.ElasticityProblem(
+        prob.geometry, STEEL, prob.conditions, plane_stress=True, hard_dirichlet=True
+    )
+    mlp = pg.MLP(2, (12, 12), 2)
+    theta = 0.5 * mlp.init(np.random.default_rng(3))
+    groups = prob.residual_groups(np.random.default_rng(0))
+    n_energy = len(energy_groups(prob, prob.formulation))
+    strong = hard.residual_groups(np.random.default_rng(0))
+    assert [g.name for g in groups[n_energy:]] == [g.name for g in strong]
+    pi = loss_and_grad(mlp, theta, groups[:n_energy]).loss
+    ls = loss_and_grad(mlp, theta, strong).loss
+    assert loss_and_grad(mlp, theta, groups).loss == pytest.approx(pi + beta * ls, rel=1e-12)
+
+
+def test_energy_groups_are_the_same_for_every_rng_and_clamp_holds():
+    prob = _bracket()
+    a = energy_groups(prob, prob.formulation)
+    b = prob.residual_groups(np.random.default_rng(5))
+    for ga, gb in zip(a, b[: len(a)], strict=True):
+        np.testing.assert_array_equal(ga.X, gb.X)
+        np.testing.assert_array_equal(ga.C, gb.C)
+    mlp = pg.MLP(2, (8,), 2)
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(0)))
+    Xc = prob.geometry.sample_boundary(50, np.random.default_rng(2), parts="clamp").points
+    assert np.max(np.abs(sol.displacement(Xc))) <= 1e-12 * np.max(
+        np.abs(sol.displacement(prob.geometry.sample_interior(50, np.random.default_rng(3))))
+    )
+
+
+def test_signed_output_fit_minimises_the_energy_over_the_output_layer():
+    prob = _bracket()
+    mlp = pg.MLP(2, (10, 10), 2)
+    theta = mlp.init(np.random.default_rng(0))
+    groups = prob.residual_groups(np.random.default_rng(0))
+    assert any(g.signed for g in groups)
+    fitted = fit_output_layer(mlp, theta, groups)
+    res = loss_and_grad(mlp, fitted, groups)
+    o = mlp.offsets[-2]
+    assert res.loss < 0  # below the energy of u = 0
+    assert np.max(np.abs(res.grad[o:])) <= 1e-8 * np.max(np.abs(res.grad[:o]))
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        pert = fitted.copy()
+        pert[o:] += 1e-3 * rng.normal(size=pert.size - o)
+        assert loss_and_grad(mlp, pert, groups).loss > res.loss
+
+
+# ------------------------------------------------------------ training
+def test_energy_training_reproduces_uniform_tension():
+    """Bar with symmetry conditions on two sides and a tension on the right: the exact
+    field is linear, u_x = p x / E, u_y = -nu p y / E (plane stress)."""
+    p = 5e7
+    geom = pg.Rectangle(0.0, 1.0, 0.0, 0.5)
+    conds = [pg.Symmetry("left"), pg.Symmetry("bottom"), pg.Traction("right", [p, 0.0])]
+    E, nu = STEEL.E, STEEL.nu
+    prob = pg.ElasticityProblem(
+        geom,
+        STEEL,
+        conds,
+        plane_stress=True,
+        n_interior=400,
+        formulation=pg.EnergyForm(),
+    )
+    mlp = pg.MLP(2, (10, 10), 2)
+    cfg = pg.TrainConfig(stages=(pg.QuasiNewton(300),), print_every=0)
+    res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
+    sol = prob.solution(mlp, res.theta)
+    X = geom.sample_interior(500, np.random.default_rng(1))
+    exact = np.column_stack([p * X[:, 0] / E, -nu * p * X[:, 1] / E])
+    err = np.linalg.norm(sol.displacement(X) - exact) / np.linalg.norm(exact)
+    assert err < 1e-5
+    # the minimum of the energy: -W / 2 with W the work of the load
+    Pi = res.loss * prob.material.mu * prob.scales.displacement**2
+    W = p * 0.5 * (p / E)  # traction times the area of the end (0.5) times u_x(1)
+    assert Pi == pytest.approx(-0.5 * W, rel=1e-8)
+
+
+def test_energy_checkpoint_resume_is_bit_identical(tmp_path):
+    prob = _bracket()
+    mlp = pg.MLP(2, (8, 8), 2)
+    cfg = pg.TrainConfig(
+        stages=(pg.QuasiNewton(10),),
+        print_every=0,
+        checkpoint_every=2,
+        checkpoint=tmp_path / "ck.npz",
+    )
+    A = pg.train(prob, mlp, rng=np.random.default_rng(1), config=cfg, out=None)
+    B = pg.train(
+        prob, mlp, rng=np.random.default_rng(1), config=cfg, callback=lambda r: r.it >= 4, out=None
+    )
+    assert B.n_iter == 4
+    rng = np.random.default_rng(9)
+    C = pg.resume(tmp_path / "ck.npz", prob, mlp, rng=rng, config=cfg, out=None)
+    assert C.n_iter == A.n_iter
+    assert np.array_equal(C.theta, A.theta)
+
+
+# ------------------------------------------------------------ refusals
+@pytest.mark.parametrize(
+    "kw,exc,phrase",
+    [
+        ({"h": -1.0}, ValueError, "positive"),
+        ({"h": "a"}, TypeError, "number"),
+        ({"h": 0}, ValueError, "positive"),
+        ({"strong_weight": -1.0}, ValueError, "strong_weight"),
+        ({"strong_weight": math.nan}, ValueError, "strong_weight"),
+        ({"strong_weight": True}, TypeError, "strong_weight"),
+    ],
+)
+def test_energy_form_settings_checked(kw, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        pg.EnergyForm(**kw)
+
+
+def test_energy_refusals_name_the_problem():
+    geom = pg.Rectangle(0.0, 1.0, 0.0, 0.2)
+    form = pg.EnergyForm()
+    with pytest.raises(ValueError, match="predicate"):
+        pg.ElasticityProblem(
+            geom,
+            STEEL,
+            [pg.Dirichlet("left", 0.0), pg.Traction(lambda X: X[:, 0] > 0.99, [0.0, 1e6])],
+            formulation=form,
+        )
+    with pytest.raises(ValueError, match="identified"):
+        pg.ElasticityProblem(
+            geom,
+            STEEL,
+            [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, 1e6])],
+            identify=("lam",),
+            formulation=form,
+        )
+    with pytest.raises(TypeError, match="EnergyForm"):
+        pg.ElasticityProblem(geom, STEEL, [pg.Dirichlet("left", 0.0)], formulation="energy")
+    prob = pg.ElasticityProblem(
+        geom, STEEL, [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, 1e6])], formulation=form
+    )
+    cfg = pg.TrainConfig(stages=(pg.LevenbergMarquardt(5),), print_every=0)
+    with pytest.raises(ValueError, match="least-squares"):
+        pg.train(prob, pg.MLP(2, (6,), 2), rng=np.random.default_rng(0), config=cfg, out=None)
+
+
+def test_residual_jacobian_refuses_signed_groups():
+    from pinngelu.jacobian import residuals_and_jacobian
+
+    prob = _bracket()
+    mlp = pg.MLP(2, (6,), 2)
+    groups = prob.residual_groups(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="negative point weights"):
+        residuals_and_jacobian(mlp, mlp.init(np.random.default_rng(0)), groups)
