@@ -20,7 +20,7 @@ from .elasticity import (
     Symmetry,
     Traction,
 )
-from .energy import EnergyForm
+from .energy import EnergyForm, EnergyQuadratureWarning
 from .geometry import (
     AnnularSector,
     Annulus,
@@ -76,6 +76,7 @@ __all__ = [
     "Disk",
     "ElasticityProblem",
     "EnergyForm",
+    "EnergyQuadratureWarning",
     "Geometry",
     "LossResult",
     "Material",

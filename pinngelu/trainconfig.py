@@ -179,6 +179,11 @@ class TrainResult:
         Identified physical parameters at the best iterate (inverse problems, in
         the problem's scaled units: ``problem.material_at(q)`` gives the material);
         empty for forward problems.
+    energy_quadrature : dict, optional
+        With the energy formulation, :func:`pinngelu.energy.quadrature_check` of the
+        result (the energy on the training quadrature and on a finer one); an
+        :class:`~pinngelu.energy.EnergyQuadratureWarning` was issued when they
+        disagree.  None for the strong form.
     """
 
     theta: np.ndarray
@@ -189,3 +194,4 @@ class TrainResult:
     n_eval: int
     wall_time: float
     q: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    energy_quadrature: dict | None = None

@@ -36,6 +36,7 @@ from .checkpoint import (
     history_from_arrays,
     read_checkpoint,
 )
+from .energy import check_energy_quadrature
 from .io import write_npz
 from .jacobian import normal_equations
 from .kernels import get_backend
@@ -486,6 +487,17 @@ class _Run:
                 flush=True,
             )
         theta, q = self.split(best_theta)
+        quad = None
+        if getattr(self.problem, "formulation", None) is not None and math.isfinite(best_loss):
+            quad = check_energy_quadrature(self.problem, self.mlp, theta, self.obj.backend)
+            if self.out is not None:
+                print(
+                    f"energy on the training quadrature {quad['energy']:.6e}, on one of half "
+                    f"the cell size {quad['energy_fine']:.6e} "
+                    f"(relative difference {quad['relative_difference']:.1e})",
+                    file=self.out,
+                    flush=True,
+                )
         return TrainResult(
             theta.copy(),
             float(best_loss),
@@ -495,6 +507,7 @@ class _Run:
             self.n_eval(),
             self.elapsed(),
             np.zeros(0) if q is None else q.copy(),
+            quad,
         )
 
 

@@ -239,7 +239,7 @@ def test_energy_training_reproduces_uniform_tension():
         conds,
         plane_stress=True,
         n_interior=400,
-        formulation=pg.EnergyForm(),
+        formulation=pg.EnergyForm(strong_weight=0.1),
     )
     mlp = pg.MLP(2, (10, 10), 2)
     cfg = pg.TrainConfig(stages=(pg.QuasiNewton(300),), print_every=0)
@@ -253,6 +253,27 @@ def test_energy_training_reproduces_uniform_tension():
     Pi = res.loss * prob.material.mu * prob.scales.displacement**2
     W = p * 0.5 * (p / E)  # traction times the area of the end (0.5) times u_x(1)
     assert Pi == pytest.approx(-0.5 * W, rel=1e-8)
+    assert res.energy_quadrature["energy"] == pytest.approx(-0.5 * W, rel=1e-8)
+    assert res.energy_quadrature["relative_difference"] < 1e-8
+
+
+def test_an_exploited_quadrature_is_detected():
+    """Without the strong-form groups a network trained on a coarse quadrature lowers
+    the discrete energy below the true minimum (fields between the quadrature points);
+    the check on a finer quadrature sees it and warns."""
+    p = 5e7
+    geom = pg.Rectangle(0.0, 1.0, 0.0, 0.5)
+    conds = [pg.Symmetry("left"), pg.Symmetry("bottom"), pg.Traction("right", [p, 0.0])]
+    prob = pg.ElasticityProblem(
+        geom, STEEL, conds, plane_stress=True, n_interior=400, formulation=pg.EnergyForm()
+    )
+    mlp = pg.MLP(2, (10, 10), 2)
+    cfg = pg.TrainConfig(stages=(pg.QuasiNewton(300),), print_every=0)
+    with pytest.warns(pg.EnergyQuadratureWarning, match="strong_weight"):
+        res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
+    Pi_min = -0.25 * p * p / STEEL.E
+    assert res.energy_quadrature["energy"] < Pi_min  # below the true minimum
+    assert res.energy_quadrature["relative_difference"] > 1e-2
 
 
 def test_energy_checkpoint_resume_is_bit_identical(tmp_path):
