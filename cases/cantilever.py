@@ -95,9 +95,6 @@ def grid(nx: int = 101, ny: int = 21) -> np.ndarray:
 def build_problem(n_interior: int = 2000, n_boundary: int = 800) -> pg.ElasticityProblem:
     """The problem definition (plane stress).
 
-    The displacement scale is set to the tip deflection: the one chosen from the loads
-    (``max|t| L / mu``) is about 50 times smaller for this slender beam.
-
     Parameters
     ----------
     n_interior, n_boundary : int
@@ -118,7 +115,6 @@ def build_problem(n_interior: int = 2000, n_boundary: int = 800) -> pg.Elasticit
         n_interior=n_interior,
         n_boundary=n_boundary,
         exact=exact,
-        displacement_scale=abs(TIP_DEFLECTION),
     )
 
 
