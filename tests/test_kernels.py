@@ -482,7 +482,10 @@ def test_bad_shapes(net2):
     with pytest.raises(ValueError, match=r"point weights"):
         ResidualGroup("a", X, C, g, point_weights=np.ones(5))
     with pytest.raises(ValueError, match=r"point weights"):
-        ResidualGroup("a", X, C, g, point_weights=-np.ones(6))
+        ResidualGroup("a", X, C, g, point_weights=np.full(6, np.nan))
+    # negative point weights are allowed (work terms of the energy formulation)
+    assert ResidualGroup("a", X, C, g, point_weights=-np.ones(6)).signed
+    assert not ResidualGroup("a", X, C, g, point_weights=np.ones(6)).signed
     with pytest.raises(ValueError, match=r"weight must be finite"):
         ResidualGroup("a", X, C, g, weight=-1.0)
     with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
