@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .elasticity import Dirichlet, Pressure, Symmetry, Traction, value_operator
+from .elasticity import Dirichlet, Pressure, Symmetry, Traction, real_scalar, value_operator
 from .geometry.quadrature import POINTS_PER_CELL, part_quadrature, volume_quadrature
+from .hard_bc import build_hard_dirichlet
 from .kernels.layout import n_channels
 from .loss import ResidualGroup
 
@@ -106,20 +107,13 @@ class EnergyForm:
     strong_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        w = self.strong_weight
-        if isinstance(w, (bool, np.bool_)) or not isinstance(
-            w, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(f"EnergyForm strong_weight must be a number, got {w!r}")
+        w = real_scalar(self.strong_weight, "EnergyForm strong_weight")
         if not (math.isfinite(w) and w >= 0):
             raise ValueError(f"EnergyForm strong_weight must be finite and >= 0, got {w}")
         if self.h is not None:
-            if isinstance(self.h, (bool, np.bool_)) or not isinstance(
-                self.h, (int, float, np.integer, np.floating)
-            ):
-                raise TypeError(f"EnergyForm h must be a number (m), got {self.h!r}")
-            if not (math.isfinite(self.h) and self.h > 0):
-                raise ValueError(f"EnergyForm h must be a positive cell size (m), got {self.h}")
+            h = real_scalar(self.h, "EnergyForm h (m)")
+            if not (math.isfinite(h) and h > 0):
+                raise ValueError(f"EnergyForm h must be a positive cell size (m), got {h}")
 
     def cell_size(self, problem: ElasticityProblem) -> float:
         """The quadrature cell size (m) for ``problem``."""
@@ -203,13 +197,13 @@ def check_energy_problem(problem: ElasticityProblem) -> None:
                 raise ValueError(f"energy formulation: {exc}") from None
 
 
-def build_hard_for_energy(problem: ElasticityProblem, build) -> tuple:
-    """The hard map of ``problem``'s displacement conditions (``build`` is
-    :func:`pinngelu.hard_bc.build_hard_dirichlet`) without the warning about the soft
+def build_hard_for_energy(problem: ElasticityProblem) -> tuple:
+    """The hard map of ``problem``'s displacement conditions
+    (:func:`pinngelu.hard_bc.build_hard_dirichlet`) without the warning about the soft
     ones: :func:`check_energy_problem` refuses those with its own message."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return build(problem.geometry, problem.conditions, problem.dim)
+        return build_hard_dirichlet(problem.geometry, problem.conditions, problem.dim)
 
 
 def _work_group(name, X, C, t, w, problem) -> ResidualGroup:
@@ -225,6 +219,13 @@ def _group(name, X, C, g, w, problem) -> ResidualGroup:
     if problem.hard is not None:
         C, g, _ = problem.hard.fold(X, C, g, None, sc)
     return ResidualGroup(name, sc.to_hat(X), C, g, 1.0, point_weights=w)
+
+
+def _cached(problem: ElasticityProblem, key: tuple, make):
+    """``make()``, computed once per problem and ``key``."""
+    if key not in problem._cache:
+        problem._cache[key] = make()
+    return problem._cache[key]
 
 
 def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[ResidualGroup]:
@@ -246,11 +247,8 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
     sc = problem.scales
     L, mu = sc.length, problem.material.mu
     h = form.cell_size(problem)
-    key = ("energy-quadrature", h)
-    hit = problem._cache.get(key)
-    if hit is None:
-        hit = problem._cache[key] = volume_quadrature(problem.geometry, h)
-    Xv, wv = hit
+    geom = problem.geometry
+    Xv, wv = _cached(problem, ("energy-quadrature", h), lambda: volume_quadrature(geom, h))
     wv_hat = wv / L**d
     S = strain_energy_operator(d, problem.lam_eff / mu)
     groups = [_group("energy", Xv, S, np.zeros((Xv.shape[0], S.shape[1])), 0.5 * wv_hat, problem)]
@@ -262,18 +260,13 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
     for k, bc in enumerate(problem.conditions):
         if not isinstance(bc, (Traction, Pressure)):
             continue
-        pkey = ("energy-part", bc.part, h)
-        hit = problem._cache.get(pkey)
-        if hit is None:
-            hit = problem._cache[pkey] = part_quadrature(problem.geometry, bc.part, h)
-        Xb, Nb, wb = hit
+        Xb, Nb, wb = _cached(
+            problem,
+            ("energy-part", bc.part, h),
+            lambda bc=bc: part_quadrature(geom, bc.part, h),
+        )
         name = f"work:{bc.part}" if isinstance(bc.part, str) else f"work#{k}"
-        if isinstance(bc, Pressure):
-            comps = tuple(range(d))
-            t = -problem._evaluate(name, bc.value, Xb, 1, name) * Nb
-        else:
-            comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
-            t = problem._evaluate(name, bc.value, Xb, len(comps), name)
+        comps, t = problem.traction_values(bc, Xb, Nb, name)
         if not np.any(t):
             continue  # traction-free: no work
         if any(g.name == name for g in groups):

@@ -220,7 +220,7 @@ class ElasticityProblem:
             )
         self.formulation = formulation
         if formulation is not None:
-            self.hard, self._hard_conditions = build_hard_for_energy(self, build_hard_dirichlet)
+            self.hard, self._hard_conditions = build_hard_for_energy(self)
             check_energy_problem(self)
         elif hard_dirichlet:
             self.hard, self._hard_conditions = build_hard_dirichlet(
@@ -398,6 +398,18 @@ class ElasticityProblem:
                 stacklevel=3,
             )
 
+    def traction_values(
+        self, bc: Traction | Pressure, X: np.ndarray, N: np.ndarray, name: str
+    ) -> tuple[tuple[int, ...], np.ndarray]:
+        """The prescribed components of a traction or pressure condition and their
+        tractions (Pa) at points ``X (n, d)`` (m) with outward normals ``N (n, d)``:
+        ``(comps, t (n, len(comps)))``; a pressure ``p`` is the traction ``-p n``."""
+        d = self.dim
+        if isinstance(bc, Pressure):
+            return tuple(range(d)), -self._evaluate(name, bc.value, X, 1, name) * N
+        comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
+        return comps, self._evaluate(name, bc.value, X, len(comps), name)
+
     def _evaluate(self, key: str, spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
         """``_eval_spec`` that evaluates a user function once per point set: a second
         call with the same function and points (the same resample, rebuilt after
@@ -570,12 +582,7 @@ class ElasticityProblem:
                 C = value_operator(Xb.shape[0], d, comps)
                 g = v / sc.displacement
             elif isinstance(bc, (Traction, Pressure)):
-                if isinstance(bc, Pressure):
-                    comps = tuple(range(d))
-                    t = -self._evaluate(name, bc.value, Xb, 1, name) * Nb
-                else:
-                    comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
-                    t = self._evaluate(name, bc.value, Xb, len(comps), name)
+                comps, t = self.traction_values(bc, Xb, Nb, name)
                 C, Cq = operator(traction_operator, Nb)
                 C = C[:, list(comps)]
                 Cq = None if Cq is None else Cq[:, :, list(comps)]
