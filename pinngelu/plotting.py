@@ -1,6 +1,7 @@
 """Figures of a solved problem (matplotlib, no display needed).
 
-Each function writes one PNG atomically and returns its path.
+Each function writes one PNG atomically and returns its path.  Fields of 3D
+solutions are drawn on the deformed surface by :mod:`pinngelu.plot3d`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ import numpy as np  # noqa: E402
 
 from .io import atomic_write  # noqa: E402
 
-__all__ = ["plot_history", "plot_field", "plot_case_figures"]
+__all__ = ["plot_history", "plot_field", "plot_case_figures", "save_figure"]
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120, tight: bool = True) -> Path:
+    """Write ``fig`` to ``path`` atomically (:func:`pinngelu.io.atomic_write`) and close it.
+
+    The format follows the suffix (PNG without one).  ``tight`` crops the figure to
+    its content; without it the image is exactly the figure size times ``dpi``.
+    """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
+    bbox = "tight" if tight else None
     try:
         return atomic_write(
-            path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120, bbox_inches="tight")
+            path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox)
         )
     finally:
         plt.close(fig)
@@ -54,7 +61,7 @@ def plot_history(history: dict, path: str | os.PathLike) -> Path:
         axes[1].set_xlabel("wall time (s)")
         axes[1].set_ylabel("loss")
     axes[1].grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_field(
@@ -69,7 +76,8 @@ def plot_field(
 ) -> Path:
     """A scalar field on a 2D triangle mesh, optionally on the deformed shape.
 
-    For 3D meshes the field is drawn at the nodes as a scatter plot seen along z.
+    For 3D meshes the field is drawn at the nodes as a scatter plot seen along z;
+    :func:`pinngelu.plot3d.plot_surface` draws it on the surface instead.
     """
     fig, ax = plt.subplots(figsize=(6, 5))
     P = np.asarray(points, dtype=float)
@@ -87,18 +95,26 @@ def plot_field(
     fig.colorbar(m, ax=ax)
     ax.set_aspect("equal")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_case_figures(
     solution, outdir: str | os.PathLike, history: dict, mesh: tuple[np.ndarray, np.ndarray]
 ) -> list[Path]:
     """The standard figures of a case: loss history, displacement magnitude on the
-    deformed shape, von Mises stress, and the error map where a reference exists."""
+    deformed shape, von Mises stress, and the error map where a reference exists.
+
+    3D solutions (tetrahedral ``mesh``) are drawn on the deformed surface of the part
+    (:func:`pinngelu.plot3d.case_surface_figures`); 2D ones on the triangle mesh.
+    """
     outdir = Path(outdir)
     points, cells = mesh
     f = solution.fields(points, check_inside=False)
     paths = [plot_history(history, outdir / "loss_history.png")]
+    if np.shape(points)[1] == 3:
+        from .plot3d import case_surface_figures  # plot3d imports this module
+
+        return paths + case_surface_figures(points, cells, f, outdir)
     umag = np.linalg.norm(f["displacement"], axis=1)
     paths.append(
         plot_field(
