@@ -75,13 +75,38 @@ def test_volume_quadrature_includes_boundary_points_and_l_shape_area():
     assert on_right.sum() >= 2 * 10  # vertices and edge midpoints on the part
 
 
-def test_volume_quadrature_of_a_disk_converges_at_second_order():
-    errs = []
+def test_volume_quadrature_follows_curved_boundaries_at_fourth_order():
+    """Quadratic cells: the area and the second moment of a disk converge at h^4
+    (chords would give h^2: 1e-2 at h = 0.1); a plate with holes of different sizes
+    and a spherical shell octant converge too."""
+    errs, mom = [], []
     for h in (0.2, 0.1):
         X, w = volume_quadrature(pg.Disk([0.0, 0.0], 1.0), h)
-        errs.append(abs(w.sum() - math.pi))
-    assert errs[1] < 0.4 * errs[0]
-    assert errs[1] < 0.01
+        errs.append(abs(w.sum() - math.pi) / math.pi)
+        mom.append(abs(np.sum(w * X[:, 0] ** 2) - math.pi / 4) / (math.pi / 4))
+    assert errs[1] < errs[0] / 10 and errs[1] < 5e-7
+    assert mom[1] < mom[0] / 10 and mom[1] < 1e-6
+    plate = pg.Difference(
+        pg.Difference(pg.Rectangle(0, 0.4, 0, 0.2), pg.Disk((0.1, 0.1), 0.04), {"boundary": "a"}),
+        pg.Disk((0.3, 0.12), 0.02),
+        {"boundary": "b"},
+    )
+    area = 0.08 - math.pi * (0.04**2 + 0.02**2)
+    X, w = volume_quadrature(plate, 0.01)
+    assert w.sum() == pytest.approx(area, rel=1e-5)  # chords: 7e-4
+    assert np.all(w > 0) and np.all(plate.contains(X, tol=1e-12))
+    shell = pg.SphericalShellOctant(0.5, 1.0)
+    vol = math.pi / 6 * (1.0 - 0.5**3)
+    e = [abs(volume_quadrature(shell, h)[1].sum() - vol) / vol for h in (0.2, 0.1)]
+    assert e[1] < e[0] / 5 and e[1] < 5e-4
+
+
+def test_volume_quadrature_keeps_straight_cells_of_a_mesh_domain():
+    P = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.5, 0.5]])
+    T = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    X, w = volume_quadrature(pg.MeshDomain(P, T), 1.0)
+    assert w.sum() == pytest.approx(1.0, rel=1e-14)
+    assert np.sum(w * X[:, 0] ** 3) == pytest.approx(0.25, rel=1e-13)
 
 
 def test_part_quadrature_exact_on_a_segment_and_a_face():

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..geometry import Geometry
+from ..geometry.project import project_to_boundary
 
 
 class FEMUnavailableError(ImportError, RuntimeError):
@@ -67,27 +68,7 @@ def _curve(geometry: Geometry, mesh, h: float):
     m2 = cls.from_mesh(mesh)
     doflocs = np.array(m2.doflocs)
     idx = mesh.nvertices + (mesh.boundary_facets() if geometry.dim == 2 else mesh.boundary_edges())
-    X0 = doflocs[:, idx].T.copy()
-    X = X0.copy()
-    eps = 1e-7 * h
-    tol = 1e-12 * h
-    for _ in range(8):
-        phi = geometry._phi(X)
-        move = np.abs(phi) > tol
-        if not np.any(move):
-            break
-        Xm = X[move]
-        g = np.zeros_like(Xm)
-        for i in range(geometry.dim):
-            e = np.zeros(geometry.dim)
-            e[i] = eps
-            g[:, i] = (geometry._phi(Xm + e) - geometry._phi(Xm - e)) / (2 * eps)
-        step = (phi[move] / np.maximum(np.sum(g * g, axis=1), 1e-300))[:, None] * g
-        X[move] = Xm - step
-    # nodes the projection did not settle on the boundary, or moved far (at kinks of
-    # the distance function), stay at the straight midpoint
-    bad = (np.abs(geometry._phi(X)) > 1e-9 * h) | (np.linalg.norm(X - X0, axis=1) > 0.25 * h)
-    X[bad] = X0[bad]
+    X = project_to_boundary(geometry, doflocs[:, idx].T, h)
     doflocs[:, idx] = X.T
     return cls(doflocs, np.array(m2.t))
 

@@ -113,6 +113,8 @@ class MeshDomain(MeshLocator, Geometry):
     """
 
     _interior_exact = True
+    straight_cells = True
+    """The cells are the domain: no analytic boundary to curve them onto."""
 
     def __init__(
         self,

@@ -18,8 +18,9 @@ centres of the boundary cells).  An energy loss needs them: with interior points
 a network can grow a thin layer at a loaded boundary, unseen by the strain energy,
 where the work of the load then grows without bound.
 
-Volume cells approximate curved boundaries by chords (an ``O(h^2)`` error of the
-measure); boundary points lie on the exact boundary with its exact normals.
+Volume cells are quadratic: their boundary edges follow curved parts through their
+midpoints (an ``O(h^3)`` error of the domain instead of the ``O(h^2)`` of chords);
+boundary points lie on the exact boundary with its exact normals.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import FloatArray
+from ._checks import FloatArray, IntArray
 from .partint import part_intervals, split_intervals
+from .project import project_to_boundary
 
 if TYPE_CHECKING:
     from .base import Geometry
@@ -63,10 +65,18 @@ def closed_rule(d: int) -> list[tuple[int, float]]:
 def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatArray]:
     """Points and weights integrating over the domain.
 
+    Cells are quadratic (isoparametric): the midpoints of their boundary edges are
+    moved onto the exact boundary (:func:`~pinngelu.geometry.project.project_to_boundary`),
+    so that curved parts are followed to third order (straight chords would leave an
+    ``O(h^2)`` error of the domain, measured as a 1e-2 error of the displacement of a
+    plate with holes at 4 cells per hole radius).  Cells whose map would fold (a
+    Jacobian determinant <= 0 at a rule point) stay straight.
+
     Parameters
     ----------
     geometry : Geometry
-        An analytic shape (meshed with :meth:`Geometry.mesh`).
+        An analytic shape (meshed with :meth:`Geometry.mesh`), or a mesh domain (its
+        own cells, straight).
     h : float
         Cell size (length units).
 
@@ -76,27 +86,90 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
         Points (length units), each once.
     w : ndarray, shape (n,)
         Weights (length^d): ``sum(w f(X))`` approximates the integral of ``f``,
-        exactly for cubic polynomials on the meshed region.
+        exactly for cubic polynomials on straight cells.
     """
     if not (isinstance(h, (int, float)) and math.isfinite(h) and h > 0):
         raise ValueError(f"quadrature cell size h must be a positive number, got {h!r}")
     P, cells = geometry.mesh(float(h))
     d = geometry.dim
-    edges = P[cells[:, 1:]] - P[cells[:, :1]]
-    vol = np.abs(np.linalg.det(edges)) / math.factorial(d)
+    V = P[cells]  # (M, d + 1, d)
+    mid = _edge_midpoints(geometry, P, cells, float(h))
+    straight = 0.5 * (V[:, _PAIRS[d][:, 0]] + V[:, _PAIRS[d][:, 1]])
+    orient = np.sign(np.linalg.det(V[:, 1:] - V[:, :1]))  # cells of either orientation
+    rules = [(k, wk, list(itertools.combinations(range(d + 1), k))) for k, wk in closed_rule(d)]
+    folded = np.zeros(cells.shape[0], dtype=bool)
+    for _, _, subsets in rules:
+        for S in subsets:
+            folded |= _quadratic_map(V, mid, _bary(d, S))[1] * orient <= 0.0
+    mid[folded] = straight[folded]
     Xs, ws = [], []
-    for k, wk in closed_rule(d):
-        faces = np.sort(
-            np.stack([cells[:, list(c)] for c in itertools.combinations(range(d + 1), k)], 1),
-            axis=2,
-        )  # (M, n_faces, k): each face by its sorted vertices
-        faces = faces.reshape(-1, k)
-        uniq, inv = np.unique(faces, axis=0, return_inverse=True)
+    for k, wk, subsets in rules:
+        faces = np.sort(np.stack([cells[:, list(c)] for c in subsets], 1), axis=2)
+        xs, dets = zip(*(_quadratic_map(V, mid, _bary(d, S)) for S in subsets), strict=True)
+        x = np.stack(xs, 1).reshape(-1, d)  # (M n_faces, d)
+        wc = (np.abs(np.stack(dets, 1)) * (wk / math.factorial(d))).reshape(-1)
+        uniq, first, inv = np.unique(
+            faces.reshape(-1, k), axis=0, return_index=True, return_inverse=True
+        )
         w = np.zeros(uniq.shape[0])
-        np.add.at(w, inv.reshape(-1), np.repeat(vol * wk, faces.shape[0] // cells.shape[0]))
-        Xs.append(P[uniq].mean(axis=1))
+        np.add.at(w, inv.reshape(-1), wc)
+        Xs.append(x[first])
         ws.append(w)
     return np.ascontiguousarray(np.concatenate(Xs)), np.concatenate(ws)
+
+
+_PAIRS = {d: np.array(list(itertools.combinations(range(d + 1), 2))) for d in (2, 3)}
+
+
+def _bary(d: int, S) -> FloatArray:
+    """Barycentric coordinates (d + 1,) of the centroid of the face with vertices ``S``."""
+    lam = np.zeros(d + 1)
+    lam[list(S)] = 1.0 / len(S)
+    return lam
+
+
+def _edge_midpoints(geometry: Geometry, P: FloatArray, cells: IntArray, h: float) -> FloatArray:
+    """Midpoints (M, n_edges, d) of the cells' edges, those of boundary edges moved
+    onto the boundary of an analytic shape."""
+    d = P.shape[1]
+    pairs = _PAIRS[d]
+    E = np.sort(cells[:, pairs], axis=2).reshape(-1, 2)
+    ue, inv = np.unique(E, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    mid = P[ue].mean(axis=1)
+    if not getattr(geometry, "straight_cells", False):
+        if d == 2:
+            on_bnd = np.bincount(inv, minlength=ue.shape[0]) == 1
+        else:
+            F = np.sort(
+                np.stack([cells[:, list(c)] for c in itertools.combinations(range(4), 3)], 1),
+                axis=2,
+            ).reshape(-1, 3)
+            uf, cnt = np.unique(F, axis=0, return_counts=True)
+            bf = uf[cnt == 1]
+            be = np.sort(np.concatenate([bf[:, [0, 1]], bf[:, [0, 2]], bf[:, [1, 2]]]), axis=1)
+            key = ue[:, 0] * P.shape[0] + ue[:, 1]
+            on_bnd = np.isin(key, be[:, 0] * P.shape[0] + be[:, 1])
+        idx = np.flatnonzero(on_bnd)
+        mid[idx] = project_to_boundary(geometry, mid[idx], h)
+    return mid[inv].reshape(cells.shape[0], pairs.shape[0], d)
+
+
+def _quadratic_map(V: FloatArray, mid: FloatArray, lam: FloatArray):
+    """Position (M, d) and Jacobian determinant (M,) of the quadratic maps of the cells
+    (vertices ``V`` (M, d + 1, d), edge midpoints ``mid`` (M, n_edges, d)) at the
+    barycentric point ``lam`` (d + 1,)."""
+    d = V.shape[2]
+    pairs = _PAIRS[d]
+    x = np.einsum("i,mid->md", lam * (2.0 * lam - 1.0), V)
+    x += np.einsum("e,med->md", 4.0 * lam[pairs[:, 0]] * lam[pairs[:, 1]], mid)
+    # dx / d lam_i = (4 lam_i - 1) V_i + sum over edges (i, j) of 4 lam_j m_ij
+    dl = (4.0 * lam - 1.0)[None, :, None] * V
+    for e, (i, j) in enumerate(pairs):
+        dl[:, i] += 4.0 * lam[j] * mid[:, e]
+        dl[:, j] += 4.0 * lam[i] * mid[:, e]
+    J = (dl[:, 1:] - dl[:, :1]).transpose(0, 2, 1)  # (M, d, d): columns d x / d xi_k
+    return x, np.linalg.det(J)
 
 
 def part_quadrature(geometry: Geometry, part: str, h: float) -> tuple[FloatArray, ...]:
