@@ -11,6 +11,7 @@ hand-written L-BFGS.
 
 from . import kernels, optim
 from .activations import ACTIVATIONS
+from .adaptive import RAD as RAD
 from .elasticity import (
     Dirichlet,
     Material,
@@ -66,6 +67,7 @@ __all__ = [
     "QNConfig",
     "QNUpdate",
     "QuasiNewton",
+    "RAD",
     "Annulus",
     "AnnularSector",
     "BoundarySample",

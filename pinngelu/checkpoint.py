@@ -8,6 +8,9 @@ A checkpoint is an uncompressed ``.npz`` file (written atomically by
   displacement scale, format version, fingerprint, history group names);
 - ``theta``, ``best_theta`` and the current stage's optimiser state (``state__*``; the stage is
   ``meta['stage_index']``);
+- with adaptive collocation (``TrainConfig.adapt``), the current points: ``points__interior``
+  and, per boundary condition ``k``, ``points__X{k}`` and ``points__N{k}`` (points and
+  normals), from which the residual groups are rebuilt;
 - the history as two float64 tables (see :class:`HistoryBuffer`): ``hist__rows``
   (iteration, stage code, loss, gradient norm, time, per-group losses, ``q``) and
   ``hist__errors`` (iteration, time, error), so that a write costs a binary copy of
@@ -180,6 +183,9 @@ def config_fingerprint(cfg) -> dict:
     """The configuration fields a resumed run must keep (see
     ``FINGERPRINT_CONFIG_FIELDS``), JSON-ready."""
     out = {k: getattr(cfg, k) for k in FINGERPRINT_CONFIG_FIELDS}
+    adapt = getattr(cfg, "adapt", None)
+    if adapt is not None:  # absent without adaptation: older checkpoints still compare
+        out["adapt"] = asdict(adapt)
     lb = asdict(cfg.lbfgs)
     out["lbfgs"] = {k: v for k, v in lb.items() if k not in _LBFGS_IGNORED}
     stages = cfg.resolved_stages()

@@ -33,6 +33,7 @@ __all__ = [
     "ResidualGroup",
     "LossResult",
     "loss_and_grad",
+    "pointwise_residuals",
     "jets",
     "features",
     "fit_output_layer",
@@ -175,6 +176,16 @@ class ResidualGroup:
     def n_q(self) -> int:
         """Number of trainable parameters the coefficients depend on."""
         return 0 if self.param_coefficients is None else self.param_coefficients.shape[0]
+
+    def rows(self, p0: int, p1: int) -> ResidualGroup:
+        """The group of the points ``p0 <= p < p1`` alone (same name and weight; the
+        per-point arrays sliced, broadcast coefficients shared)."""
+        C = self.C if self.C.shape[0] == 1 else self.C[p0:p1]
+        pw = None if self.point_weights is None else self.point_weights[p0:p1]
+        Cq = self.param_coefficients
+        if Cq is not None and Cq.shape[1] > 1:
+            Cq = Cq[:, p0:p1]
+        return ResidualGroup(self.name, self.X[p0:p1], C, self.g[p0:p1], self.weight, pw, Cq)
 
     def coefficients(self, q: np.ndarray | None) -> np.ndarray:
         """The operator ``C + sum_a q_a C_a`` (N or 1, K, m, nc) at parameters ``q``."""
@@ -380,6 +391,51 @@ def loss_and_grad(
             grad_q += v[1 + P :]
         per[grp.name] = per.get(grp.name, 0.0) + float(v[0])
     return LossResult(float(total), grad, per, res, jts, grad_q)
+
+
+def pointwise_residuals(
+    mlp: MLP,
+    theta: np.ndarray,
+    groups: list[ResidualGroup],
+    device: str | Backend = "cpu",
+    q: np.ndarray | None = None,
+    comm=None,
+) -> list[np.ndarray]:
+    """The residuals ``r_k(p) = C(q) : J(p) - g[p, k]`` of every group at every point
+    (unweighted), as the loss kernel computes them.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray, shape (n_params,)
+    groups : list of ResidualGroup
+    device : {"cpu", "cuda"} or Backend
+    q : ndarray, shape (n_q,), optional
+        Trainable physical parameters (groups with ``param_coefficients``).
+    comm : mpi4py communicator or pinngelu.parallel communicator, optional
+        Each rank evaluates its chunks of every group (those it owns in
+        :func:`loss_and_grad`) and the pieces are gathered: every rank returns all the
+        residuals, with the same bits for any number of ranks.
+
+    Returns
+    -------
+    list of ndarray
+        One ``(N_g, K_g)`` array per group, in the order of ``groups``.
+    """
+    theta, q = check_inputs(mlp, theta, groups, q)
+    comm = as_comm(comm)
+    be = get_backend(device)
+    mine = []
+    for grp in groups:
+        lo, hi = chunk_range(n_chunks(grp.n_points), comm.rank, comm.size)
+        p0, p1 = lo * CHUNK, min(grp.n_points, hi * CHUNK)
+        R = np.zeros((0, grp.n_rows))
+        if p1 > p0:  # a slice starting on a chunk boundary: the chunks of the whole group
+            sub = grp.rows(p0, p1)
+            R = loss_and_grad(mlp, theta, [sub], be, want_residuals=True, q=q).residuals[sub.name]
+        mine.append(R)
+    parts = comm.allgather(mine)
+    return [np.concatenate([part[i] for part in parts]) for i in range(len(groups))]
 
 
 def jets(

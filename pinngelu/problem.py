@@ -511,21 +511,62 @@ class ElasticityProblem:
 
     def _strong_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:
         """The strong-form groups at freshly sampled collocation points."""
-        Xi = self.geometry.sample_interior(self.n_interior, rng, method=self.sampling)
+        return self.groups_at(*self.sample_points(rng))
+
+    def point_conditions(self) -> list[int]:
+        """Indices into ``conditions`` of the conditions sampled at boundary collocation
+        points: all but the Dirichlet conditions built into the network (see
+        ``hard_dirichlet``), in order; each has one residual group, after the
+        interior group."""
         hard = self._hard_conditions
-        sampled = [bc for k, bc in enumerate(self.conditions) if hard.get(k) != "dirichlet"]
-        counts = iter(self._split_boundary(sampled))
+        return [k for k in range(len(self.conditions)) if hard.get(k) != "dirichlet"]
+
+    def boundary_counts(self) -> list[int]:
+        """Collocation points of each condition of :meth:`point_conditions` (the split of
+        ``n_boundary`` in proportion to the measures of their parts, 16 at least)."""
+        return self._split_boundary([self.conditions[k] for k in self.point_conditions()])
+
+    def sample_points(
+        self,
+        rng: np.random.Generator,
+        n_interior: int | None = None,
+        boundary_counts: Sequence[int] | None = None,
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Draw collocation points with the problem's sampler (``sampling``).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        n_interior : int, optional
+            Interior points (default ``self.n_interior``).
+        boundary_counts : sequence of int, optional
+            Points of each condition of :meth:`point_conditions` (default
+            :meth:`boundary_counts`).
+
+        Returns
+        -------
+        X_interior : ndarray, shape (N, d)
+            Interior points (m).
+        boundary : list of (ndarray (n_k, d), ndarray (n_k, d))
+            Per condition (all of ``conditions``), boundary points (m) and their outward
+            unit normals; empty ``(0, d)`` arrays for the conditions built into the
+            network.  ``groups_at(X_interior, boundary)`` builds the residual groups.
+        """
+        n = self.n_interior if n_interior is None else int(n_interior)
+        Xi = self.geometry.sample_interior(n, rng, method=self.sampling)
+        counts = iter(self.boundary_counts() if boundary_counts is None else boundary_counts)
+        sampled = set(self.point_conditions())
         empty = np.zeros((0, self.dim))
         boundary = []
         for k, bc in enumerate(self.conditions):
-            if hard.get(k) == "dirichlet":
+            if k not in sampled:
                 boundary.append((empty, empty))
                 continue
             s = self.geometry.sample_boundary(
-                next(counts), rng, parts=bc.part, method=self.sampling
+                int(next(counts)), rng, parts=bc.part, method=self.sampling
             )
             boundary.append((s.points, s.normals))
-        return self.groups_at(Xi, boundary)
+        return Xi, boundary
 
     def groups_at(
         self, X_interior: np.ndarray, boundary: list[tuple[np.ndarray, np.ndarray]]

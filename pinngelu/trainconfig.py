@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .adaptive import RAD
 from .optim import LBFGSConfig
 
 __all__ = ["TrainConfig", "TrainResult"]
@@ -38,6 +39,12 @@ class TrainConfig:
     resample_every : int
         Draw new collocation points every so many iterations (0: never).  In the
         L-BFGS stage this also clears the curvature memory.
+    adapt : RAD, optional
+        Residual-based adaptive collocation (:class:`~pinngelu.RAD`): every
+        ``adapt.every`` iterations the points of each group are drawn again (or added)
+        where the residual is large.  Excludes ``resample_every``; strong form only.
+        As with ``resample_every`` the curvature memory is cleared; the best iterate
+        is then tracked on the new points only.
     checkpoint : path, optional
         File (``.npz``) the state is written to, atomically.
     checkpoint_every : int
@@ -80,6 +87,7 @@ class TrainConfig:
     error_every: int = 50
     calibrate_scale: bool = True
     stages: tuple | None = None
+    adapt: RAD | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -103,6 +111,18 @@ class TrainConfig:
                 f"checkpoint must be a path (str or os.PathLike) or None, got "
                 f"{type(self.checkpoint).__name__}"
             )
+        if self.adapt is not None:
+            if not isinstance(self.adapt, RAD):
+                raise TypeError(
+                    f"adapt must be a pinngelu.RAD (e.g. RAD(every=500)) or None, got "
+                    f"{type(self.adapt).__name__}"
+                )
+            if self.resample_every:
+                raise ValueError(
+                    f"resample_every ({self.resample_every}) and adapt cannot be combined: "
+                    "adapt already redraws the collocation points (every "
+                    f"{self.adapt.every} iterations); set resample_every=0"
+                )
         if not isinstance(self.calibrate_scale, (bool, np.bool_)):
             raise TypeError(f"calibrate_scale must be True or False, got {self.calibrate_scale!r}")
         if self.stages is not None:

@@ -1,7 +1,8 @@
 """Training driver: a list of stages (Adam, L-BFGS, dense quasi-Newton,
 Levenberg-Marquardt; :mod:`pinngelu.stages`), each with its own budget, with
-progress lines, budgets, resampling, callbacks and atomic checkpoints that
-``resume`` continues from.
+progress lines, budgets, resampling or residual-based adaptive collocation
+(:mod:`pinngelu.adaptive`), callbacks and atomic checkpoints that ``resume``
+continues from.
 
 The objective is the sum of the problem's residual groups (scaled units).  The
 random generator is passed in; a checkpoint stores its state, so that a run
@@ -23,6 +24,7 @@ from typing import TextIO
 import numpy as np
 
 from .activations import activation_name
+from .adaptive import PointSets, adapt_points
 from .checkpoint import (
     FORMAT as CHECKPOINT_FORMAT,
 )
@@ -161,7 +163,12 @@ class _Run:
         if self.n_q:
             self.hist["q"] = []
         self.obj = _Objective(mlp, [], device, self.n_q, self.comm)
-        self.set_groups(problem.residual_groups(rng))
+        self.points: PointSets | None = None  # the current points, with config.adapt
+        if config.adapt is not None:
+            self.points = problem.sample_points(rng)  # the draw of residual_groups(rng)
+            self.set_groups(problem.groups_at(*self.points))
+        else:
+            self.set_groups(problem.residual_groups(rng))
         self.theta: np.ndarray | None = None
         self.best = (math.inf, None)
         self.eval_offset = 0
@@ -200,8 +207,11 @@ class _Run:
             b_out /= s
             theta = fitted
         # the same points again, with targets in the new units
-        _set_rng_state(self.rng, self.sample_state)
-        self.set_groups(problem.residual_groups(self.rng))
+        if self.points is not None:
+            self.set_groups(problem.groups_at(*self.points))
+        else:
+            _set_rng_state(self.rng, self.sample_state)
+            self.set_groups(problem.residual_groups(self.rng))
         return theta
 
     def set_groups(self, groups: list[ResidualGroup]) -> None:
@@ -223,6 +233,46 @@ class _Run:
             )
         self.sample_state = state
         self.set_groups(groups)
+        return None
+
+    def adapt(self) -> str | None:
+        """Draw new collocation points from the residual at the current parameters
+        (``TrainConfig.adapt``, :mod:`pinngelu.adaptive`) and restart the best-iterate
+        tracking on them: losses on different points do not compare, and points drawn
+        where the residual is large give a larger loss.  On a failure (the problem's
+        callables, non-finite residuals) keep the current points and return the
+        reason to stop."""
+        theta, q = self.split(self.theta)
+        try:
+            points = adapt_points(
+                self.problem,
+                self.mlp,
+                theta,
+                q,
+                self.points,
+                self.cfg.adapt,
+                self.rng,
+                self.obj.backend,
+                self.comm,
+            )
+            groups = self.problem.groups_at(*points)
+        except Exception as exc:  # user callables, non-finite residuals
+            return (
+                f"adaptive resampling failed at iteration {self.it}: {type(exc).__name__}: "
+                f"{exc}; kept the best iterate"
+            )
+        self.points = points
+        self.set_groups(groups)
+        f = self.obj.value(self.theta)
+        self.best = (f, self.theta.copy()) if math.isfinite(f) else self.best
+        if self.out is not None and self.cfg.print_every:
+            sizes = " ".join(f"{g.name}={g.n_points}" for g in groups)
+            print(
+                f"[{self.stage:5s}] it {self.it:6d}  points adapted to the residual: "
+                f"loss {f:.4e} on them  ({sizes})",
+                file=self.out,
+                flush=True,
+            )
         return None
 
     def record(self, loss: float, gnorm: float) -> None:
@@ -293,6 +343,11 @@ class _Run:
         arrays = {"theta": self.theta}
         if self.best[1] is not None:
             arrays["best_theta"] = self.best[1]
+        if self.points is not None:
+            arrays["points__interior"] = self.points[0]
+            for k, (Xb, Nb) in enumerate(self.points[1]):
+                arrays[f"points__X{k}"] = Xb
+                arrays[f"points__N{k}"] = Nb
         scalars = meta["scalars"] = {}
         if self.state is not None:
             for k, v in self.stages[self.si].state_to_dict(self.state).items():
@@ -331,15 +386,22 @@ class _Run:
         old_scale = None if scales is None else scales.displacement
         if meta.get("displacement_scale") is not None:
             self.problem.scales.displacement = float(meta["displacement_scale"])
-        _set_rng_state(self.rng, sample_rng)
-        groups = self.problem.residual_groups(self.rng)
+        points = None
         try:
+            if self.points is not None:
+                points = self._saved_points(path, z)
+                groups = self.problem.groups_at(*points)
+            else:
+                _set_rng_state(self.rng, sample_rng)
+                groups = self.problem.residual_groups(self.rng)
             compare_groups(path, fp["groups"], groups_fingerprint(groups))
         except ValueError:
             if old_scale is not None:
                 scales.displacement = old_scale
             raise
         self.set_groups(groups)
+        if points is not None:
+            self.points = points
         self.sample_state = sample_rng
         _set_rng_state(self.rng, rng_state)
         self.theta = theta
@@ -363,6 +425,21 @@ class _Run:
         self.eval_offset = int(meta["n_eval"])
         self.hbuf = HistoryBuffer.from_arrays(z, meta["history_groups"])
         self.hist = history_from_arrays(z, meta["history_groups"] or [], self.n_q)
+
+    def _saved_points(self, path, z: dict) -> PointSets:
+        """The adapted points stored in a checkpoint (ValueError when absent)."""
+        n_cond = len(self.points[1])
+        names = ["points__interior"] + [f"points__{a}{k}" for k in range(n_cond) for a in "XN"]
+        missing = [n for n in names if n not in z]
+        if missing:
+            raise ValueError(
+                f"checkpoint {path} holds no adapted collocation points ({missing[0]} is "
+                "missing): it was not written by a run with TrainConfig.adapt"
+            )
+        d = self.points[0].shape[1]
+        arrs = {n: np.asarray(z[n], dtype=np.float64).reshape(-1, d) for n in names}
+        boundary = [(arrs[f"points__X{k}"], arrs[f"points__N{k}"]) for k in range(n_cond)]
+        return arrs["points__interior"], boundary
 
     # ------------------------------------------------------------ main loop
     def budget_reason(self) -> str | None:
@@ -438,8 +515,9 @@ class _Run:
             stop = self.stage_stop(rec.stop, rec.f)
             if stop is not None:
                 return (stop, None, True) if rec.abort else (None, stop, rec.failed)
-            if cfg.resample_every and self.it % cfg.resample_every == 0:
-                reason = self.resample()
+            every = cfg.adapt.every if cfg.adapt is not None else cfg.resample_every
+            if every and self.it % every == 0:  # new points
+                reason = self.resample() if cfg.adapt is None else self.adapt()
                 if reason is not None:
                     return reason, None, False
                 if stage.restarts_on_resample:
@@ -688,6 +766,20 @@ def _check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainCo
             "Levenberg-Marquardt needs a least-squares loss; the energy formulation's loss "
             "(the total potential energy) is not one: use QuasiNewton or LBFGS"
         )
+    if config.adapt is not None:
+        if getattr(problem, "formulation", None) is not None:
+            raise ValueError(
+                "adaptive collocation (TrainConfig.adapt) is not supported with the energy "
+                "formulation: its groups are a fixed quadrature, not collocation points "
+                "drawn at random; use adapt with the strong form (formulation=None)"
+            )
+        needs = ("sample_points", "groups_at", "point_conditions", "boundary_counts")
+        if not all(callable(getattr(problem, a, None)) for a in needs):
+            raise TypeError(
+                "adaptive collocation (TrainConfig.adapt) needs a problem with "
+                f"{', '.join(needs)} (a pinngelu.ElasticityProblem), got "
+                f"{type(problem).__name__}"
+            )
     return config
 
 

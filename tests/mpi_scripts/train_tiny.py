@@ -2,6 +2,7 @@
 
     python train_tiny.py OUT.npy [--iters N] [--chunk C] [--checkpoint F] [--resume F]
                                  [--fail-rank R] [--kill-rank R] [--stage qn|lbfgs|adam]
+                                 [--resample N] [--adapt N] [--identify]
 
 Rank 0 writes the final parameters (and the loss) to ``OUT.npy``; every rank writes
 ``OUT.rank<r>.npy`` with its own result, so the test can check lockstep.
@@ -30,6 +31,7 @@ def main() -> None:
     ap.add_argument("--kill-rank", type=int, default=None)
     ap.add_argument("--stage", default="qn")
     ap.add_argument("--resample", type=int, default=0)
+    ap.add_argument("--adapt", type=int, default=0)
     ap.add_argument("--identify", action="store_true")
     args = ap.parse_args()
     loss.CHUNK = args.chunk
@@ -63,6 +65,7 @@ def main() -> None:
             checkpoint=args.checkpoint,
             checkpoint_every=2,
             resample_every=args.resample,
+            adapt=pg.RAD(every=args.adapt) if args.adapt else None,
         )
         rng = np.random.default_rng(3)
         ep = np.random.default_rng(9).random((50, 2))
