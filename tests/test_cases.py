@@ -17,7 +17,9 @@ import pinngelu as pg
 from pinngelu.elasticity import strain_from_gradient, stress_from_strain
 
 NEW_CASES = ["lame_cylinder", "plate_with_hole", "cantilever", "hollow_sphere"]
-ALL_CASES = ["plate_manufactured", *NEW_CASES, "identify_lame"]
+# untuned parts judged against a P2 finite-element reference (pinngelu.fem.CaseReference)
+FEM_CASES = ["clamped_beam"]
+ALL_CASES = ["plate_manufactured", *NEW_CASES, "identify_lame", *FEM_CASES]
 
 METRICS = {
     "plate_manufactured": ["rel_l2_displacement"],
@@ -30,6 +32,15 @@ METRICS = {
         "tip_deflection_error",
     ],
     "hollow_sphere": ["rel_l2_displacement", "rel_l2_stress"],
+    "clamped_beam": [
+        "rel_l2_displacement",
+        "rel_l2_stress",
+        "rel_l2_von_mises",
+        "reference_error_displacement",
+        "reference_error_von_mises",
+        "tip_deflection",
+        "tip_deflection_reference",
+    ],
     "identify_lame": [
         "rel_l2_displacement",
         "lam_identified",
@@ -51,6 +62,7 @@ TARGETS = {
     "plate_with_hole": {"rel_l2_displacement": 1e-3, "rel_l2_stress": 1e-2, "scf_error": 1e-2},
     "cantilever": {"tip_deflection_error": 1e-3},
     "hollow_sphere": {"rel_l2_displacement": 1e-2},
+    "clamped_beam": {"rel_l2_displacement": 1e-3, "rel_l2_von_mises": 1e-2},
 }
 
 
@@ -260,6 +272,26 @@ def test_hollow_sphere_reference():
     assert m.radial_displacement(r) / r == pytest.approx(eps_tt, rel=1e-12)
     X = m.grid()
     assert X.shape[1] == 3 and np.all(m.build_problem(64, 64).geometry.contains(X, tol=1e-12))
+
+
+def test_clamped_beam_reference():
+    """The P2 reference of the AR-20 beam: converged (own error estimate), its tip
+    deflection within 0.5 % of Euler-Bernoulli theory (shear and the clamp add 0.1 %),
+    zero on the clamp, and the end shear force balanced by its stresses."""
+    m = load("clamped_beam")
+    ref, est = m.REFERENCE.solve()
+    assert est["displacement"] < 1e-4 and est["von_mises"] < 2e-3
+    p = m.LOAD * m.DEPTH
+    eb = -4 * p * m.LENGTH**3 / (m.E * m.DEPTH**3)
+    tip = m.exact(np.array([[m.LENGTH, m.DEPTH / 2]]))[0, 1]
+    assert tip == pytest.approx(eb, rel=5e-3) and abs(tip) > abs(eb)
+    y = np.linspace(0.0, m.DEPTH, 9)
+    np.testing.assert_allclose(m.exact(np.column_stack([np.zeros(9), y])), 0.0, atol=1e-15)
+    yq, wq = np.polynomial.legendre.leggauss(40)
+    y = m.DEPTH * (yq + 1) / 2
+    X = np.column_stack([np.full(40, m.LENGTH / 2), y])
+    shear = np.sum(wq * ref.stress(X)[:, 0, 1]) * m.DEPTH / 2
+    assert shear == pytest.approx(-p, rel=2e-3)
 
 
 @pytest.mark.parametrize("name", ALL_CASES)

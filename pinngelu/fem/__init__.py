@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from .compare import FEMComparison, compare, write_comparison
 from .mesh import FEMUnavailableError, check_available, facet_parts, fem_mesh
-from .report import fem_report, reference
+from .report import CaseReference, fem_report, reference
 from .solution import FEMSolution
 from .solve import solve
 
 __all__ = [
+    "CaseReference",
     "FEMComparison",
     "FEMSolution",
     "FEMUnavailableError",

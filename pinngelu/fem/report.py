@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -96,3 +97,71 @@ def fem_report(
             file=out,
         )
     return summary, fields
+
+
+class CaseReference:
+    """The P2 reference of a case without an analytic solution, solved once per process
+    on first use.
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> ElasticityProblem``: the case's problem (its geometry, material and
+        conditions; collocation settings do not matter).
+    h : float
+        Element size of the reference (m); its error is estimated from a second solve
+        at ``2 h`` (:func:`reference`).
+    singular_points : array_like (k, d), optional
+        Points where the stress is singular (re-entrant corners, the ends of a clamp):
+        stress errors are measured outside ``exclude_radius`` of them.
+    exclude_radius : float, optional
+        Radius (m) around ``singular_points``.
+
+    Examples
+    --------
+    >>> REFERENCE = CaseReference(lambda: make(), h=0.005)        # doctest: +SKIP
+    >>> problem = make(exact=REFERENCE.displacement)              # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        build: Callable[[], ElasticityProblem],
+        h: float,
+        singular_points: np.ndarray | None = None,
+        exclude_radius: float | None = None,
+    ) -> None:
+        self._build = build
+        self.h = float(h)
+        self.exclusions = {}
+        if singular_points is not None:
+            self.exclusions = {
+                "exclude_points": np.asarray(singular_points, dtype=float),
+                "exclude_radius": float(exclude_radius),
+            }
+        self._solved = None
+
+    def solve(self):
+        """``(FEMSolution, estimate)`` of :func:`reference` (solved on the first call)."""
+        if self._solved is None:
+            self._solved = reference(self._build(), self.h, **self.exclusions)
+        return self._solved
+
+    def displacement(self, X: np.ndarray) -> np.ndarray:
+        """Reference displacement (N, d) (m) at points ``X`` (N, d) (m): the case's
+        ``exact``."""
+        return self.solve()[0].displacement(np.asarray(X, dtype=float))
+
+    def metrics(self, solution) -> dict:
+        """PINN-vs-reference relative L2 errors on the reference's quadrature
+        (``rel_l2_stress``, ``rel_l2_von_mises``: outside the exclusions) and the
+        reference's own estimated errors (``reference_error_displacement``,
+        ``reference_error_von_mises``)."""
+        ref, est = self.solve()
+        c = compare(solution, ref, **self.exclusions)
+        return {
+            "rel_l2_displacement_fem_quadrature": c.displacement,
+            "rel_l2_stress": c.stress,
+            "rel_l2_von_mises": c.von_mises,
+            "reference_error_displacement": est["displacement"],
+            "reference_error_von_mises": est["von_mises"],
+        }
