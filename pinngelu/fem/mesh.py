@@ -9,6 +9,7 @@ from scipy.spatial import cKDTree
 
 from ..geometry import Geometry
 from ..geometry.project import project_to_boundary
+from ..geometry.quadrature import refine_simplices, refinement_levels
 
 
 class FEMUnavailableError(ImportError, RuntimeError):
@@ -40,7 +41,9 @@ def fem_mesh(geometry: Geometry, h: float | None = None, curved: bool = True):
     ----------
     geometry : Geometry
         Analytic shapes are meshed with :meth:`Geometry.mesh` at size ``h`` (m); a
-        :class:`pinngelu.MeshDomain` gives its own mesh (``h`` ignored).
+        :class:`pinngelu.MeshDomain` gives its own mesh, uniformly refined until its
+        cells are at most ``h`` (:func:`pinngelu.geometry.quadrature.refinement_levels`;
+        none when ``h`` is not given), straight.
     h : float, optional
         Element size (m); default 1/40 of the largest extent of the bounding box.
     curved : bool
@@ -49,13 +52,19 @@ def fem_mesh(geometry: Geometry, h: float | None = None, curved: bool = True):
         keep their third-order displacement convergence on curved boundaries.
     """
     skfem = _skfem()
-    if h is None:
-        lo, hi = geometry.bbox
-        h = float(np.max(np.asarray(hi) - np.asarray(lo))) / 40.0
-    P, cells = geometry.mesh(h)
+    straight = getattr(geometry, "straight_cells", False)
+    if straight:
+        P, cells = geometry.mesh(h)
+        for _ in range(0 if h is None else refinement_levels(geometry, float(h))):
+            P, cells = refine_simplices(P, cells)
+    else:
+        if h is None:
+            lo, hi = geometry.bbox
+            h = float(np.max(np.asarray(hi) - np.asarray(lo))) / 40.0
+        P, cells = geometry.mesh(h)
     cls = skfem.MeshTri if geometry.dim == 2 else skfem.MeshTet
     mesh = cls(np.ascontiguousarray(P.T, dtype=float), np.ascontiguousarray(cells.T))
-    if not curved:
+    if not curved or straight:
         return mesh
     return _curve(geometry, mesh, float(h))
 
@@ -110,9 +119,12 @@ def facet_parts(geometry: Geometry, mesh) -> dict[str, np.ndarray]:
     V = mesh.p[:, mesh.facets[:, bf]]  # (d, nv, nf)
     V = np.moveaxis(V, 0, -1)  # (nv, nf, d)
     cen = V.mean(axis=0)
+    names = geometry.boundary_parts
+    if getattr(geometry, "straight_cells", False):  # a (refined) copy of a mesh domain
+        part = geometry.part_of(cen)
+        return {name: bf[part == k] for k, name in enumerate(names)}
     size = np.max(np.linalg.norm(V - cen[None], axis=-1), axis=0)
     spacing = 0.05 * float(np.min(size))
-    names = geometry.boundary_parts
     score = np.full((len(names), bf.size), np.inf)
     for k in range(len(names)):
         S = _part_samples(geometry, k, spacing)

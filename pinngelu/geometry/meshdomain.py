@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import BoolArray, FloatArray, IntArray, _as_float, _as_points
 from .base import Geometry
+from .distance import DistanceFunction, HalfSpace, NoDistanceFunction
 from .meshcheck import as_index, check_indices, check_nodes, check_simplices
 from .meshio_read import GroupSpec, mesh_arrays, read_mesh_file
 from .meshlocate import MeshLocator
@@ -401,6 +402,75 @@ class MeshDomain(MeshLocator, Geometry):
             w = u[:, 2]
             lam = np.column_stack([1.0 - s, s * (1.0 - r), s * r * (1.0 - w), s * r * w])
         return np.einsum("nk,nkd->nd", lam, V)
+
+    def part_facets(self, name: str) -> tuple[FloatArray, FloatArray]:
+        """The facets of a boundary part.
+
+        Parameters
+        ----------
+        name : str
+            One of :attr:`boundary_parts`.
+
+        Returns
+        -------
+        vertices : ndarray, shape (n, d, d)
+            The vertices of each facet (segments in 2D, triangles in 3D; length units).
+        normals : ndarray, shape (n, d)
+            Their outward unit normals.
+        """
+        f = self._part_facets[self._part_index(name)]
+        return self._fverts[f].copy(), self._fnormal[f].copy()
+
+    def part_of(self, X: ArrayLike) -> IntArray:
+        """Index into :attr:`boundary_parts` of the boundary facet nearest to each point
+        (points on the boundary: the part they lie on), e.g. to name the facets of a
+        refined copy of the mesh.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            Points (length units).
+
+        Returns
+        -------
+        ndarray of int, shape (N,)
+        """
+        pts = _as_points(X, self.dim)
+        k = min(16, self._fverts.shape[0])
+        _, near = self._facet_tree().query(pts, k=k)
+        near = np.asarray(near).reshape(pts.shape[0], k)
+        dist = np.stack([self._facet_distance(pts, near[:, j]) for j in range(k)], axis=1)
+        f = near[np.arange(pts.shape[0]), np.argmin(dist, axis=1)]
+        return self._fpart[f]
+
+    def _part_distance(self, k: int, inside: bool) -> DistanceFunction:
+        """The exact distance to the plane (line) of a planar part, where the domain lies
+        on one side of it and touches it only on the part; other parts have none."""
+        name = self._names[k]
+        if not inside:
+            raise NoDistanceFunction("a MeshDomain cannot be the subtracted domain")
+        f = self._part_facets[k]
+        n = -self._fnormal[f].mean(axis=0)  # into the domain
+        n /= np.linalg.norm(n)
+        p = self._fverts[f].reshape(-1, self.dim).mean(axis=0)
+        lo, hi = self._bbox
+        tol = 1e-9 * float(np.linalg.norm(hi - lo))
+        on_plane = np.abs((self._fverts[f].reshape(-1, self.dim) - p) @ n) <= tol
+        if not (np.all(on_plane) and np.allclose(-self._fnormal[f], n, atol=1e-9)):
+            raise NoDistanceFunction(
+                f"{self.source}: boundary part {name!r} is not planar, so it has no distance "
+                "function (hard conditions need a planar part on a mesh domain)"
+            )
+        used = np.unique(self.cells)
+        s = (self.points[used] - p) @ n
+        part_nodes = np.unique(self._fnodes[f])
+        touching = np.setdiff1d(used[np.abs(s) <= tol], part_nodes)
+        if np.any(s < -tol) or touching.size:
+            raise NoDistanceFunction(
+                f"{self.source}: the plane of boundary part {name!r} cuts the mesh or touches "
+                "it outside the part, so its distance is no distance function of the part"
+            )
+        return HalfSpace(p, n)
 
     def _phi(self, X: FloatArray) -> FloatArray:
         d = self.boundary_distance(X)

@@ -38,7 +38,15 @@ from .project import project_to_boundary
 if TYPE_CHECKING:
     from .base import Geometry
 
-__all__ = ["volume_quadrature", "part_quadrature", "closed_rule", "POINTS_PER_CELL"]
+__all__ = [
+    "volume_quadrature",
+    "part_quadrature",
+    "closed_rule",
+    "mesh_size",
+    "refinement_levels",
+    "refine_simplices",
+    "POINTS_PER_CELL",
+]
 
 _GL3_X, _GL3_W = np.polynomial.legendre.leggauss(3)
 
@@ -76,7 +84,8 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
     ----------
     geometry : Geometry
         An analytic shape (meshed with :meth:`Geometry.mesh`), or a mesh domain (its
-        own cells, straight).
+        own cells, straight, uniformly refined until their size is at most ``h``:
+        :func:`refinement_levels`).
     h : float
         Cell size (length units).
 
@@ -92,6 +101,9 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
         raise ValueError(f"quadrature cell size h must be a positive number, got {h!r}")
     P, cells = geometry.mesh(float(h))
     d = geometry.dim
+    if getattr(geometry, "straight_cells", False):
+        for _ in range(refinement_levels(geometry, float(h))):
+            P, cells = refine_simplices(P, cells)
     V = P[cells]  # (M, d + 1, d)
     mid = _edge_midpoints(geometry, P, cells, float(h))
     straight = 0.5 * (V[:, _PAIRS[d][:, 0]] + V[:, _PAIRS[d][:, 1]])
@@ -116,6 +128,72 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
         Xs.append(x[first])
         ws.append(w)
     return np.ascontiguousarray(np.concatenate(Xs)), np.concatenate(ws)
+
+
+def mesh_size(geometry: Geometry) -> float:
+    """The median edge length (length units) of a mesh domain's cells; ``inf`` for
+    analytic shapes (meshed at any size)."""
+    if not getattr(geometry, "straight_cells", False):
+        return math.inf
+    P, cells = geometry.mesh(None)
+    pairs = _PAIRS[geometry.dim]
+    edges = P[cells[:, pairs[:, 0]]] - P[cells[:, pairs[:, 1]]]
+    return float(np.median(np.linalg.norm(edges, axis=2)))
+
+
+def refinement_levels(geometry: Geometry, h: float) -> int:
+    """Uniform refinements of a mesh domain's cells that bring their size
+    (:func:`mesh_size`) to at most ``h``."""
+    size = mesh_size(geometry)
+    if not math.isfinite(size) or size <= h:
+        return 0
+    return math.ceil(math.log2(size / h) - 1e-9)
+
+
+def refine_simplices(P: FloatArray, cells: IntArray) -> tuple[FloatArray, IntArray]:
+    """One uniform refinement: every triangle into 4, every tetrahedron into 8 (edge
+    midpoints as new nodes; Bey's rule, the interior octahedron cut along its 2-4
+    diagonal).
+
+    Parameters
+    ----------
+    P : ndarray, shape (n, d)
+    cells : ndarray of int, shape (M, d + 1)
+
+    Returns
+    -------
+    (ndarray (n', d), ndarray of int (M 2^d, d + 1))
+        Nodes (the old ones first) and cells, each child with its parent's orientation.
+    """
+    d = P.shape[1]
+    pairs = _PAIRS[d]
+    E = np.sort(cells[:, pairs], axis=2).reshape(-1, 2)
+    ue, inv = np.unique(E, axis=0, return_inverse=True)
+    m = P.shape[0] + inv.reshape(cells.shape[0], -1)  # node of each edge's midpoint
+    P2 = np.concatenate([P, P[ue].mean(axis=1)])
+    v = [cells[:, i] for i in range(d + 1)]
+    if d == 2:  # edges (01, 02, 12)
+        e01, e02, e12 = m[:, 0], m[:, 1], m[:, 2]
+        kids = [(v[0], e01, e02), (e01, v[1], e12), (e02, e12, v[2]), (e01, e12, e02)]
+    else:  # edges (01, 02, 03, 12, 13, 23)
+        e01, e02, e03, e12, e13, e23 = (m[:, i] for i in range(6))
+        kids = [
+            (v[0], e01, e02, e03),
+            (e01, v[1], e12, e13),
+            (e02, e12, v[2], e23),
+            (e03, e13, e23, v[3]),
+            (e01, e02, e03, e13),
+            (e01, e02, e12, e13),
+            (e02, e03, e13, e23),
+            (e02, e12, e13, e23),
+        ]
+    C = np.stack([np.stack(k, axis=1) for k in kids], axis=1).reshape(-1, d + 1)
+    # keep every child's orientation that of its parent
+    par = np.repeat(np.sign(np.linalg.det(P[cells[:, 1:]] - P[cells[:, :1]])), len(kids))
+    own = np.sign(np.linalg.det(P2[C[:, 1:]] - P2[C[:, :1]]))
+    flip = own != par
+    C[flip, 0], C[flip, 1] = C[flip, 1].copy(), C[flip, 0].copy()
+    return P2, C
 
 
 _PAIRS = {d: np.array(list(itertools.combinations(range(d + 1), 2))) for d in (2, 3)}
@@ -201,6 +279,8 @@ def part_quadrature(geometry: Geometry, part: str, h: float) -> tuple[FloatArray
     if not (isinstance(h, (int, float)) and math.isfinite(h) and h > 0):
         raise ValueError(f"quadrature cell size h must be a positive number, got {h!r}")
     k = geometry._part_index(part)
+    if getattr(geometry, "straight_cells", False):
+        return _facet_quadrature(*geometry.part_facets(part))
     try:
         base = geometry._base_measure(k)
     except NotImplementedError:
@@ -230,6 +310,34 @@ def part_quadrature(geometry: Geometry, part: str, h: float) -> tuple[FloatArray
     X, N = geometry._part_map(k, u)
     w = (base * w1[line][:, None] * half[:, None] * _GL3_W[None, :]).reshape(-1)
     return X, N, w
+
+
+# Dunavant's degree-4 rule on a triangle: barycentric (a, a, 1 - 2a) and its
+# permutations for the two values of a, with these weights (fractions of the area)
+_DUNAVANT4 = ((0.445948490915965, 0.223381589678011), (0.091576213509771, 0.109951743655322))
+
+
+def _facet_quadrature(V: FloatArray, N: FloatArray) -> tuple[FloatArray, ...]:
+    """Points, normals and weights over straight facets ``V`` (n, d, d): Gauss-Legendre
+    with 3 points on segments (degree 5), Dunavant's 6 points on triangles (degree 4)."""
+    if V.shape[1] == 2:
+        t = 0.5 * (_GL3_X + 1.0)
+        lam = np.column_stack([1.0 - t, t])
+        wl = 0.5 * _GL3_W
+        meas = np.linalg.norm(V[:, 1] - V[:, 0], axis=1)
+    else:
+        lam, wl = [], []
+        for a, wa in _DUNAVANT4:
+            for i in range(3):
+                bc = np.full(3, a)
+                bc[i] = 1.0 - 2.0 * a
+                lam.append(bc)
+                wl.append(wa)
+        lam, wl = np.array(lam), np.array(wl)
+        meas = 0.5 * np.linalg.norm(np.cross(V[:, 1] - V[:, 0], V[:, 2] - V[:, 0]), axis=1)
+    X = np.einsum("qk,nkd->nqd", lam, V).reshape(-1, V.shape[2])
+    w = (meas[:, None] * wl[None, :]).reshape(-1)
+    return np.ascontiguousarray(X), np.repeat(N, lam.shape[0], axis=0), w
 
 
 def _split_lines(line, a, b, max_len: float):
