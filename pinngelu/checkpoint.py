@@ -186,6 +186,8 @@ def config_fingerprint(cfg) -> dict:
     adapt = getattr(cfg, "adapt", None)
     if adapt is not None:  # absent without adaptation: older checkpoints still compare
         out["adapt"] = asdict(adapt)
+    if getattr(cfg, "solve_output_layer", None) is not None:
+        out["solve_output_layer"] = bool(cfg.solve_output_layer)
     lb = asdict(cfg.lbfgs)
     out["lbfgs"] = {k: v for k, v in lb.items() if k not in _LBFGS_IGNORED}
     stages = cfg.resolved_stages()

@@ -66,10 +66,24 @@ class _Objective:
 
     ``x = [theta, q]``: the network parameters, then the trainable physical
     parameters of an inverse problem (none for a forward problem).
+
+    With ``solve_output`` (variable projection) the output layer of ``x`` is not
+    used: :meth:`params` replaces it by the minimiser of the loss over that layer
+    (:func:`~pinngelu.loss.fit_output_layer`, a linear least-squares or Ritz
+    problem), and the value and gradient are those of the reduced loss
+    ``min_W L(theta_hidden, W)``.  Its gradient in the hidden layers is the partial
+    gradient at the minimiser (the minimiser is stationary in ``W``); its
+    output-layer entries are zero.
     """
 
     def __init__(
-        self, mlp: MLP, groups: list[ResidualGroup], device, n_q: int = 0, comm=None
+        self,
+        mlp: MLP,
+        groups: list[ResidualGroup],
+        device,
+        n_q: int = 0,
+        comm=None,
+        solve_output: bool = False,
     ) -> None:
         self.mlp = mlp
         self.comm = as_comm(comm)
@@ -78,18 +92,40 @@ class _Objective:
         self.n_q = n_q
         self.n_eval = 0
         self.last_groups: dict[str, float] = {}
+        self.solve_output = solve_output
+        self._projected: tuple = (None, None, None)
+
+    def params(self, x: np.ndarray) -> np.ndarray:
+        """The parameters ``x`` stands for: ``x`` itself, or with ``solve_output`` its
+        hidden layers and the output layer that minimises the loss over them."""
+        if not self.solve_output or not np.all(np.isfinite(x)):
+            return x
+        groups, x0, full = self._projected
+        if groups is self.groups and np.array_equal(x0, x):
+            return full
+        P = self.mlp.n_params
+        q = x[P:] if self.n_q else None
+        theta = fit_output_layer(self.mlp, x[:P], self.groups, self.backend, q)
+        full = np.concatenate([theta, x[P:]])
+        self._projected = (self.groups, x.copy(), full)
+        return full
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_eval += 1
         if not np.all(np.isfinite(x)):
             return math.nan, np.full_like(x, math.nan)
         P = self.mlp.n_params
+        x = self.params(x)
         q = x[P:] if self.n_q else None
         res = loss_and_grad(self.mlp, x[:P], self.groups, self.backend, q=q, comm=self.comm)
         self.last_groups = res.group_losses
+        grad = res.grad
+        if self.solve_output:
+            grad = grad.copy()
+            grad[self.mlp.offsets[self.mlp.n_layers - 1] :] = 0.0
         if self.n_q:
-            return res.loss, np.concatenate([res.grad, res.grad_q])
-        return res.loss, res.grad
+            return res.loss, np.concatenate([grad, res.grad_q])
+        return res.loss, grad
 
     def value(self, x: np.ndarray) -> float:
         """The loss alone (one evaluation)."""
@@ -162,7 +198,9 @@ class _Run:
         self.n_q = int(getattr(problem, "n_q", 0))
         if self.n_q:
             self.hist["q"] = []
-        self.obj = _Objective(mlp, [], device, self.n_q, self.comm)
+        self.obj = _Objective(
+            mlp, [], device, self.n_q, self.comm, config.solves_output_layer(problem)
+        )
         self.points: PointSets | None = None  # the current points, with config.adapt
         if config.adapt is not None:
             self.points = problem.sample_points(rng)  # the draw of residual_groups(rng)
@@ -242,7 +280,7 @@ class _Run:
         where the residual is large give a larger loss.  On a failure (the problem's
         callables, non-finite residuals) keep the current points and return the
         reason to stop."""
-        theta, q = self.split(self.theta)
+        theta, q = self.split(self.obj.params(self.theta))
         try:
             points = adapt_points(
                 self.problem,
@@ -283,7 +321,7 @@ class _Run:
         h["gnorm"].append(gnorm)
         h["time"].append(self.elapsed())
         h["groups"].append(dict(self.obj.last_groups))
-        theta, q = self.split(self.theta)
+        theta, q = self.split(self.obj.params(self.theta))
         if q is not None:
             h["q"].append([float(v) for v in q])
         self.hbuf.record(self.it, self.stage, loss, gnorm, h["time"][-1], self.obj.last_groups, q)
@@ -335,6 +373,7 @@ class _Run:
             "n_eval": self.n_eval(),
             "rng": _rng_state(self.rng),
             "sample_rng": self.sample_state,
+            "solve_output": self.obj.solve_output,
             "best_loss": self.best[0],
             "displacement_scale": self._displacement_scale(),
             "history_groups": self.hbuf.group_names,
@@ -415,6 +454,7 @@ class _Run:
             self.si = int(meta["stage_index"])
             self.stage_it = int(meta["stage_it"])
             self.stage_elapsed = float(meta["stage_elapsed"])
+            self.obj.solve_output = bool(meta.get("solve_output", self.obj.solve_output))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"checkpoint {path} has an incomplete 'meta' entry: {exc}") from exc
         if self.si < len(self.stages):
@@ -513,6 +553,9 @@ class _Run:
                 self.it += 1
                 self.stage_it += 1
             stop = self.stage_stop(rec.stop, rec.f)
+            if stop is not None and rec.failed and not rec.abort and self.obj.solve_output:
+                self.release_projection(stage, stop)
+                continue
             if stop is not None:
                 return (stop, None, True) if rec.abort else (None, stop, rec.failed)
             every = cfg.adapt.every if cfg.adapt is not None else cfg.resample_every
@@ -525,6 +568,24 @@ class _Run:
             reason = self.tick()
             if reason is not None:
                 return reason, None, False
+
+    def release_projection(self, stage: Stage, why: str) -> None:
+        """Variable projection has stalled (a failed step: the reduced loss is only as
+        smooth as the output-layer solve is accurate): continue the stage on every
+        layer from the best point, its output layer solved once more."""
+        best = self.best[1] if self.best[1] is not None else self.theta
+        self.theta = self.obj.params(best).copy()
+        if self.best[1] is not None:  # the best point as the parameters it stands for
+            self.best = (self.best[0], self.theta.copy())
+        self.obj.solve_output = False
+        if self.out is not None:
+            print(
+                f"[{stage.name}] iteration {self.it}: the solved output layer stalled ({why}); "
+                "continuing on all layers",
+                file=self.out,
+                flush=True,
+            )
+        self.state = stage.init(self.obj, self.theta)
 
     def run(self) -> TrainResult:
         cfg = self.cfg
@@ -564,7 +625,7 @@ class _Run:
                 file=self.out,
                 flush=True,
             )
-        theta, q = self.split(best_theta)
+        theta, q = self.split(self.obj.params(best_theta))
         quad = None
         if getattr(self.problem, "formulation", None) is not None and math.isfinite(best_loss):
             quad = check_energy_quadrature(self.problem, self.mlp, theta, self.obj.backend)
@@ -765,6 +826,13 @@ def _check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainCo
         raise ValueError(
             "Levenberg-Marquardt needs a least-squares loss; the energy formulation's loss "
             "(the total potential energy) is not one: use QuasiNewton or LBFGS"
+        )
+    if config.solve_output_layer and any(
+        isinstance(st, LevenbergMarquardt) for st in config.resolved_stages()
+    ):
+        raise ValueError(
+            "solve_output_layer=True does not combine with Levenberg-Marquardt, which "
+            "solves for every layer at once"
         )
     if config.adapt is not None:
         if getattr(problem, "formulation", None) is not None:

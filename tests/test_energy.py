@@ -374,3 +374,73 @@ def test_residual_jacobian_refuses_signed_groups():
     groups = prob.residual_groups(np.random.default_rng(0))
     with pytest.raises(ValueError, match="negative point weights"):
         residuals_and_jacobian(mlp, mlp.init(np.random.default_rng(0)), groups)
+
+
+# ------------------------------------------------------ solved output layer
+def test_solved_output_layer_gives_the_gradient_of_the_reduced_loss():
+    """With ``solve_output_layer`` the objective is min over the output layer of the
+    energy; its gradient in the hidden layers (the partial gradient at the minimiser)
+    matches central differences of that reduced loss, its output-layer entries are
+    zero, and its value is at most the loss at the given output layer."""
+    from pinngelu.training import _Objective
+
+    prob = _bracket(strong_weight=0.0)
+    mlp = pg.MLP(2, (6, 6), 2)
+    theta = mlp.init(np.random.default_rng(3))
+    groups = prob.residual_groups(np.random.default_rng(0))
+    obj = _Objective(mlp, groups, "cpu", solve_output=True)
+    plain = _Objective(mlp, groups, "cpu")
+    f, g = obj(theta)
+    assert f <= plain(theta)[0]
+    out = mlp.offsets[mlp.n_layers - 1]
+    assert np.all(g[out:] == 0.0)
+    rng = np.random.default_rng(4)
+    for i in rng.choice(out, 6, replace=False):
+        e = np.zeros_like(theta)
+        e[i] = 1e-5
+        fd = (obj(theta + e)[0] - obj(theta - e)[0]) / 2e-5
+        assert fd == pytest.approx(g[i], rel=2e-4, abs=1e-9 * np.max(np.abs(g)))
+
+
+def test_solved_output_layer_trains_and_resumes_bit_identically(tmp_path):
+    prob = _bracket(strong_weight=0.0)
+    mlp = pg.MLP(2, (8, 8), 2)
+    cfg = pg.TrainConfig(
+        stages=(pg.QuasiNewton(12),),
+        print_every=0,
+        checkpoint_every=2,
+        checkpoint=tmp_path / "ck.npz",
+        solve_output_layer=True,
+    )
+    A = pg.train(prob, mlp, rng=np.random.default_rng(1), config=cfg, out=None)
+    plain = pg.train(
+        prob,
+        mlp,
+        rng=np.random.default_rng(1),
+        config=pg.TrainConfig(stages=(pg.QuasiNewton(12),), print_every=0),
+        out=None,
+    )
+    assert A.loss < plain.loss  # 12 iterations on the reduced loss go further
+    # the result carries the solved output layer: its loss is the recorded one
+    assert loss_and_grad(mlp, A.theta, prob.residual_groups(np.random.default_rng(0))).loss == (
+        pytest.approx(A.loss, rel=1e-12)
+    )
+    B = pg.train(
+        prob, mlp, rng=np.random.default_rng(1), config=cfg, callback=lambda r: r.it >= 6, out=None
+    )
+    assert B.n_iter == 6
+    C = pg.resume(
+        tmp_path / "ck.npz", prob, mlp, rng=np.random.default_rng(9), config=cfg, out=None
+    )
+    assert C.n_iter == A.n_iter and np.array_equal(C.theta, A.theta)
+
+
+def test_solved_output_layer_settings_checked():
+    with pytest.raises(TypeError, match="solve_output_layer"):
+        pg.TrainConfig(solve_output_layer="yes")
+    prob = pg.ElasticityProblem(
+        pg.Rectangle(0, 1, 0, 1), STEEL, [pg.Dirichlet("left", 0.0)], n_interior=16
+    )
+    cfg = pg.TrainConfig(stages=(pg.LevenbergMarquardt(2),), solve_output_layer=True)
+    with pytest.raises(ValueError, match="solve_output_layer=True does not combine"):
+        pg.train(prob, pg.MLP(2, (4,), 2), rng=np.random.default_rng(0), config=cfg, out=None)
