@@ -37,6 +37,7 @@ import numpy as np
 
 from .elasticity import Dirichlet, Pressure, Symmetry, Traction, real_scalar, value_operator
 from .geometry.quadrature import (
+    CELLS_PER_H,
     POINTS_PER_CELL,
     mesh_size,
     part_quadrature,
@@ -69,11 +70,6 @@ where a network had exploited the quadrature."""
 class EnergyQuadratureWarning(UserWarning):
     """The trained field's energy depends on the quadrature: the network has found
     fields the quadrature does not see, and the result is not to be trusted."""
-
-
-_CELLS_PER_H = {2: 4.0 / math.sqrt(3.0), 3: 6.0}
-"""About how many simplices of size ``h`` fill a volume ``h^d`` (equilateral triangles;
-a cube cut into six tetrahedra)."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +124,7 @@ class EnergyForm:
             return float(self.h)
         d = problem.dim
         cells = 2.0 * problem.n_interior / POINTS_PER_CELL[d]
-        h = (_CELLS_PER_H[d] * problem.geometry.measure / cells) ** (1.0 / d)
+        h = (CELLS_PER_H[d] * problem.geometry.measure / cells) ** (1.0 / d)
         lo, hi = (np.asarray(v, float) for v in problem.geometry.bbox)
         return float(min(h, 0.25 * np.min(hi - lo)))
 

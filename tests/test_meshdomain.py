@@ -699,7 +699,7 @@ def test_mesh_domain_quadrature_refines_to_the_cell_size():
     size = mesh_size(dom)
     assert refinement_levels(dom, 2 * size) == 0
     assert refinement_levels(dom, 0.5 * size) == 1
-    assert refinement_levels(dom, 0.2 * size) == 3
+    assert refinement_levels(dom, 0.2 * size) == 2  # 1/4 is closest to 1/5
     X0, w0 = volume_quadrature(dom, 2 * size)
     X1, w1 = volume_quadrature(dom, 0.5 * size)
     assert X1.shape[0] > 4 * X0.shape[0]
@@ -735,3 +735,11 @@ def test_energy_training_on_a_mesh_domain_reproduces_uniform_tension():
     # iterations: the mesh domain's quadrature is exploited more easily)
     assert err < 5e-3
     assert res.energy_quadrature["relative_difference"] < 1e-3
+
+
+def test_part_of_names_points_on_refined_facets():
+    G, C = grid3d((2, 2, 2), (0, 0, 0), (1, 1, 1))
+    dom = pg.MeshDomain(G, C, box_faces(G, C, (0, 0, 0), (1, 1, 1)))
+    X = np.array([[0.0, 0.3, 0.7], [1.0, 0.1, 0.2], [0.4, 0.5, 1.0], [0.2, 0.0, 0.9]])
+    names = [dom.boundary_parts[k] for k in dom.part_of(X)]
+    assert names == ["x0", "x1", "z1", "y0"]

@@ -43,6 +43,7 @@ __all__ = [
     "part_quadrature",
     "closed_rule",
     "mesh_size",
+    "CELLS_PER_H",
     "refinement_levels",
     "refine_simplices",
     "POINTS_PER_CELL",
@@ -84,7 +85,7 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
     ----------
     geometry : Geometry
         An analytic shape (meshed with :meth:`Geometry.mesh`), or a mesh domain (its
-        own cells, straight, uniformly refined until their size is at most ``h``:
+        own cells, straight, uniformly refined to the size closest to ``h``:
         :func:`refinement_levels`).
     h : float
         Cell size (length units).
@@ -130,24 +131,30 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
     return np.ascontiguousarray(np.concatenate(Xs)), np.concatenate(ws)
 
 
+CELLS_PER_H = {2: 4.0 / math.sqrt(3.0), 3: 6.0}
+"""About how many simplices of size ``h`` fill a volume ``h^d`` (equilateral triangles;
+a cube cut into six tetrahedra)."""
+
+
 def mesh_size(geometry: Geometry) -> float:
-    """The median edge length (length units) of a mesh domain's cells; ``inf`` for
-    analytic shapes (meshed at any size)."""
+    """The cell size (length units) of a mesh domain: the ``h`` at which as many
+    simplices of size ``h`` fill its volume (:data:`CELLS_PER_H`); ``inf`` for analytic
+    shapes (meshed at any size)."""
     if not getattr(geometry, "straight_cells", False):
         return math.inf
-    P, cells = geometry.mesh(None)
-    pairs = _PAIRS[geometry.dim]
-    edges = P[cells[:, pairs[:, 0]]] - P[cells[:, pairs[:, 1]]]
-    return float(np.median(np.linalg.norm(edges, axis=2)))
+    _, cells = geometry.mesh(None)
+    d = geometry.dim
+    return float((CELLS_PER_H[d] * geometry.measure / cells.shape[0]) ** (1.0 / d))
 
 
 def refinement_levels(geometry: Geometry, h: float) -> int:
-    """Uniform refinements of a mesh domain's cells that bring their size
-    (:func:`mesh_size`) to at most ``h``."""
+    """The number of uniform refinements (each halves the cell size) that bring a mesh
+    domain's cell size (:func:`mesh_size`) closest to ``h`` (in ratio); 0 for analytic
+    shapes."""
     size = mesh_size(geometry)
     if not math.isfinite(size) or size <= h:
         return 0
-    return math.ceil(math.log2(size / h) - 1e-9)
+    return max(0, round(math.log2(size / h)))
 
 
 def refine_simplices(P: FloatArray, cells: IntArray) -> tuple[FloatArray, IntArray]:
