@@ -79,8 +79,12 @@ def plot_field(
     For 3D meshes the field is drawn at the nodes as a scatter plot seen along z;
     :func:`pinngelu.plot3d.plot_surface` draws it on the surface instead.
     """
-    fig, ax = plt.subplots(figsize=(6, 5))
     P = np.asarray(points, dtype=float)
+    ext = np.ptp(P[:, :2], axis=0)
+    aspect = float(ext[1] / ext[0]) if ext[0] > 0 else 1.0
+    # slender parts: a wide figure with the colour bar underneath
+    wide = aspect < 0.4
+    fig, ax = plt.subplots(figsize=(9, 2.2 + 9 * max(aspect, 0.05)) if wide else (6, 5))
     if displacement is not None:
         span = float(np.max(P.max(0) - P.min(0)))
         umax = float(np.max(np.linalg.norm(displacement, axis=1))) or 1.0
@@ -92,7 +96,7 @@ def plot_field(
         m = ax.tripcolor(tri, values, shading="gouraud", cmap=cmap)
     else:
         m = ax.scatter(P[:, 0], P[:, 1], c=values, s=4, cmap=cmap)
-    fig.colorbar(m, ax=ax)
+    fig.colorbar(m, ax=ax, **({"orientation": "horizontal", "pad": 0.25} if wide else {}))
     ax.set_aspect("equal")
     ax.set_title(title)
     return save_figure(fig, path)
