@@ -38,7 +38,12 @@ from .checkpoint import (
     history_from_arrays,
     read_checkpoint,
 )
-from .energy import check_energy_quadrature
+from .energy import (
+    QUADRATURE_CHECK_EVERY,
+    QUADRATURE_TOLERANCE,
+    check_energy_quadrature,
+    quadrature_check,
+)
 from .io import write_npz
 from .jacobian import normal_equations
 from .kernels import get_backend
@@ -209,6 +214,10 @@ class _Run:
             self.set_groups(problem.residual_groups(rng))
         self.theta: np.ndarray | None = None
         self.best = (math.inf, None)
+        # the energy formulation's watch over its quadrature: the last iterate whose
+        # energy agreed with a finer quadrature, and whether it was refined already
+        self.last_checked = (0, None)
+        self.quad_refined = False
         self.eval_offset = 0
 
     # ------------------------------------------------------------ helpers
@@ -374,6 +383,8 @@ class _Run:
             "rng": _rng_state(self.rng),
             "sample_rng": self.sample_state,
             "solve_output": self.obj.solve_output,
+            "quadrature_h": self.problem.formulation.h if self.quad_refined else None,
+            "last_checked_it": self.last_checked[0],
             "best_loss": self.best[0],
             "displacement_scale": self._displacement_scale(),
             "history_groups": self.hbuf.group_names,
@@ -382,6 +393,8 @@ class _Run:
         arrays = {"theta": self.theta}
         if self.best[1] is not None:
             arrays["best_theta"] = self.best[1]
+        if self.last_checked[1] is not None:
+            arrays["last_checked_theta"] = self.last_checked[1]
         if self.points is not None:
             arrays["points__interior"] = self.points[0]
             for k, (Xb, Nb) in enumerate(self.points[1]):
@@ -426,6 +439,13 @@ class _Run:
         if meta.get("displacement_scale") is not None:
             self.problem.scales.displacement = float(meta["displacement_scale"])
         points = None
+        if meta.get("quadrature_h") is not None:  # the quadrature was refined in training
+            self.problem.formulation = replace(
+                self.problem.formulation, h=float(meta["quadrature_h"])
+            )
+            self.quad_refined = True
+        if "last_checked_theta" in z:
+            self.last_checked = (int(meta["last_checked_it"]), np.array(z["last_checked_theta"]))
         try:
             if self.points is not None:
                 points = self._saved_points(path, z)
@@ -565,9 +585,53 @@ class _Run:
                     return reason, None, False
                 if stage.restarts_on_resample:
                     self.state = stage.init(self.obj, self.theta)
+            if (
+                getattr(self.problem, "formulation", None) is not None
+                and self.it % QUADRATURE_CHECK_EVERY == 0
+            ):
+                reason = self.watch_quadrature(stage)
+                if reason is not None:
+                    return reason, None, False
             reason = self.tick()
             if reason is not None:
                 return reason, None, False
+
+    def watch_quadrature(self, stage: Stage) -> str | None:
+        """The energy formulation's check during training: the energy of the current
+        iterate on a quadrature of half the cell size.  Where they disagree (the network
+        has begun to lower the energy by fields between the quadrature points) training
+        goes back to the last checked iterate and continues on the finer quadrature;
+        a second disagreement stops the run at the last checked iterate."""
+        theta = self.split(self.obj.params(self.theta))[0]
+        quad = quadrature_check(self.problem, self.mlp, theta, self.obj.backend)
+        if quad["relative_difference"] <= QUADRATURE_TOLERANCE:
+            self.last_checked = (self.it, self.theta.copy())
+            return None
+        it0, good = self.last_checked
+        self.theta = self.obj.params(good).copy()
+        lead = (
+            f"iteration {self.it}: the energy differs by {quad['relative_difference']:.1e} on a "
+            f"quadrature of half the cell size (the network is exploiting the quadrature)"
+        )
+        if self.quad_refined:
+            self.best = (self.obj.value(self.theta), self.theta.copy())
+            return f"{lead}; stopped at the last checked iterate (iteration {it0})"
+        form = self.problem.formulation
+        self.problem.formulation = replace(form, h=0.5 * form.cell_size(self.problem))
+        self.quad_refined = True
+        _set_rng_state(self.rng, self.sample_state)
+        self.set_groups(self.problem.residual_groups(self.rng))
+        f = self.obj.value(self.theta)
+        self.best = (f, self.theta.copy())
+        if self.out is not None:
+            print(
+                f"[{stage.name}] {lead}; back to iteration {it0}, continuing on a quadrature "
+                f"of cell size {self.problem.formulation.h:.3g} m",
+                file=self.out,
+                flush=True,
+            )
+        self.state = stage.init(self.obj, self.theta)
+        return None
 
     def release_projection(self, stage: Stage, why: str) -> None:
         """Variable projection has stalled (a failed step: the reduced loss is only as
@@ -589,6 +653,8 @@ class _Run:
 
     def run(self) -> TrainResult:
         cfg = self.cfg
+        if self.last_checked[1] is None:  # the start counts as checked
+            self.last_checked = (self.it, self.theta.copy())
         self.t0 = time.perf_counter()
         self.stage_t0: float | None = None
         reason = self.budget_reason()

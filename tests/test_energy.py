@@ -2,6 +2,7 @@
 against the total potential energy computed from the Solution's fields, the signed
 output-layer fit, a trained field against an exact solution, and refusals."""
 
+import io
 import itertools
 import math
 
@@ -282,23 +283,52 @@ def test_energy_training_reproduces_uniform_tension():
     assert res.energy_quadrature["relative_difference"] < 1e-8
 
 
-def test_an_exploited_quadrature_is_detected():
-    """Without the strong-form groups a network trained on a coarse quadrature lowers
-    the discrete energy below the true minimum (fields between the quadrature points);
-    the check on a finer quadrature sees it and warns."""
-    p = 5e7
+def _tension_bar(p=5e7):
     geom = pg.Rectangle(0.0, 1.0, 0.0, 0.5)
     conds = [pg.Symmetry("left"), pg.Symmetry("bottom"), pg.Traction("right", [p, 0.0])]
-    prob = pg.ElasticityProblem(
+    return pg.ElasticityProblem(
         geom, STEEL, conds, plane_stress=True, n_interior=400, formulation=pg.EnergyForm()
     )
+
+
+def test_an_exploited_quadrature_is_caught_during_training(tmp_path):
+    """Without the strong-form groups a 10 x 10 network on a coarse quadrature of a bar
+    in tension lowers the discrete energy by fields between the quadrature points (at
+    iteration 250 the energy on a quadrature of half the cell size differs by a factor
+    of 5).  The check during training sees it, goes back to the last checked iterate
+    and continues on the finer quadrature, which ends at the true minimum; a run
+    resumed from a checkpoint written after the refinement ends on the same bits."""
+    p = 5e7
+    prob = _tension_bar(p)
+    h0 = prob.formulation.cell_size(prob)
     mlp = pg.MLP(2, (10, 10), 2)
-    cfg = pg.TrainConfig(stages=(pg.QuasiNewton(300),), print_every=0)
-    with pytest.warns(pg.EnergyQuadratureWarning, match="strong_weight"):
-        res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
+    cfg = pg.TrainConfig(
+        stages=(pg.QuasiNewton(300),),
+        print_every=0,
+        checkpoint=tmp_path / "ck.npz",
+        checkpoint_every=10,
+    )
+    out = io.StringIO()
+    res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=out)
+    assert "iteration 250: the energy differs by" in out.getvalue()
+    assert "back to iteration 0, continuing on a quadrature" in out.getvalue()
+    assert prob.formulation.h == pytest.approx(0.5 * h0, rel=1e-14)
     Pi_min = -0.25 * p * p / STEEL.E
-    assert res.energy_quadrature["energy"] < Pi_min  # below the true minimum
-    assert res.energy_quadrature["relative_difference"] > 1e-2
+    assert res.energy_quadrature["energy"] == pytest.approx(Pi_min, rel=1e-8)
+    assert res.energy_quadrature["relative_difference"] < 1e-8
+    stopped = pg.train(
+        _tension_bar(p),
+        mlp,
+        rng=np.random.default_rng(0),
+        config=cfg,
+        callback=lambda r: r.it >= 280,
+        out=None,
+    )
+    assert stopped.n_iter == 280
+    again = _tension_bar(p)
+    C = pg.resume(tmp_path / "ck.npz", again, mlp, rng=np.random.default_rng(5), config=cfg)
+    assert again.formulation.h == prob.formulation.h
+    assert C.n_iter == res.n_iter and np.array_equal(C.theta, res.theta)
 
 
 def test_energy_checkpoint_resume_is_bit_identical(tmp_path):
