@@ -55,6 +55,8 @@ __all__ = [
     "EnergyQuadratureWarning",
     "QUADRATURE_TOLERANCE",
     "QUADRATURE_CHECK_EVERY",
+    "QUADRATURE_CHECK_EVERY_SOLVED",
+    "QUADRATURE_REFINEMENTS",
     "strain_energy_operator",
     "energy_groups",
     "quadrature_check",
@@ -68,10 +70,18 @@ clamped beam trained to 1e-3 displacement error, 1.6e-11 on uniform tension, 7.5
 where a network had exploited the quadrature."""
 
 QUADRATURE_CHECK_EVERY = 250
-"""Iterations between the quadrature checks during training: where the energy on a
-quadrature of half the cell size departs from the training one by more than
-:data:`QUADRATURE_TOLERANCE`, training goes back to the last checked iterate and
-continues on the finer quadrature (once; a second departure stops the run there)."""
+"""Iterations between the quadrature checks during training (every
+:data:`QUADRATURE_CHECK_EVERY_SOLVED` with the output layer solved, which moves
+further per iteration): where the energy on a quadrature of half the cell size
+departs from the training one by more than :data:`QUADRATURE_TOLERANCE`, training
+goes back to the last checked iterate and continues on the finer quadrature (at most
+:data:`QUADRATURE_REFINEMENTS` times; one more departure stops the run there)."""
+
+QUADRATURE_CHECK_EVERY_SOLVED = 50
+"""The check interval with ``TrainConfig(solve_output_layer=True)``."""
+
+QUADRATURE_REFINEMENTS = 2
+"""How many times training halves the quadrature's cell size on a failed check."""
 
 
 class EnergyQuadratureWarning(UserWarning):

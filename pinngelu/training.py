@@ -40,6 +40,8 @@ from .checkpoint import (
 )
 from .energy import (
     QUADRATURE_CHECK_EVERY,
+    QUADRATURE_CHECK_EVERY_SOLVED,
+    QUADRATURE_REFINEMENTS,
     QUADRATURE_TOLERANCE,
     check_energy_quadrature,
     quadrature_check,
@@ -217,7 +219,7 @@ class _Run:
         # the energy formulation's watch over its quadrature: the last iterate whose
         # energy agreed with a finer quadrature, and whether it was refined already
         self.last_checked = (0, None)
-        self.quad_refined = False
+        self.quad_refined = 0  # times the quadrature was refined in this run
         self.eval_offset = 0
 
     # ------------------------------------------------------------ helpers
@@ -384,6 +386,7 @@ class _Run:
             "sample_rng": self.sample_state,
             "solve_output": self.obj.solve_output,
             "quadrature_h": self.problem.formulation.h if self.quad_refined else None,
+            "quadrature_refined": self.quad_refined,
             "last_checked_it": self.last_checked[0],
             "best_loss": self.best[0],
             "displacement_scale": self._displacement_scale(),
@@ -443,7 +446,7 @@ class _Run:
             self.problem.formulation = replace(
                 self.problem.formulation, h=float(meta["quadrature_h"])
             )
-            self.quad_refined = True
+            self.quad_refined = int(meta.get("quadrature_refined", 1))
         if "last_checked_theta" in z:
             self.last_checked = (int(meta["last_checked_it"]), np.array(z["last_checked_theta"]))
         try:
@@ -585,9 +588,12 @@ class _Run:
                     return reason, None, False
                 if stage.restarts_on_resample:
                     self.state = stage.init(self.obj, self.theta)
+            every_check = (
+                QUADRATURE_CHECK_EVERY_SOLVED if self.obj.solve_output else QUADRATURE_CHECK_EVERY
+            )
             if (
                 getattr(self.problem, "formulation", None) is not None
-                and self.it % QUADRATURE_CHECK_EVERY == 0
+                and self.it % every_check == 0
             ):
                 reason = self.watch_quadrature(stage)
                 if reason is not None:
@@ -600,8 +606,9 @@ class _Run:
         """The energy formulation's check during training: the energy of the current
         iterate on a quadrature of half the cell size.  Where they disagree (the network
         has begun to lower the energy by fields between the quadrature points) training
-        goes back to the last checked iterate and continues on the finer quadrature;
-        a second disagreement stops the run at the last checked iterate."""
+        goes back to the last checked iterate and continues on the finer quadrature
+        (``QUADRATURE_REFINEMENTS`` times; one more disagreement stops the run at the
+        last checked iterate)."""
         theta = self.split(self.obj.params(self.theta))[0]
         quad = quadrature_check(self.problem, self.mlp, theta, self.obj.backend)
         if quad["relative_difference"] <= QUADRATURE_TOLERANCE:
@@ -613,12 +620,12 @@ class _Run:
             f"iteration {self.it}: the energy differs by {quad['relative_difference']:.1e} on a "
             f"quadrature of half the cell size (the network is exploiting the quadrature)"
         )
-        if self.quad_refined:
+        if self.quad_refined >= QUADRATURE_REFINEMENTS:
             self.best = (self.obj.value(self.theta), self.theta.copy())
             return f"{lead}; stopped at the last checked iterate (iteration {it0})"
         form = self.problem.formulation
         self.problem.formulation = replace(form, h=0.5 * form.cell_size(self.problem))
-        self.quad_refined = True
+        self.quad_refined += 1
         _set_rng_state(self.rng, self.sample_state)
         self.set_groups(self.problem.residual_groups(self.rng))
         f = self.obj.value(self.theta)
