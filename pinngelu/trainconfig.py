@@ -79,7 +79,7 @@ class TrainConfig:
         moves the hidden layers on the reduced loss, whose gradient is the partial
         gradient at that minimiser.  An evaluation costs about twice as much and the
         error falls in far fewer iterations (measured after 280 s, energy formulation:
-        a plate with three holes 1.9e-3 against 6.0e-2 without, a T-bracket 9.4e-3
+        a plate with three holes 1.6e-3 against 6.0e-2 without, a T-bracket 9.4e-3
         against 8.1e-2).  A failed step on the reduced loss hands over to all layers.
         Default (None): on for the energy formulation, off for the strong form.  Not
         with Levenberg-Marquardt (which solves for all layers at once).
