@@ -359,7 +359,7 @@ def test_inverse_problem_folds_parameter_coefficients():
         bad.residual_groups(np.random.default_rng(0))
 
 
-def test_mesh_domain_conditions_stay_soft_with_a_clear_warning():
+def test_mesh_domain_conditions_hard_on_planar_parts_soft_with_a_warning_otherwise():
     n = 3
     xs = np.linspace(0.0, 1.0, n + 1)
     P = np.array([[x, y] for x in xs for y in xs])
@@ -370,9 +370,19 @@ def test_mesh_domain_conditions_stay_soft_with_a_clear_warning():
             c, d = b + 1, a + 1
             T += [[a, b, c], [a, c, d]]
     left = np.array([[j + 1, j] for j in range(n)])
+    bottom = np.array([[i * (n + 1), (i + 1) * (n + 1)] for i in range(n)])
+    # a planar part: the exact distance to its line, the clamp holds to rounding
     dom = pg.MeshDomain(P, np.array(T), {"left": left})
-    with pytest.warns(UserWarning, match="MeshDomain has no distance function"):
-        prob = pg.ElasticityProblem(dom, STEEL, [pg.Dirichlet("left", 0.0)], hard_dirichlet=True)
+    prob = pg.ElasticityProblem(dom, STEEL, [pg.Dirichlet("left", 0.0)], hard_dirichlet=True)
+    assert prob.hard is not None
+    mlp = pg.MLP(2, (6,), 2)
+    sol = prob.solution(mlp, mlp.init(np.random.default_rng(1)))
+    Y = np.column_stack([np.zeros(7), np.linspace(0.0, 1.0, 7)])
+    assert np.max(np.abs(sol.displacement(Y))) < 1e-15
+    # a bent part (two edges): no distance function, a warning, soft conditions
+    bent = pg.MeshDomain(P, np.array(T), {"clamp": np.concatenate([left, bottom])})
+    with pytest.warns(UserWarning, match="not planar"):
+        prob = pg.ElasticityProblem(bent, STEEL, [pg.Dirichlet("clamp", 0.0)], hard_dirichlet=True)
     assert prob.hard is None
     names = [g.name for g in prob.residual_groups(np.random.default_rng(0))]
-    assert "dirichlet:left" in names
+    assert "dirichlet:clamp" in names
