@@ -37,10 +37,10 @@ import numpy as np
 
 from .elasticity import Dirichlet, Pressure, Symmetry, Traction, real_scalar, value_operator
 from .geometry.quadrature import (
-    CELLS_PER_H,
     POINTS_PER_CELL,
     mesh_size,
     part_quadrature,
+    size_for_cells,
     volume_quadrature,
 )
 from .hard_bc import build_hard_dirichlet
@@ -141,7 +141,7 @@ class EnergyForm:
             return float(self.h)
         d = problem.dim
         cells = 2.0 * problem.n_interior / POINTS_PER_CELL[d]
-        h = (CELLS_PER_H[d] * problem.geometry.measure / cells) ** (1.0 / d)
+        h = size_for_cells(d, problem.geometry.measure, cells)
         lo, hi = (np.asarray(v, float) for v in problem.geometry.bbox)
         return float(min(h, 0.25 * np.min(hi - lo)))
 

@@ -43,6 +43,7 @@ __all__ = [
     "part_quadrature",
     "closed_rule",
     "mesh_size",
+    "size_for_cells",
     "CELLS_PER_H",
     "refinement_levels",
     "refine_simplices",
@@ -136,6 +137,12 @@ CELLS_PER_H = {2: 4.0 / math.sqrt(3.0), 3: 6.0}
 a cube cut into six tetrahedra)."""
 
 
+def size_for_cells(d: int, measure: float, n_cells: float) -> float:
+    """The cell size ``h`` (length units) at which ``n_cells`` simplices of size ``h``
+    fill a region of ``measure`` (length^d): ``(CELLS_PER_H[d] measure / n_cells)^(1/d)``."""
+    return float((CELLS_PER_H[d] * measure / n_cells) ** (1.0 / d))
+
+
 def mesh_size(geometry: Geometry) -> float:
     """The cell size (length units) of a mesh domain: the ``h`` at which as many
     simplices of size ``h`` fill its volume (:data:`CELLS_PER_H`); ``inf`` for analytic
@@ -143,8 +150,7 @@ def mesh_size(geometry: Geometry) -> float:
     if not getattr(geometry, "straight_cells", False):
         return math.inf
     _, cells = geometry.mesh(None)
-    d = geometry.dim
-    return float((CELLS_PER_H[d] * geometry.measure / cells.shape[0]) ** (1.0 / d))
+    return size_for_cells(geometry.dim, geometry.measure, cells.shape[0])
 
 
 def refinement_levels(geometry: Geometry, h: float) -> int:
@@ -173,9 +179,7 @@ def refine_simplices(P: FloatArray, cells: IntArray) -> tuple[FloatArray, IntArr
         Nodes (the old ones first) and cells, each child with its parent's orientation.
     """
     d = P.shape[1]
-    pairs = _PAIRS[d]
-    E = np.sort(cells[:, pairs], axis=2).reshape(-1, 2)
-    ue, inv = np.unique(E, axis=0, return_inverse=True)
+    ue, inv = _unique_edges(cells)
     m = P.shape[0] + inv.reshape(cells.shape[0], -1)  # node of each edge's midpoint
     P2 = np.concatenate([P, P[ue].mean(axis=1)])
     v = [cells[:, i] for i in range(d + 1)]
@@ -213,14 +217,22 @@ def _bary(d: int, S) -> FloatArray:
     return lam
 
 
+def _unique_edges(cells: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct edges (n, 2) of simplices ``cells`` (M, d + 1), each by its sorted
+    nodes, and the index (M n_edges,) of every cell edge among them (edges in
+    :data:`_PAIRS` order)."""
+    pairs = _PAIRS[cells.shape[1] - 1]
+    E = np.sort(cells[:, pairs], axis=2).reshape(-1, 2)
+    ue, inv = np.unique(E, axis=0, return_inverse=True)
+    return ue, inv.reshape(-1)
+
+
 def _edge_midpoints(geometry: Geometry, P: FloatArray, cells: IntArray, h: float) -> FloatArray:
     """Midpoints (M, n_edges, d) of the cells' edges, those of boundary edges moved
     onto the boundary of an analytic shape."""
     d = P.shape[1]
     pairs = _PAIRS[d]
-    E = np.sort(cells[:, pairs], axis=2).reshape(-1, 2)
-    ue, inv = np.unique(E, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    ue, inv = _unique_edges(cells)
     mid = P[ue].mean(axis=1)
     if not getattr(geometry, "straight_cells", False):
         if d == 2:
