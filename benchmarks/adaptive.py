@@ -30,8 +30,8 @@ import time
 import numpy as np
 
 import pinngelu as pg
+from pinngelu.app.runner import CASE_HIDDEN, case_config
 from pinngelu.cases import plate_with_hole as pwh
-from pinngelu.runner import CASE_HIDDEN, case_config
 
 
 def run(adapt: pg.RAD | None, seconds: float) -> dict:

@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mgh_problems import PROBLEMS  # noqa: E402
 
 try:
-    from pinngelu.optim import minimize_lbfgs
+    from pinngelu.optim import LBFGSConfig, minimize
 except ImportError:  # not installed: use the checkout this script lives in
     sys.path.insert(0, str(ROOT))
-    from pinngelu.optim import minimize_lbfgs
+    from pinngelu.optim import LBFGSConfig, minimize
 
 
 def run_scipy(problem, memory: int, max_iter: int, tight: bool) -> tuple[float, int, int]:
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(header))
     totals = np.zeros(6, dtype=np.int64)
     for p in PROBLEMS.values():
-        res = minimize_lbfgs(p.fun_grad, p.x0, memory=args.memory, max_iter=args.max_iter)
+        res = minimize(p.fun_grad, p.x0, LBFGSConfig(memory=args.memory), max_iter=args.max_iter)
         f_sd, it_sd, ev_sd = run_scipy(p, args.memory, args.max_iter, tight=False)
         f_st, it_st, ev_st = run_scipy(p, args.memory, args.max_iter, tight=True)
         totals += [res.n_iter, res.n_eval, it_sd, ev_sd, it_st, ev_st]
@@ -89,8 +89,7 @@ def curvature_tables(max_iter: int) -> None:
     """The dense quasi-Newton updates against scipy's BFGS (``gtol=0``), and
     Levenberg-Marquardt against MINPACK (``least_squares(method="lm")`` with
     ``xtol=ftol=gtol=1e-15``): excess ``f - f_min`` and evaluations."""
-    from pinngelu.optim.lm import minimize_lm
-    from pinngelu.optim.quasi_newton import QNConfig, QNUpdate, minimize_qn
+    from pinngelu.optim import LeastSquares, LMConfig, QNConfig, QNUpdate
 
     updates = list(QNUpdate)
     print("\ndense quasi-Newton (excess f - f_min, evaluations) against scipy BFGS (gtol=0)\n")
@@ -101,8 +100,8 @@ def curvature_tables(max_iter: int) -> None:
     for p in PROBLEMS.values():
         cells = []
         for u in updates:
-            st, _ = minimize_qn(p.fun_grad, p.x0, QNConfig(update=u), max_iter=max_iter)
-            cells.append(f"{st.f - p.f_min:9.1e} {st.n_eval:7d}")
+            res = minimize(p.fun_grad, p.x0, QNConfig(update=u), max_iter=max_iter)
+            cells.append(f"{res.fun - p.f_min:9.1e} {res.n_eval:7d}")
         with np.errstate(all="ignore"):
             ref = scipy.optimize.minimize(
                 p.fun_grad,
@@ -127,7 +126,8 @@ def curvature_tables(max_iter: int) -> None:
             r = p.residuals(x)
             return float(r @ r)
 
-        st, _ = minimize_lm(normal, value, p.x0, max_iter=max_iter)
+        # n_eval counts the trial values and the normal equations
+        res = minimize(LeastSquares(normal, value), p.x0, LMConfig(), max_iter=max_iter)
         with np.errstate(all="ignore"):
             ref = scipy.optimize.least_squares(
                 p.residuals,
@@ -141,7 +141,7 @@ def curvature_tables(max_iter: int) -> None:
             )
         f_ref = float(ref.fun @ ref.fun)
         print(
-            f"{p.name:24s} {st.f - p.f_min:9.1e} {st.n_eval + st.n_normal:7d} "
+            f"{p.name:24s} {res.fun - p.f_min:9.1e} {res.n_eval:7d} "
             f"{f_ref - p.f_min:9.1e} {ref.nfev:7d}"
         )
 

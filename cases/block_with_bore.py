@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 import pinngelu as pg
+from pinngelu.app.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 from pinngelu.fem import CaseReference
-from pinngelu.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
 E = STEEL_E
 """Young's modulus (Pa)."""

@@ -36,7 +36,7 @@ import sys
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
+from pinngelu.app.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
 E = STEEL_E
 """Young's modulus (Pa)."""

@@ -21,8 +21,8 @@ import sys
 import numpy as np
 
 import pinngelu as pg
+from pinngelu.app.runner import CASE_HIDDEN, CaseSettings, case_config, case_main
 from pinngelu.cases.plate_manufactured import LAM, MU, build_problem, exact, grid
-from pinngelu.runner import CASE_HIDDEN, CaseSettings, case_config, case_main
 
 N_DATA = 100
 """Number of measurement points."""

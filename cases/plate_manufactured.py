@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CASE_HIDDEN, CaseSettings, case_config, case_main
+from pinngelu.app.runner import CASE_HIDDEN, CaseSettings, case_config, case_main
 
 LAM, MU, Q = 1.0, 0.5, 4.0
 PI = np.pi

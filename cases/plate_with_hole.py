@@ -44,7 +44,7 @@ from functools import partial
 import numpy as np
 
 import pinngelu as pg
-from pinngelu.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
+from pinngelu.app.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
 E = STEEL_E
 """Young's modulus (Pa)."""

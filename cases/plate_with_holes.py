@@ -40,8 +40,8 @@ import sys
 import numpy as np
 
 import pinngelu as pg
+from pinngelu.app.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 from pinngelu.fem import CaseReference
-from pinngelu.runner import CASE_HIDDEN, STEEL_E, STEEL_NU, CaseSettings, case_config, case_main
 
 E = STEEL_E
 """Young's modulus (Pa)."""

@@ -1,17 +1,20 @@
 """pinngelu: physics-informed neural networks for linear elasticity.
 
 GELU MLPs evaluated with their analytic first and second input derivatives by
-Numba kernels (CPU threads or CUDA), residuals as linear operators on jets, and a
-hand-written L-BFGS.
+Numba kernels (CPU threads or CUDA); the strong form (residuals as linear operators
+on jets) or the total potential energy as the loss; hand-written curvature optimisers
+(dense self-scaled quasi-Newton, L-BFGS, Levenberg-Marquardt) and Adam run as stages
+of one training loop with hooks.
 
 >>> import pinngelu as pg
 >>> geom = pg.Rectangle(0.0, 1.0, 0.0, 0.1)
 >>> steel = pg.Material.from_E_nu(210e9, 0.3)
 """
 
-from . import kernels, optim
+import sys
+
+from . import io, kernels, optim
 from .activations import ACTIVATIONS
-from .adaptive import RAD as RAD
 from .elasticity import (
     Dirichlet,
     Material,
@@ -22,6 +25,7 @@ from .elasticity import (
     Traction,
 )
 from .energy import EnergyForm, EnergyQuadratureWarning
+from .formulation import Formulation
 from .geometry import (
     AnnularSector,
     Annulus,
@@ -36,25 +40,29 @@ from .geometry import (
     SphericalShellOctant,
 )
 from .loss import LossResult, ResidualGroup, jets, loss_and_grad
-from .network import MLP
+from .network import MLP, stats
 from .optim.lm import LMConfig
 from .optim.quasi_newton import QNConfig, QNUpdate
 from .problem import DisplacementData, ElasticityProblem, Solution
 from .rigid_body import RigidBodyWarning
-from .stages import LBFGS, Adam, LevenbergMarquardt, QuasiNewton
-from .training import TrainConfig, TrainResult, resume, train
+from .strong import StrongForm
+from .training import (
+    LBFGS,
+    RAD,
+    Adam,
+    LevenbergMarquardt,
+    QuasiNewton,
+    TrainConfig,
+    TrainResult,
+    resume,
+    train,
+)
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    # pinngelu.io and pinngelu.stats pull in meshio and scipy.optimize, which are slow
-    # to import: load them on first use
-    if name in ("io", "stats"):
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# pinngelu.stats: an alias of pinngelu.network.stats, for ``import pinngelu.stats`` too
+sys.modules[f"{__name__}.stats"] = stats
 
 
 __all__ = [
@@ -79,6 +87,7 @@ __all__ = [
     "ElasticityProblem",
     "EnergyForm",
     "EnergyQuadratureWarning",
+    "Formulation",
     "Geometry",
     "LossResult",
     "Material",
@@ -92,6 +101,7 @@ __all__ = [
     "Scales",
     "Solution",
     "SphericalShellOctant",
+    "StrongForm",
     "Symmetry",
     "TrainConfig",
     "TrainResult",

@@ -1,5 +1,5 @@
-"""``python -m pinngelu``: the command line of :mod:`pinngelu.cli`."""
+"""``python -m pinngelu``: the command line of :mod:`pinngelu.app.cli`."""
 
-from .cli import main
+from .app.cli import main
 
 raise SystemExit(main())

@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from .elasticity import Dirichlet, Pressure, Symmetry, Traction, real_scalar, value_operator
+from .formulation import Formulation
 from .geometry.quadrature import (
     POINTS_PER_CELL,
     mesh_size,
@@ -45,9 +46,11 @@ from .geometry.quadrature import (
 )
 from .hard_bc import build_hard_dirichlet
 from .kernels.layout import n_channels
-from .loss import ResidualGroup
+from .loss import ResidualGroup, loss_and_grad
+from .strong import StrongForm
 
 if TYPE_CHECKING:
+    from .network import MLP
     from .problem import ElasticityProblem
 
 __all__ = [
@@ -65,9 +68,9 @@ __all__ = [
 
 QUADRATURE_TOLERANCE = 1e-3
 """Relative difference of the energy on the training quadrature and on one of half the
-cell size above which :func:`check_energy_quadrature` warns.  Measured: 2e-6 on a
-clamped beam trained to 1e-3 displacement error, 1.6e-11 on uniform tension, 7.5e-2
-where a network had exploited the quadrature."""
+cell size above which :func:`check_energy_quadrature` warns (well-resolved fields
+stay orders of magnitude below it, exploited quadratures far above: figures in
+docs/benchmarks.md)."""
 
 QUADRATURE_CHECK_EVERY = 250
 """Iterations between the quadrature checks during training (every
@@ -90,7 +93,7 @@ class EnergyQuadratureWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class EnergyForm:
+class EnergyForm(Formulation):
     """Train on the total potential energy instead of the strong-form residuals.
 
     Parameters
@@ -108,8 +111,7 @@ class EnergyForm:
         not the answer.  The strong residuals forbid what the energy's fixed
         quadrature cannot see (bumps between quadrature points); 0.1 is enough for
         that, at about three times the cost per iteration and a slower descent
-        (measured on a clamped beam of aspect ratio 20 after 120 s: displacement
-        error 3.3e-4 with 0, 1.4e-2 with 0.01).  Training ends with
+        (figures in docs/benchmarks.md).  Training ends with
         :func:`quadrature_check`, which warns when the quadrature was exploited.
 
     Notes
@@ -125,6 +127,13 @@ class EnergyForm:
 
     h: float | None = None
     strong_weight: float = 0.0
+
+    name: ClassVar[str] = "energy formulation"
+    least_squares: ClassVar[bool] = False  # the loss is the total potential energy
+    collocation: ClassVar[bool] = False  # a fixed quadrature
+    solves_output_layer: ClassVar[bool] = True
+    starts_from_fit: ClassVar[bool] = True  # the Ritz solution in the initial features
+    refinements: ClassVar[int] = QUADRATURE_REFINEMENTS
 
     def __post_init__(self) -> None:
         w = real_scalar(self.strong_weight, "EnergyForm strong_weight")
@@ -144,6 +153,56 @@ class EnergyForm:
         h = size_for_cells(d, problem.geometry.measure, cells)
         lo, hi = (np.asarray(v, float) for v in problem.geometry.bbox)
         return float(min(h, 0.25 * np.min(hi - lo)))
+
+    # ------------------------------------------------ the Formulation interface
+    def prepare(self, problem: ElasticityProblem) -> tuple:
+        hard, kinds = build_hard_for_energy(problem)
+        check_energy_problem(problem, kinds)
+        return hard, kinds
+
+    def residual_groups(
+        self, problem: ElasticityProblem, rng: np.random.Generator
+    ) -> list[ResidualGroup]:
+        """The energy groups (the same for every ``rng``) followed by the strong-form
+        groups weighted by ``strong_weight`` when it is positive."""
+        groups = energy_groups(problem, self)
+        if self.strong_weight > 0:
+            for grp in StrongForm().residual_groups(problem, rng):
+                grp.weight *= self.strong_weight
+                groups.append(grp)
+        return groups
+
+    def check_every(self, solved_output_layer: bool) -> int:
+        if solved_output_layer:
+            return QUADRATURE_CHECK_EVERY_SOLVED
+        return QUADRATURE_CHECK_EVERY
+
+    def self_check(self, problem: ElasticityProblem, mlp: MLP, theta, device) -> dict:
+        out = quadrature_check(problem, mlp, theta, device, form=self)
+        out["tolerance"] = QUADRATURE_TOLERANCE
+        return out
+
+    def refined(self, problem: ElasticityProblem) -> EnergyForm:
+        return EnergyForm(h=0.5 * self.cell_size(problem), strong_weight=self.strong_weight)
+
+    def final_check(self, problem: ElasticityProblem, mlp: MLP, theta, device) -> dict:
+        return check_energy_quadrature(problem, mlp, theta, device, form=self)
+
+    def check_failure(self, check: dict) -> str:
+        return (
+            f"the energy differs by {check['relative_difference']:.1e} on a quadrature of "
+            "half the cell size (the network is exploiting the quadrature)"
+        )
+
+    def discretisation(self, problem: ElasticityProblem) -> str:
+        return f"a quadrature of cell size {self.cell_size(problem):.3g} m"
+
+    def describe_check(self, check: dict) -> str:
+        return (
+            f"energy on the training quadrature {check['energy']:.6e}, on one of half "
+            f"the cell size {check['energy_fine']:.6e} "
+            f"(relative difference {check['relative_difference']:.1e})"
+        )
 
 
 def strain_energy_operator(d: int, lam: float, mu: float = 1.0) -> np.ndarray:
@@ -190,20 +249,21 @@ def strain_energy_operator(d: int, lam: float, mu: float = 1.0) -> np.ndarray:
     return np.stack(rows)[None]
 
 
-def check_energy_problem(problem: ElasticityProblem) -> None:
-    """Raise ValueError when ``problem`` cannot be trained on its energy."""
+def check_energy_problem(problem: ElasticityProblem, hard_kinds: dict[int, str]) -> None:
+    """Raise ValueError when ``problem`` cannot be trained on its energy
+    (``hard_kinds``: how each condition is built into the network, by index)."""
     if problem.n_q:
         raise ValueError("the energy formulation does not support identified parameters")
     if problem.data:
         raise ValueError("the energy formulation does not support displacement data")
     for k, bc in enumerate(problem.conditions):
-        if isinstance(bc, (Dirichlet, Symmetry)) and k not in problem._hard_conditions:
+        if isinstance(bc, (Dirichlet, Symmetry)) and k not in hard_kinds:
             raise ValueError(
                 f"the energy formulation builds displacement conditions into the network, "
                 f"but {type(bc).__name__} on {bc.part!r} cannot be (it needs a named part "
                 "with a distance function and a constant value)"
             )
-        if isinstance(bc, Symmetry) and problem._hard_conditions[k] != "symmetry":
+        if isinstance(bc, Symmetry) and hard_kinds[k] != "symmetry":
             raise ValueError(f"Symmetry on {bc.part!r} cannot be built into the network")
         if isinstance(bc, (Traction, Pressure)) and not isinstance(bc.part, str):
             raise ValueError(
@@ -241,13 +301,6 @@ def _group(name, X, C, g, w, problem) -> ResidualGroup:
     return ResidualGroup(name, sc.to_hat(X), C, g, 1.0, point_weights=w)
 
 
-def _cached(problem: ElasticityProblem, key: tuple, make):
-    """``make()``, computed once per problem and ``key``."""
-    if key not in problem._cache:
-        problem._cache[key] = make()
-    return problem._cache[key]
-
-
 def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[ResidualGroup]:
     """The residual groups whose loss is the total potential energy of ``problem``
     in scaled units: ``"energy"`` (the strain energy), ``"work:body"`` (the body
@@ -268,20 +321,19 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
     L, mu = sc.length, problem.material.mu
     h = form.cell_size(problem)
     geom = problem.geometry
-    Xv, wv = _cached(problem, ("energy-quadrature", h), lambda: volume_quadrature(geom, h))
+    Xv, wv = problem.cached(("energy-quadrature", h), lambda: volume_quadrature(geom, h))
     wv_hat = wv / L**d
     S = strain_energy_operator(d, problem.lam_eff / mu)
     groups = [_group("energy", Xv, S, np.zeros((Xv.shape[0], S.shape[1])), 0.5 * wv_hat, problem)]
     if problem.body_force is not None:
-        f = problem._evaluate("energy body force", problem.body_force, Xv, d, "body force")
+        f = problem.evaluate("energy body force", problem.body_force, Xv, d, "body force")
         f_hat = f * L**2 / (mu * sc.displacement)
         C = value_operator(Xv.shape[0], d, tuple(range(d)))
         groups.append(_work_group("work:body", Xv, C, f_hat, wv_hat, problem))
     for k, bc in enumerate(problem.conditions):
         if not isinstance(bc, (Traction, Pressure)):
             continue
-        Xb, Nb, wb = _cached(
-            problem,
+        Xb, Nb, wb = problem.cached(
             ("energy-part", bc.part, h),
             lambda bc=bc: part_quadrature(geom, bc.part, h),
         )
@@ -296,7 +348,9 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
     return groups
 
 
-def quadrature_check(problem: ElasticityProblem, mlp, theta: np.ndarray, device="cpu") -> dict:
+def quadrature_check(
+    problem: ElasticityProblem, mlp, theta: np.ndarray, device="cpu", form: EnergyForm | None = None
+) -> dict:
     """The total potential energy of trained parameters on the training quadrature and
     on one of half the cell size.
 
@@ -309,10 +363,11 @@ def quadrature_check(problem: ElasticityProblem, mlp, theta: np.ndarray, device=
     Parameters
     ----------
     problem : ElasticityProblem
-        With an energy formulation.
     mlp : MLP
     theta : ndarray, shape (n_params,)
     device : str or Backend
+    form : EnergyForm, optional
+        The formulation whose quadrature is checked (default: the problem's).
 
     Returns
     -------
@@ -320,11 +375,9 @@ def quadrature_check(problem: ElasticityProblem, mlp, theta: np.ndarray, device=
         ``energy`` and ``energy_fine`` (J, per unit thickness in 2D) and
         ``relative_difference`` ``|energy - energy_fine| / |energy_fine|``.
     """
-    from .loss import loss_and_grad
-
-    form = problem.formulation
-    if form is None:
-        raise ValueError("quadrature_check needs a problem with an energy formulation")
+    form = problem.formulation if form is None else form
+    if not isinstance(form, EnergyForm):
+        raise ValueError("quadrature_check needs an energy formulation")
     h = form.cell_size(problem)
     unit = (
         problem.material.mu
@@ -343,10 +396,12 @@ def quadrature_check(problem: ElasticityProblem, mlp, theta: np.ndarray, device=
     return out
 
 
-def check_energy_quadrature(problem: ElasticityProblem, mlp, theta: np.ndarray, device="cpu"):
+def check_energy_quadrature(
+    problem: ElasticityProblem, mlp, theta: np.ndarray, device="cpu", form: EnergyForm | None = None
+):
     """:func:`quadrature_check`, with an :class:`EnergyQuadratureWarning` naming the
     remedies when the relative difference exceeds :data:`QUADRATURE_TOLERANCE`."""
-    out = quadrature_check(problem, mlp, theta, device)
+    out = quadrature_check(problem, mlp, theta, device, form)
     if out["relative_difference"] > QUADRATURE_TOLERANCE:
         warnings.warn(
             f"the trained field's energy changes by {out['relative_difference']:.1e} "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import strong
 from .elasticity import (
     BoundaryCondition,
     Dirichlet,
@@ -32,22 +33,19 @@ from .elasticity import (
     _eval_spec,
     check_conflicts,
     check_lame_ratio,
-    navier_operator,
     prescribed_components,
     real_array,
     real_scalar,
-    symmetry_operator,
-    traction_operator,
-    value_operator,
 )
-from .energy import EnergyForm, build_hard_for_energy, check_energy_problem, energy_groups
+from .formulation import Formulation
 from .geometry import Geometry
-from .hard_bc import HardDirichlet, build_hard_dirichlet
+from .hard_bc import HardDirichlet
 from .kernels import Backend
 from .loss import ResidualGroup, check_points
 from .network import MLP
 from .rigid_body import RigidBodyWarning, describe_free_modes, free_modes, rigid_body_modes
 from .solution import Solution
+from .strong import StrongForm
 
 __all__ = ["ElasticityProblem", "DisplacementData", "Solution"]
 
@@ -112,11 +110,12 @@ class ElasticityProblem:
         with the network, starting from the values of ``material``, which is then the
         initial guess.  Needs displacement ``data`` or enough loads to fix them.  In
         plane stress, ``"lam"`` stands for the ``lam*`` of the 2D equations.
-    formulation : EnergyForm, optional
-        Train on the total potential energy (:mod:`pinngelu.energy`) instead of the
-        strong-form residuals at collocation points (the default, None).  The
-        displacement conditions are then built into the network, as with
-        ``hard_dirichlet``, and must all be buildable.
+    formulation : Formulation, optional
+        How the problem becomes a loss (:mod:`pinngelu.formulation`): the strong-form
+        residuals at collocation points (:class:`~pinngelu.StrongForm`, the default
+        for None) or the total potential energy (:class:`~pinngelu.EnergyForm`,
+        :mod:`pinngelu.energy`), whose displacement conditions are built into the
+        network, as with ``hard_dirichlet``, and must all be buildable.
 
     Raises
     ------
@@ -160,7 +159,7 @@ class ElasticityProblem:
         identify: Sequence[str] = (),
         traction_free_default: bool = True,
         hard_dirichlet: bool = False,
-        formulation: EnergyForm | None = None,
+        formulation: Formulation | None = None,
     ) -> None:
         if not isinstance(geometry, Geometry):
             raise ValueError("geometry must be a pinngelu Geometry")
@@ -209,23 +208,22 @@ class ElasticityProblem:
         self.displacement_scale_adjustable = displacement_scale is None
         self._automatic_displacement = self.scales.displacement
         self._check_rigid_body()
-        self.hard: HardDirichlet | None = None
-        self._hard_conditions: dict[int, str] = {}
         if not isinstance(hard_dirichlet, (bool, np.bool_)):
             raise TypeError(f"hard_dirichlet must be True or False, got {hard_dirichlet!r}")
-        if formulation is not None and not isinstance(formulation, EnergyForm):
+        self.hard_dirichlet = bool(hard_dirichlet)
+        if formulation is None:
+            formulation = StrongForm()
+        if not isinstance(formulation, Formulation):
             raise TypeError(
-                f"formulation must be None (strong form) or a pinngelu.EnergyForm, got "
-                f"{type(formulation).__name__}"
+                f"formulation must be None, a pinngelu.StrongForm or a pinngelu.EnergyForm, "
+                f"got {type(formulation).__name__}"
             )
         self.formulation = formulation
-        if formulation is not None:
-            self.hard, self._hard_conditions = build_hard_for_energy(self)
-            check_energy_problem(self)
-        elif hard_dirichlet:
-            self.hard, self._hard_conditions = build_hard_dirichlet(
-                self.geometry, self.conditions, d
-            )
+        #: The map of the displacement conditions built into the network (or None), and
+        #: per index into ``conditions`` how each is built in ("dirichlet"/"symmetry").
+        self.hard: HardDirichlet | None
+        self.hard_conditions: dict[int, str]
+        self.hard, self.hard_conditions = formulation.prepare(self)
 
     # ---------------------------------------------------------- validation
     @property
@@ -406,15 +404,17 @@ class ElasticityProblem:
         ``(comps, t (n, len(comps)))``; a pressure ``p`` is the traction ``-p n``."""
         d = self.dim
         if isinstance(bc, Pressure):
-            return tuple(range(d)), -self._evaluate(name, bc.value, X, 1, name) * N
+            return tuple(range(d)), -self.evaluate(name, bc.value, X, 1, name) * N
         comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
-        return comps, self._evaluate(name, bc.value, X, len(comps), name)
+        return comps, self.evaluate(name, bc.value, X, len(comps), name)
 
-    def _evaluate(self, key: str, spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
-        """``_eval_spec`` that evaluates a user function once per point set: a second
-        call with the same function and points (the same resample, rebuilt after
-        the displacement scale is calibrated) reuses the values.  The result is
-        shared: do not modify it in place."""
+    def evaluate(self, key: str, spec, X: np.ndarray, ncomp: int, what: str) -> np.ndarray:
+        """The values ``(n, ncomp)`` of a user specification ``spec`` (a constant, a
+        vector or a function of the points) at points ``X (n, d)``; ``what`` names it
+        in errors.  A function is evaluated once per point set and ``key``: a second
+        call with the same function and points (the same resample, rebuilt after the
+        displacement scale is calibrated) reuses the values.  The result is shared:
+        do not modify it in place."""
         if not callable(spec):
             return _eval_spec(spec, X, ncomp, what)
         hit = self._cache.get(key)
@@ -423,6 +423,13 @@ class ElasticityProblem:
         v = _eval_spec(spec, X, ncomp, what)
         self._cache[key] = (spec, X.copy(), v)
         return v
+
+    def cached(self, key: tuple, make):
+        """``make()``, computed once per problem and ``key`` (quadratures and other
+        point sets that depend on the problem only)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def check_inside(self, X: np.ndarray, what: str = "points") -> None:
         """Raise ValueError if any point lies outside the domain."""
@@ -471,20 +478,6 @@ class ElasticityProblem:
         return Scales(origin, float(L), float(U), mu)
 
     # ------------------------------------------------------ residual groups
-    def _split_boundary(self, conditions: Sequence[BoundaryCondition]) -> list[int]:
-        meas = []
-        for bc in conditions:
-            if isinstance(bc.part, str):
-                meas.append(self.geometry.part_measure(bc.part))
-            else:
-                meas.append(np.nan)
-        meas = np.array(meas)
-        if np.any(np.isnan(meas)):
-            fill = np.nanmean(meas) if np.any(~np.isnan(meas)) else 1.0
-            meas = np.where(np.isnan(meas), fill, meas)
-        share = meas / meas.sum()
-        return [max(16, int(round(self.n_boundary * s))) for s in share]
-
     def residual_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:
         """Sample collocation points and build the residual groups (scaled units).
 
@@ -495,36 +488,19 @@ class ElasticityProblem:
         Returns
         -------
         list of ResidualGroup
-            With the energy formulation, its quadrature groups (the same for every
-            ``rng``) followed by the strong-form groups weighted by
-            ``EnergyForm.strong_weight``.
+            Those of the problem's formulation (:meth:`Formulation.residual_groups`).
         """
-        if self.formulation is None:
-            return self._strong_groups(rng)
-        groups = energy_groups(self, self.formulation)
-        beta = self.formulation.strong_weight
-        if beta > 0:
-            for grp in self._strong_groups(rng):
-                grp.weight *= beta
-                groups.append(grp)
-        return groups
-
-    def _strong_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:
-        """The strong-form groups at freshly sampled collocation points."""
-        return self.groups_at(*self.sample_points(rng))
+        return self.formulation.residual_groups(self, rng)
 
     def point_conditions(self) -> list[int]:
         """Indices into ``conditions`` of the conditions sampled at boundary collocation
-        points: all but the Dirichlet conditions built into the network (see
-        ``hard_dirichlet``), in order; each has one residual group, after the
-        interior group."""
-        hard = self._hard_conditions
-        return [k for k in range(len(self.conditions)) if hard.get(k) != "dirichlet"]
+        points (see :func:`pinngelu.strong.point_conditions`)."""
+        return strong.point_conditions(self)
 
     def boundary_counts(self) -> list[int]:
-        """Collocation points of each condition of :meth:`point_conditions` (the split of
-        ``n_boundary`` in proportion to the measures of their parts, 16 at least)."""
-        return self._split_boundary([self.conditions[k] for k in self.point_conditions()])
+        """Collocation points of each condition of :meth:`point_conditions` (see
+        :func:`pinngelu.strong.boundary_counts`)."""
+        return strong.boundary_counts(self)
 
     def sample_points(
         self,
@@ -532,115 +508,16 @@ class ElasticityProblem:
         n_interior: int | None = None,
         boundary_counts: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """Draw collocation points with the problem's sampler (``sampling``).
-
-        Parameters
-        ----------
-        rng : numpy.random.Generator
-        n_interior : int, optional
-            Interior points (default ``self.n_interior``).
-        boundary_counts : sequence of int, optional
-            Points of each condition of :meth:`point_conditions` (default
-            :meth:`boundary_counts`).
-
-        Returns
-        -------
-        X_interior : ndarray, shape (N, d)
-            Interior points (m).
-        boundary : list of (ndarray (n_k, d), ndarray (n_k, d))
-            Per condition (all of ``conditions``), boundary points (m) and their outward
-            unit normals; empty ``(0, d)`` arrays for the conditions built into the
-            network.  ``groups_at(X_interior, boundary)`` builds the residual groups.
-        """
-        n = self.n_interior if n_interior is None else int(n_interior)
-        Xi = self.geometry.sample_interior(n, rng, method=self.sampling)
-        counts = iter(self.boundary_counts() if boundary_counts is None else boundary_counts)
-        sampled = set(self.point_conditions())
-        empty = np.zeros((0, self.dim))
-        boundary = []
-        for k, bc in enumerate(self.conditions):
-            if k not in sampled:
-                boundary.append((empty, empty))
-                continue
-            s = self.geometry.sample_boundary(
-                int(next(counts)), rng, parts=bc.part, method=self.sampling
-            )
-            boundary.append((s.points, s.normals))
-        return Xi, boundary
+        """Draw collocation points with the problem's sampler (see
+        :func:`pinngelu.strong.sample_points`)."""
+        return strong.sample_points(self, rng, n_interior, boundary_counts)
 
     def groups_at(
         self, X_interior: np.ndarray, boundary: list[tuple[np.ndarray, np.ndarray]]
     ) -> list[ResidualGroup]:
-        """Residual groups at given points (m): interior points ``(N, d)`` and, per
-        condition, boundary points with their outward unit normals (ignored for the
-        conditions built into the network; see ``hard_dirichlet``).  With hard
-        conditions the operators act on the network's jets through
-        :meth:`pinngelu.hard_bc.HardDirichlet.fold`."""
-        d = self.dim
-        sc = self.scales
-        mu = self.material.mu
-        lam_r = self.lam_eff / mu
-        groups = []
-
-        def operator(op, *args):
-            """``(C, C_q)`` of an operator affine in ``(lam, mu)``: the coefficients at
-            the given material, and their derivatives in the identified parameters."""
-            C = op(*args, lam_r, 1.0)
-            if self.n_q == 0:
-                return C, None
-            zero = op(*args, 0.0, 0.0)
-            dC = {"lam": op(*args, 1.0, 0.0) - zero, "mu": op(*args, 0.0, 1.0) - zero}
-            fixed = {"lam": lam_r, "mu": 1.0}
-            for name in self.identify:
-                fixed[name] = 0.0
-            return op(*args, fixed["lam"], fixed["mu"]), np.stack(
-                [dC[name] for name in self.identify]
-            )
-
-        def group(name, X, C, g, weight, Cq=None):
-            if self.hard is not None:
-                C, g, Cq = self.hard.fold(X, C, g, Cq, sc)
-            return ResidualGroup(name, sc.to_hat(X), C, g, weight, param_coefficients=Cq)
-
-        Xi = check_points(X_interior, d, "interior points")
-        if self.body_force is None:
-            gi = np.zeros((Xi.shape[0], d))
-        else:
-            f = self._evaluate("body force", self.body_force, Xi, d, "body force")
-            gi = -f * sc.length**2 / (mu * sc.displacement)
-        C, Cq = operator(navier_operator, d)
-        groups.append(group("pde", Xi, C, gi, self.interior_weight, Cq))
-        for k, (bc, (Xb, Nb)) in enumerate(zip(self.conditions, boundary, strict=True)):
-            name = f"{type(bc).__name__.lower()}:{_describe(bc.part)}"
-            if any(g.name == name for g in groups):
-                name = f"{name}#{k}"
-            if self._hard_conditions.get(k) == "dirichlet":
-                continue
-            Cq = None
-            if isinstance(bc, Dirichlet):
-                comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
-                v = self._evaluate(name, bc.value, Xb, len(comps), name)
-                C = value_operator(Xb.shape[0], d, comps)
-                g = v / sc.displacement
-            elif isinstance(bc, (Traction, Pressure)):
-                comps, t = self.traction_values(bc, Xb, Nb, name)
-                C, Cq = operator(traction_operator, Nb)
-                C = C[:, list(comps)]
-                Cq = None if Cq is None else Cq[:, :, list(comps)]
-                g = t / sc.stress
-            else:
-                C, Cq = operator(symmetry_operator, Nb)
-                g = np.zeros((Xb.shape[0], d + 1))
-                if self._hard_conditions.get(k) == "symmetry":
-                    # u . n = 0 holds exactly: keep the tangential tractions
-                    C, g = C[:, 1:], g[:, 1:]
-                    Cq = None if Cq is None else Cq[:, :, 1:]
-            groups.append(group(name, Xb, C, g, bc.weight, Cq))
-        for dat in self.data:
-            C = value_operator(dat.X.shape[0], d, tuple(range(d)))
-            g = np.asarray(dat.u, dtype=np.float64) / sc.displacement
-            groups.append(group(dat.name, np.asarray(dat.X, float), C, g, dat.weight))
-        return groups
+        """The strong-form residual groups at given points (see
+        :func:`pinngelu.strong.groups_at`)."""
+        return strong.groups_at(self, X_interior, boundary)
 
     def solution(
         self,

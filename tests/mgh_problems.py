@@ -1,6 +1,7 @@
 """More-Garbow-Hillstrom unconstrained test problems (test and benchmark data).
 
-Not part of the package: ``tests/test_optim.py`` imports this module from the
+Not part of the package: ``tests/test_optim.py`` and ``tests/test_curvature_optim.py``
+import this module from the
 tests folder (pytest puts it on ``sys.path``), and ``benchmarks/optimizers.py``
 inserts the tests folder of its checkout on ``sys.path``.
 

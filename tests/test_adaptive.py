@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import pinngelu as pg
-from pinngelu.adaptive import adapt_points, density, draw
 from pinngelu.loss import loss_and_grad, pointwise_residuals
+from pinngelu.training.adaptive import adapt_points, density, draw
 
 A_CORNER, B_REST = 20.0, 1.0  # body force in the corner x, y < 0.2 and elsewhere
 T_HIGH, T_LOW = 8.0, 1.0  # traction on the right edge above y = 0.8 and below
@@ -416,7 +416,10 @@ def test_energy_formulation_refuses_adapt(mlp):
         formulation=pg.EnergyForm(),
     )
     cfg = pg.TrainConfig(stages=(pg.LBFGS(3),), adapt=pg.RAD(every=2), print_every=0)
-    with pytest.raises(ValueError, match="not supported with the energy formulation"):
+    with pytest.raises(
+        ValueError,
+        match="needs collocation points; the energy formulation trains on a fixed quadrature",
+    ):
         pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import pinngelu as pg
-from pinngelu import cli
+from pinngelu.app import cli
 
 STEEL = pg.Material.from_E_nu(210e9, 0.3)
 
@@ -275,7 +275,7 @@ CASES = [
     P(lambda t: mlp().check_theta(np.full(22, np.nan)), ValueError, "NaN", id="theta-nan"),
     P(lambda t: pg.MLP.load(t / "no.npz"), FileNotFoundError, "no model file", id="mlp-load"),
     # ------------------------------------------------------------- training
-    P(lambda t: pg.TrainConfig(lbfgs_iters=-1), ValueError, "lbfgs_iters", id="lbfgs-iters"),
+    P(lambda t: pg.LBFGS(-1), ValueError, "LBFGS: iters", id="lbfgs-iters"),
     P(
         lambda t: pg.TrainConfig(time_limit=-1.0),
         ValueError,
@@ -283,9 +283,9 @@ CASES = [
         id="tl",
     ),
     P(
-        lambda t: pg.TrainConfig(adam_lr=-1.0),
+        lambda t: pg.Adam(5, lr=-1.0),
         ValueError,
-        "adam_lr must be a finite number > 0",
+        "Adam: lr must be a finite number > 0",
         id="lr",
     ),
     P(lambda t: pg.TrainConfig(print_every=-1), ValueError, "print_every", id="print-every"),
@@ -448,13 +448,35 @@ CASES = [
     P(lambda t: pg.MLP(2, 20, 2), TypeError, "hidden", id="mlp-int-hidden"),
     P(lambda t: pg.MLP(2, "20", 2), TypeError, "hidden", id="mlp-str-hidden"),
     P(lambda t: pg.train(mlp(), problem(), rng=RNG), TypeError, "problem", id="train-swapped"),
-    P(lambda t: train_small(config={"lbfgs_iters": 1}), TypeError, "config", id="config-dict"),
+    P(lambda t: train_small(config={"print_every": 1}), TypeError, "config", id="config-dict"),
+    P(lambda t: pg.TrainConfig(lbfgs_iters=5), TypeError, "pg.LBFGS", id="removed-lbfgs-iters"),
+    P(lambda t: pg.TrainConfig(adam_iters=5), TypeError, "pg.Adam", id="removed-adam-iters"),
+    P(lambda t: pg.Adam(5, lr=True), ValueError, "Adam: lr", id="adam-lr-bool"),
+    P(lambda t: pg.LBFGS(5, time_limit=True), ValueError, "LBFGS: time_limit", id="stage-tl-bool"),
+    P(
+        lambda t: pg.LevenbergMarquardt(10, pg.QNConfig()),
+        TypeError,
+        "LevenbergMarquardt takes a LMConfig",
+        id="lm-with-qn-config",
+    ),
+    P(
+        lambda t: pg.QuasiNewton(10, pg.optim.LBFGSConfig()),
+        TypeError,
+        "QuasiNewton takes a QNConfig",
+        id="qn-with-lbfgs-config",
+    ),
+    P(
+        lambda t: pg.LBFGS(10, pg.QNConfig()),
+        TypeError,
+        "LBFGS takes a LBFGSConfig",
+        id="lbfgs-with-qn-config",
+    ),
     P(lambda t: pg.TrainConfig(max_evals=0), ValueError, "max_evals", id="max-evals-0"),
     P(lambda t: pg.TrainConfig(max_evals=2.5), ValueError, "max_evals", id="max-evals-float"),
     P(
-        lambda t: pg.TrainConfig(lbfgs_iters=float("nan")),
+        lambda t: pg.LBFGS(float("nan")),
         ValueError,
-        "lbfgs_iters",
+        "LBFGS: iters",
         id="lbfgs-nan",
     ),
     P(

@@ -401,8 +401,8 @@ def test_full_run_reaches_targets(name, tmp_path):
 
 def test_cases_share_settings_and_main():
     """The steel constants, the default training settings and ``main`` live once, in
-    :mod:`pinngelu.runner`."""
-    from pinngelu import runner
+    :mod:`pinngelu.app.runner`."""
+    from pinngelu.app import runner
 
     cfg = runner.case_config(print_every=100)
     assert cfg.resolved_stages() == (pg.QuasiNewton(50_000, pg.QNConfig("ssbroyden2")),)

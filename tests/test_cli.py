@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pinngelu import cli
+from pinngelu.app import cli
 
 
 def test_list_shows_every_case_with_a_description(capsys):

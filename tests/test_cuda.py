@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu
-from pinngelu import MLP, ResidualGroup, TrainConfig, jets, loss_and_grad
+from pinngelu import MLP, ResidualGroup, jets, loss_and_grad
 from pinngelu.kernels import NetArrays, get_backend, n_channels
 
 pytestmark = pytest.mark.cuda
@@ -235,13 +236,14 @@ def test_empty_group(cuda_backend):
     be = cuda_backend
     mlp, theta, _ = make_problem(2, "gelu", True, False)
     net = be.net_arrays(mlp, theta)
-    grad = np.full(mlp.n_params, np.nan)
+    grads = np.full((1, mlp.n_params), np.nan)
     X = be.asarray(np.empty((0, 2)))
     C = be.asarray(np.ones((1, 1, 2, n_channels(2))))
     g = be.asarray(np.empty((0, 1)))
     w = be.asarray(np.ones(1))
-    assert be.loss_grad(net, X, C, g, w, grad) == 0.0
-    np.testing.assert_array_equal(grad, 0.0)
+    # one chunk of no points
+    np.testing.assert_array_equal(be.loss_grad_chunks(net, X, C, g, w, 64, 0, 1, grads), [0.0])
+    np.testing.assert_array_equal(grads, 0.0)
     u, du, ddu = jets(mlp, theta, np.empty((0, 2)), "cuda")
     assert u.shape == (0, 2)
 
@@ -254,7 +256,7 @@ def test_training_steps_match_cpu(monkeypatch, small_tiles, cuda_backend):
     case = importlib.import_module("pinngelu.cases.plate_manufactured")
     mlp = MLP(2, (4,), 2, "gelu")
     theta0 = mlp.init(np.random.default_rng(1), "glorot")
-    cfg = TrainConfig(adam_iters=0, lbfgs_iters=2, print_every=0)
+    cfg = stage_config(adam_iters=0, lbfgs_iters=2, print_every=0)
     res = {}
     for dev in ("cpu", "cuda"):
         problem = case.build_problem(n_interior=16, n_boundary=16)

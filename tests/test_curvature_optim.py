@@ -14,13 +14,13 @@ import scipy.optimize
 from mgh_problems import PROBLEMS
 
 from pinngelu.kernels.dense import sym_update, symv
-from pinngelu.optim.lm import LMConfig, LMState, lm_init, lm_step, minimize_lm
+from pinngelu.optim import minimize
+from pinngelu.optim.lm import LeastSquares, LMConfig, LMState, lm_init, lm_step
 from pinngelu.optim.quasi_newton import (
     QNConfig,
     QNState,
     QNUpdate,
     broyden_parameters,
-    minimize_qn,
     qn_init,
     qn_step,
 )
@@ -48,15 +48,15 @@ def test_dense_quasi_newton_at_least_as_accurate_as_scipy_bfgs(name, update):
     # scipy runs with gtol = 0; so does the dense update (a relative gradient test stops
     # early on badly scaled problems such as Powell's)
     config = QNConfig(update=update, gtol=0.0)
-    state, reason = minimize_qn(p.fun_grad, p.x0, config, max_iter=5000)
+    res = minimize(p.fun_grad, p.x0, config, max_iter=5000)
     ref = scipy.optimize.minimize(
         p.fun_grad, np.array(p.x0), jac=True, method="BFGS", options={"gtol": 0.0, "maxiter": 5000}
     )
     err_scipy = ref.fun - p.f_min if np.isfinite(ref.fun) else np.inf
-    assert np.all(np.isfinite(state.x))
-    assert state.f <= p.fun(p.x0)
+    assert np.all(np.isfinite(res.x))
+    assert res.fun <= p.fun(p.x0)
     tol = 1e-9 if (name, update) in _LOOSE else _tol(p)
-    assert state.f - p.f_min <= max(err_scipy, tol), (state.f, ref.fun, reason)
+    assert res.fun - p.f_min <= max(err_scipy, tol), (res.fun, ref.fun, res.message)
 
 
 def _lm_callables(p):
@@ -75,8 +75,7 @@ def _lm_callables(p):
 @pytest.mark.parametrize("name", list(PROBLEMS))
 def test_levenberg_marquardt_at_least_as_accurate_as_minpack(name):
     p = PROBLEMS[name]
-    normal, value = _lm_callables(p)
-    state, reason = minimize_lm(normal, value, p.x0, max_iter=2000)
+    res = minimize(LeastSquares(*_lm_callables(p)), p.x0, LMConfig(), max_iter=2000)
     ref = scipy.optimize.least_squares(
         p.residuals,
         np.array(p.x0),
@@ -88,8 +87,8 @@ def test_levenberg_marquardt_at_least_as_accurate_as_minpack(name):
         max_nfev=20000,
     )
     f_ref = float(ref.fun @ ref.fun)
-    assert state.f <= p.fun(p.x0)
-    assert state.f - p.f_min <= max(f_ref - p.f_min, _tol(p)), (state.f, f_ref, reason)
+    assert res.fun <= p.fun(p.x0)
+    assert res.fun - p.f_min <= max(f_ref - p.f_min, _tol(p)), (res.fun, f_ref, res.message)
 
 
 # ---------------------------------------------------------------- dense reference
@@ -254,3 +253,43 @@ def test_config_validation():
         LMConfig(mu0=-1.0)
     with pytest.raises(ValueError, match="max_rejects"):
         LMConfig(max_rejects=0)
+    with pytest.raises(ValueError, match=r"QNConfig\.ftol .* got True"):
+        QNConfig(ftol=True)
+    with pytest.raises(ValueError, match=r"QNConfig\.step_max"):
+        QNConfig(step_max=math.inf)
+    with pytest.raises(ValueError, match=r"LMConfig\.gtol .* got False"):
+        LMConfig(gtol=False)
+    with pytest.raises(ValueError, match=r"LMConfig\.max_bytes .* got True"):
+        LMConfig(max_bytes=True)
+    assert QNConfig("bfgs").update is QNUpdate.BFGS  # the update may be given by value
+
+
+def test_lm_counts_and_least_squares_objective():
+    """The driver counts trial values and normal equations; the objective built from
+    residuals gives the same normal equations and the gradient 2 J^T r."""
+    p = PROBLEMS["wood"]
+    obj = LeastSquares.from_residuals(p.residuals, lambda x: p.residual_jacobian(x)[1])
+    normal, value = _lm_callables(p)
+    x = np.array(p.x0) + 0.1
+    for a, b in zip(obj.normal(x), normal(x), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert obj.value(x) == value(x)
+    f, g = obj(x)
+    assert f == p.fun(x)
+    np.testing.assert_allclose(g, p.fun_grad(x)[1], rtol=1e-12)
+    res = minimize(obj, p.x0, LMConfig(), max_iter=5)
+    assert res.n_eval == res.state.n_eval + res.state.n_normal
+    assert res.n_iter == 5 and res.state.n_normal == 6
+    np.testing.assert_array_equal(res.grad, 2.0 * res.state.Jtr)
+
+
+def test_quasi_newton_through_minimize_is_the_step_loop():
+    p = PROBLEMS["trigonometric10"]
+    cfg = QNConfig(QNUpdate.SSBFGS_AB)
+    res = minimize(p.fun_grad, p.x0, cfg, max_iter=12)
+    st = qn_init(p.fun_grad, p.x0, cfg)
+    for _ in range(12):
+        st, _ = qn_step(p.fun_grad, st, cfg)
+    np.testing.assert_array_equal(res.x, st.x)
+    np.testing.assert_array_equal(res.state.H, st.H)
+    assert res.n_eval == st.n_eval

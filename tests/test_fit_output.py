@@ -6,6 +6,7 @@ import importlib
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu as pg
 from pinngelu.loss import features, fit_output_layer, jets, loss_and_grad
@@ -60,7 +61,7 @@ def test_train_calibrates_the_displacement_scale():
     prob = plate.build_problem(n_interior=300, n_boundary=200)
     U0 = prob.scales.displacement
     mlp = pg.MLP(2, (20, 20), 2)
-    cfg = pg.TrainConfig(lbfgs_iters=1, print_every=0)
+    cfg = stage_config(lbfgs_iters=1, print_every=0)
     pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
     U = prob.scales.displacement
     X = plate.grid(41)
@@ -81,7 +82,7 @@ def test_given_scale_is_kept():
         displacement_scale=3.0,
     )
     mlp = pg.MLP(2, (8,), 2)
-    cfg = pg.TrainConfig(lbfgs_iters=1, print_every=0)
+    cfg = stage_config(lbfgs_iters=1, print_every=0)
     pg.train(prob2, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
     assert prob2.scales.displacement == 3.0
 
@@ -89,7 +90,7 @@ def test_given_scale_is_kept():
 def test_training_the_same_problem_twice_gives_the_same_bits():
     prob = plate.build_problem(n_interior=200, n_boundary=100)
     mlp = pg.MLP(2, (10, 10), 2)
-    cfg = pg.TrainConfig(lbfgs_iters=15, print_every=0)
+    cfg = stage_config(lbfgs_iters=15, print_every=0)
     a = pg.train(prob, mlp, rng=np.random.default_rng(4), config=cfg, out=None)
     U = prob.scales.displacement
     b = pg.train(prob, mlp, rng=np.random.default_rng(4), config=cfg, out=None)

@@ -478,3 +478,29 @@ def test_mesh_exports_to_vtu(tmp_path: Path) -> None:
         back = meshio.read(str(path))
         np.testing.assert_allclose(back.points[:, : geo.dim], points)
         np.testing.assert_array_equal(back.cells_dict[kind], cells)
+
+
+def test_modules_import_only_the_layers_listed_before_them() -> None:
+    """The module table of ``pinngelu.geometry`` lists every module of the package, in
+    layers: each imports (at run time, also inside functions) only modules listed
+    before it, so no two modules import each other."""
+    import ast
+    import re
+
+    import pinngelu.geometry as geometry
+
+    folder = Path(geometry.__file__).parent
+    order = re.findall(r"^``(\w+)`` {2,}", geometry.__doc__, flags=re.MULTILINE)
+    assert sorted(order) == sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    for k, name in enumerate(order):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        typing_only = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and getattr(block.test, "id", "") == "TYPE_CHECKING"
+            for stmt in block.body
+            for node in ast.walk(stmt)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and id(node) not in typing_only:
+                assert node.module in order[:k], f"{name} imports {node.module}"

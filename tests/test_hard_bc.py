@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu as pg
 from pinngelu.geometry.distance import (
@@ -312,7 +313,7 @@ def test_checkpoint_resume_bit_identical_with_hard_conditions(tmp_path):
     )
     mlp = pg.MLP(2, (8, 8), 2, "gelu")
     theta0 = mlp.init(np.random.default_rng(0))
-    cfg = pg.TrainConfig(
+    cfg = stage_config(
         lbfgs_iters=12, print_every=0, checkpoint_every=3, checkpoint=tmp_path / "ck.npz"
     )
     A = pg.train(prob, mlp, rng=np.random.default_rng(1), theta0=theta0, config=cfg, out=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu as pg
 from pinngelu.loss import loss_and_grad
@@ -141,7 +142,7 @@ def test_identifies_lame_constants():
         mlp,
         rng=np.random.default_rng(0),
         out=None,
-        config=pg.TrainConfig(lbfgs_iters=1500, print_every=0),
+        config=stage_config(lbfgs_iters=1500, print_every=0),
     )
     mat = prob.material_at(res.q)
     assert mat.lam == pytest.approx(LAM, rel=1e-2)

@@ -12,6 +12,7 @@ import math
 import meshio
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu as pg
 from pinngelu.geometry.quadrature import (
@@ -615,7 +616,7 @@ def test_uniaxial_tension_on_mesh_domain(tmp_path):
         exact=exact,
     )
     mlp = pg.MLP(2, (8,), 2)
-    cfg = pg.TrainConfig(adam_iters=0, lbfgs_iters=300, print_every=0)
+    cfg = stage_config(adam_iters=0, lbfgs_iters=300, print_every=0)
     res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
     sol = prob.solution(mlp, res.theta)
     Xe = dom.sample_interior(500, np.random.default_rng(1))

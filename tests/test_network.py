@@ -144,7 +144,8 @@ def test_gelu_scheme_falls_back_to_glorot_for_other_activations():
 
 
 def test_gelu_scheme_init():
-    stats = pytest.importorskip("pinngelu.stats")
+    from pinngelu.network import stats
+
     mlp = MLP(2, [300, 300], 1, "gelu")
     a = mlp.init(np.random.default_rng(5), "gelu")
     np.testing.assert_array_equal(a, mlp.init(np.random.default_rng(5), "gelu"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import time
@@ -14,18 +15,34 @@ from mgh_problems import PROBLEMS, get_problem  # tests/mgh_problems.py
 
 from pinngelu.optim import (
     STOP_REASONS,
+    AdamConfig,
+    AdamRun,
     AdamState,
     LBFGSConfig,
     LBFGSState,
+    LeastSquares,
+    LMConfig,
+    LMState,
+    OptimizeResult,
+    QNConfig,
+    QNState,
+    Status,
     StepInfo,
     adam_init,
+    adam_run_init,
+    adam_step,
     adam_update,
     lbfgs_direction,
     lbfgs_init,
     lbfgs_step,
     lbfgs_stop_reason,
     lbfgs_stop_test,
+    lm_init,
+    lm_step,
+    minimize,
     minimize_lbfgs,
+    qn_init,
+    qn_step,
     reset_memory,
     step_info,
     strong_wolfe,
@@ -34,15 +51,6 @@ from pinngelu.optim import (
 from pinngelu.optim.adam import constant_schedule, exponential_decay
 from pinngelu.optim.lbfgs import two_loop
 from pinngelu.optim.linesearch import cubic_minimizer
-from pinngelu.optim.stopping import (
-    STATUS_FTOL,
-    STATUS_GTOL,
-    STATUS_LINESEARCH,
-    STATUS_MAX_EVAL,
-    STATUS_MAX_ITER,
-    STATUS_TIME_LIMIT,
-    STATUS_XTOL,
-)
 
 MEMORY = 10  # scipy's default maxcor, used by both optimisers in the comparison
 
@@ -239,29 +247,29 @@ def test_lbfgs_tiny_loss_with_nonzero_minimum(name: str) -> None:
         return scale * f, scale * g
 
     res = minimize_lbfgs(fun, p.x0, memory=MEMORY)
-    assert res.status in (STATUS_GTOL, STATUS_FTOL, STATUS_LINESEARCH), res.message
+    assert res.status in (Status.GTOL, Status.FTOL, Status.FAILED), res.message
     assert res.fun / scale - p.f_min <= 1e-12 * p.f_min
 
 
 def test_stopping_tests() -> None:
     p = get_problem("extended_rosenbrock100")
     res = minimize_lbfgs(p.fun_grad, p.x0, gtol_abs=1e-3)
-    assert res.status == STATUS_GTOL and res.success
+    assert res.status == Status.GTOL and res.success
     assert np.max(np.abs(res.grad)) <= 1e-3
     assert np.max(np.abs(res.state.g)) > 0.0
 
     res = minimize_lbfgs(p.fun_grad, p.x0, gtol=1e-4)
-    assert res.status == STATUS_GTOL
+    assert res.status == Status.GTOL
     assert np.max(np.abs(res.grad)) <= 1e-4 * np.max(np.abs(p.fun_grad(p.x0)[1]))
 
     res = minimize_lbfgs(p.fun_grad, p.x0, ftol=1e-2, ftol_iters=2)
-    assert res.status == STATUS_FTOL and res.success
+    assert res.status == Status.FTOL and res.success
     rel = -np.diff(res.history) / np.maximum(np.abs(res.history[:-1]), np.abs(res.history[1:]))
     assert np.all(rel[-2:] <= 1e-2)
     assert not np.all(rel[-3:] <= 1e-2)  # the first such pair of iterations stops
 
     res = minimize_lbfgs(p.fun_grad, p.x0, xtol=1e-3)
-    assert res.status == STATUS_XTOL and res.success
+    assert res.status == Status.XTOL and res.success
     assert res.n_iter < minimize_lbfgs(p.fun_grad, p.x0).n_iter
 
 
@@ -530,7 +538,7 @@ def test_lbfgs_nan_guard() -> None:
     assert res.fun <= p.fun(p.x0)
     assert res.fun == pytest.approx(p.fun(res.x))
     assert res.fun < 0.26  # constrained minimum is 0.25 at (0.5, 0.25)
-    assert res.status in (STATUS_LINESEARCH, STATUS_MAX_ITER) or res.success
+    assert res.status in (Status.FAILED, Status.MAX_ITER) or res.success
 
 
 def test_lbfgs_objective_nan_everywhere_else() -> None:
@@ -540,7 +548,7 @@ def test_lbfgs_objective_nan_everywhere_else() -> None:
         return 1.0, np.ones_like(x)
 
     res = minimize_lbfgs(fun, np.zeros(3))
-    assert res.status == STATUS_LINESEARCH and not res.success
+    assert res.status == Status.FAILED and not res.success
     np.testing.assert_array_equal(res.x, 0.0)
     assert res.fun == 1.0
 
@@ -553,7 +561,7 @@ def test_lbfgs_rejects_non_finite_start() -> None:
 def test_budget_max_iter() -> None:
     p = get_problem("extended_rosenbrock100")
     res = minimize_lbfgs(p.fun_grad, p.x0, max_iter=7)
-    assert res.n_iter == 7 and res.status == STATUS_MAX_ITER and not res.success
+    assert res.n_iter == 7 and res.status == Status.MAX_ITER and not res.success
     assert res.history.shape == (8,)
 
 
@@ -568,7 +576,7 @@ def test_budget_max_eval(max_eval: int) -> None:
 
     res = minimize_lbfgs(fun, p.x0, max_eval=max_eval)
     assert calls[0] == res.n_eval <= max_eval
-    assert res.status == STATUS_MAX_EVAL
+    assert res.status == Status.MAX_EVAL
     assert res.fun <= p.fun(p.x0)
 
 
@@ -582,7 +590,7 @@ def test_budget_time_limit() -> None:
     t0 = time.perf_counter()
     res = minimize_lbfgs(slow, p.x0, time_limit=0.1, max_iter=None)
     elapsed = time.perf_counter() - t0
-    assert res.status == STATUS_TIME_LIMIT
+    assert res.status == Status.TIME_LIMIT
     assert 0.1 <= res.elapsed <= elapsed < 2.0
 
 
@@ -611,6 +619,292 @@ def test_overrides_and_config_validation() -> None:
 def test_gradient_zero_at_start() -> None:
     res = minimize_lbfgs(lambda x: (float(x @ x), 2 * x), np.zeros(4))
     assert res.success and res.n_iter == 0 and res.n_eval == 1
+
+
+# --------------------------------------------------------------------------- one interface
+
+
+def _quadratic() -> tuple[LeastSquares, np.ndarray]:
+    """``|L (x - x*)|^2`` with ``L^T L = diag(1, 3, 10)``, as residuals."""
+    L = np.linalg.cholesky(np.diag([1.0, 3.0, 10.0])).T
+    x_star = np.array([1.0, -2.0, 0.5])
+    return LeastSquares.from_residuals(lambda x: L @ (x - x_star), lambda x: L), x_star
+
+
+def _rosenbrock() -> tuple[LeastSquares, np.ndarray]:
+    p = get_problem("rosenbrock")
+    obj = LeastSquares.from_residuals(p.residuals, lambda x: p.residual_jacobian(x)[1])
+    return obj, np.ones(2)
+
+
+# the four methods by the same call; Adam has no convergence test of its own, so it
+# gets a gradient tolerance, a decaying learning rate and an iteration budget
+METHODS = {
+    "lbfgs": LBFGSConfig(),
+    "qn": QNConfig(),
+    "lm": LMConfig(),
+    "adam": AdamConfig(lr=exponential_decay(2e-2, 0.5, 2000), gtol_abs=1e-6),
+}
+STATE_TYPES = {"lbfgs": LBFGSState, "qn": QNState, "lm": LMState, "adam": AdamRun}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize(
+    ("problem", "tol_x"),
+    [
+        (_quadratic, {"lbfgs": 1e-10, "qn": 1e-10, "lm": 1e-12, "adam": 1e-6}),
+        (_rosenbrock, {"lbfgs": 1e-9, "qn": 1e-9, "lm": 1e-9, "adam": 1e-5}),
+    ],
+    ids=["quadratic", "rosenbrock"],
+)
+def test_every_method_minimises_through_the_same_call(problem, tol_x, method: str) -> None:
+    obj, x_star = problem()
+    config = METHODS[method]
+    x0 = np.zeros(3) if x_star.shape == (3,) else np.array([-1.2, 1.0])
+    res = minimize(obj, x0, config, max_iter=20_000)
+    assert res.success and res.status == Status.GTOL, res.message
+    assert np.max(np.abs(res.x - x_star)) <= tol_x[method], (res.x, res.message)
+    assert res.fun == obj.value(res.x)
+    assert res.fun <= obj.value(x0)
+    assert isinstance(res.state, STATE_TYPES[method])
+
+
+def test_result_has_the_same_fields_for_every_method() -> None:
+    obj, _ = _rosenbrock()
+    names = [f.name for f in dataclasses.fields(OptimizeResult)]
+    assert {"x", "fun", "grad", "n_iter", "n_eval", "success", "status", "message"} <= set(names)
+    assert {"history", "elapsed", "state"} <= set(names)
+    for method, config in METHODS.items():
+        res = minimize(obj, [-1.2, 1.0], config, max_iter=4)
+        assert isinstance(res, OptimizeResult)
+        assert [f.name for f in dataclasses.fields(res)] == names
+        assert res.x.shape == res.grad.shape == (2,) and res.x.dtype == np.float64
+        assert res.history.shape == (res.n_iter + 1,) == (5,)
+        assert isinstance(res.status, Status) and res.status == Status.MAX_ITER
+        assert res.message == "maximum number of iterations reached" and not res.success
+        assert isinstance(res.fun, float) and isinstance(res.n_eval, int)
+        assert res.elapsed >= 0.0 and isinstance(res.state, STATE_TYPES[method])
+        np.testing.assert_allclose(res.grad, obj(res.x)[1], rtol=1e-12, atol=1e-300)
+
+
+class _Counted:
+    """A least-squares objective that counts (and may slow down) every evaluation."""
+
+    def __init__(self, obj: LeastSquares, delay: float = 0.0) -> None:
+        self.obj, self.delay, self.calls = obj, delay, 0
+
+    def _tick(self) -> None:
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+
+    def __call__(self, x):
+        self._tick()
+        return self.obj(x)
+
+    def normal(self, x):
+        self._tick()
+        return self.obj.normal(x)
+
+    def value(self, x):
+        self._tick()
+        return self.obj.value(x)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_budgets_end_every_method_with_their_status(method: str) -> None:
+    config = METHODS[method]
+    obj, _ = _rosenbrock()
+    x0 = [-1.2, 1.0]
+
+    res = minimize(obj, x0, config, max_iter=3)
+    assert res.status == Status.MAX_ITER and res.n_iter == 3 and not res.success
+
+    for max_eval in (1, 2, 5, 8):
+        counted = _Counted(obj)
+        res = minimize(counted, x0, config, max_eval=max_eval)
+        assert res.status == Status.MAX_EVAL, (max_eval, res.message)
+        assert counted.calls == res.n_eval <= max_eval  # never exceeded
+        assert res.fun <= obj.value(np.array(x0))
+
+    slow = _Counted(obj, delay=0.002)
+    t0 = time.perf_counter()
+    res = minimize(slow, x0, config, time_limit=0.05)
+    assert res.status == Status.TIME_LIMIT
+    assert 0.05 <= res.elapsed <= time.perf_counter() - t0 < 2.0
+
+    res = minimize(obj, x0, config, max_iter=0)
+    assert res.status == Status.MAX_ITER and res.n_iter == 0 and res.n_eval == 1
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_callback_stops_every_method(method: str) -> None:
+    config = METHODS[method]
+    obj, _ = _rosenbrock()
+    seen = []
+
+    def cb(state, info):
+        assert type(info) is StepInfo and state.n_iter == info.n_iter
+        seen.append(info.n_iter)
+        return info.n_iter >= 2
+
+    res = minimize(obj, [-1.2, 1.0], config, callback=cb, max_iter=100)
+    assert seen == [1, 2] and res.status == Status.CALLBACK and not res.success
+
+
+def test_minimize_rejects_what_it_cannot_run() -> None:
+    def fun(x):
+        return float(x @ x), 2 * x
+
+    with pytest.raises(TypeError, match="normal"):
+        minimize(fun, np.ones(2), LMConfig())  # LM needs normal() and value()
+    with pytest.raises(TypeError, match="method must be"):
+        minimize(fun, np.ones(2), {"memory": 5})
+    with pytest.raises(ValueError, match="Adam"):
+        minimize(fun, np.ones(2), AdamConfig())  # no budget, no tolerance: would not stop
+    with pytest.raises(ValueError, match="max_iter"):
+        minimize(fun, np.ones(2), max_iter=-1)
+    with pytest.raises(ValueError, match="max_eval"):
+        minimize(fun, np.ones(2), max_eval=0)
+    with pytest.raises(ValueError, match="time_limit"):
+        minimize(fun, np.ones(2), time_limit=True)
+
+
+def test_minimize_is_minimize_lbfgs_and_the_steps_loop() -> None:
+    """The driver adds nothing to the steps: same bits as a hand-written loop."""
+    p = get_problem("wood")
+    cfg = LBFGSConfig(memory=5)
+    res = minimize(p.fun_grad, p.x0, cfg, max_iter=30)
+    ref = minimize_lbfgs(p.fun_grad, p.x0, memory=5, max_iter=30)
+    state = lbfgs_init(p.fun_grad, p.x0, cfg)
+    for _ in range(30):
+        state, _ = lbfgs_step(p.fun_grad, state, cfg)
+    for other in (ref.x, state.x):
+        np.testing.assert_array_equal(res.x, other)
+    assert res.fun == ref.fun == state.f and res.n_eval == state.n_eval
+
+
+def test_adam_through_minimize_is_adam_update() -> None:
+    p = get_problem("rosenbrock")
+    lr = exponential_decay(1e-2, 0.5, 50)
+    res = minimize(p.fun_grad, p.x0, AdamConfig(lr=lr, b1=0.8), max_iter=100)
+    x = np.array(p.x0)
+    state = adam_init(x)
+    best = (p.fun(x), x)
+    for _ in range(100):
+        step, state = adam_update(state, p.fun_grad(x)[1], lr, b1=0.8)
+        x = x + step
+        best = min(best, (p.fun(x), x), key=lambda b: b[0])
+    np.testing.assert_array_equal(res.state.x, x)
+    np.testing.assert_array_equal(res.x, best[1])
+    assert res.fun == best[0] and res.n_eval == 101 and res.state.moments.t == 100
+    restored = AdamRun.from_dict(res.state.to_dict())
+    a, _ = adam_step(p.fun_grad, res.state, AdamConfig(lr=lr, b1=0.8))
+    b, _ = adam_step(p.fun_grad, restored, AdamConfig(lr=lr, b1=0.8))
+    np.testing.assert_array_equal(a.x, b.x)
+
+
+def test_adam_keeps_the_best_point_on_a_non_finite_value() -> None:
+    def fun(x):
+        if x[0] > 0.5:
+            return math.nan, np.full(1, math.nan)
+        return float((x[0] - 1.0) ** 2), 2.0 * (x - 1.0)
+
+    res = minimize(fun, np.zeros(1), AdamConfig(lr=0.2), max_iter=100)
+    assert res.status == Status.FAILED and res.message.startswith("Adam stopped")
+    assert res.x[0] <= 0.5 and res.fun == fun(res.x)[0]
+
+
+@pytest.mark.parametrize("max_evals", [0, 1, 3])
+def test_steps_spend_at_most_max_evals(max_evals: int) -> None:
+    p = get_problem("powell_badly_scaled")
+    obj = LeastSquares.from_residuals(p.residuals, lambda x: p.residual_jacobian(x)[1])
+    for init, step in (
+        (lbfgs_init, lbfgs_step),
+        (qn_init, qn_step),
+        (adam_run_init, lambda f, s, c, **kw: adam_step(f, s, AdamConfig(), **kw)),
+    ):
+        state = init(obj, p.x0)
+        new, info = step(obj, state, None, max_evals=max_evals)
+        assert new.n_eval - state.n_eval == info.n_evals <= max_evals
+        if max_evals == 0:
+            assert new is state and not info.accepted
+            assert info.message == "evaluation budget exhausted"
+    state = lm_init(obj.normal, p.x0, LMConfig(mu0=1e10))  # heavy damping: slow trials
+    new, info = lm_step(obj.normal, obj.value, state, max_evals=max_evals)
+    spent = (new.n_eval + new.n_normal) - (state.n_eval + state.n_normal)
+    assert spent == info.n_evals <= max_evals
+    if max_evals < 2:
+        assert new is state and not info.accepted
+
+
+def test_one_step_record_for_every_method() -> None:
+    obj, _ = _rosenbrock()
+    x0 = np.array([-1.2, 1.0])
+    infos = [
+        lbfgs_step(obj, lbfgs_init(obj, x0))[1],
+        qn_step(obj, qn_init(obj, x0))[1],
+        lm_step(obj.normal, obj.value, lm_init(obj.normal, x0))[1],
+        adam_step(obj, adam_run_init(obj, x0))[1],
+    ]
+    for info in infos:
+        assert type(info) is StepInfo and info.accepted and info.n_iter == 1
+        assert info.step_norm > 0.0 and info.f_prev == obj.value(x0)
+
+
+def test_no_optimiser_module_imports_private_helpers_of_another() -> None:
+    import ast
+    from pathlib import Path
+
+    import pinngelu.optim
+
+    folder = Path(pinngelu.optim.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+
+
+def test_settings_carry_no_budget_and_are_checked() -> None:
+    for budget in ("max_iter", "max_eval", "time_limit"):
+        with pytest.raises(TypeError):
+            LBFGSConfig(**{budget: 5})
+    with pytest.raises(ValueError, match=r"LBFGSConfig\.memory .* got 0"):
+        LBFGSConfig(memory=0)
+    with pytest.raises(ValueError, match=r"LBFGSConfig\.gtol .* got True"):
+        LBFGSConfig(gtol=True)
+    with pytest.raises(ValueError, match=r"LBFGSConfig\.memory .* got True"):
+        LBFGSConfig(memory=True)
+    with pytest.raises(ValueError, match=r"LBFGSConfig\.step_max .* got inf"):
+        LBFGSConfig(step_max=math.inf)
+    with pytest.raises(ValueError, match=r"LBFGSConfig\.ftol .* got -1"):
+        LBFGSConfig(ftol=-1.0)
+    with pytest.raises(ValueError, match="init_step"):
+        LBFGSConfig(init_step=0.0)
+    with pytest.raises(ValueError, match=r"c1=0\.5, c2=0\.1"):
+        LBFGSConfig(c1=0.5, c2=0.1)
+    with pytest.raises(ValueError, match=r"LBFGSConfig\.c2"):
+        LBFGSConfig(c2=1.0)
+    with pytest.raises(TypeError, match=r"LBFGSConfig\.damping .* got 1"):
+        LBFGSConfig(damping=1)
+    with pytest.raises(ValueError, match="gtol_abs"):
+        QNConfig(gtol_abs=True)
+    with pytest.raises(ValueError, match="max_linesearch"):
+        QNConfig(max_linesearch=2.5)
+    with pytest.raises(ValueError, match="d_floor"):
+        LMConfig(d_floor=0.0)
+    with pytest.raises(ValueError, match=r"AdamConfig\.lr"):
+        AdamConfig(lr=0.0)
+    with pytest.raises(ValueError, match=r"AdamConfig\.b2"):
+        AdamConfig(b2=1.0)
+    with pytest.raises(ValueError, match=r"AdamConfig\.eps"):
+        AdamConfig(eps=-1e-8)
+    # integers and NumPy numbers are accepted and stored as Python numbers
+    cfg = LBFGSConfig(memory=np.int64(7), gtol=0, damping=np.bool_(True))
+    assert (cfg.memory, cfg.gtol, cfg.damping) == (7, 0.0, True)
+    assert type(cfg.memory) is int and type(cfg.gtol) is float and type(cfg.damping) is bool
+    assert QNConfig(max_bytes=100.0).max_bytes == 100
 
 
 # --------------------------------------------------------------------------- checkpointing

@@ -1,4 +1,5 @@
-"""Figures of 3D solutions (pinngelu.plot3d) and the 2D/3D dispatch of plot_case_figures."""
+"""Figures of 3D solutions (pinngelu.plotting.surface3d) and the 2D/3D dispatch of
+plot_case_figures."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 import pinngelu as pg
-from pinngelu import plot3d, plotting
+from pinngelu import plotting
 from pinngelu.io import temporary_path
-from pinngelu.plot3d import boundary_triangles, magnification, plot_surface
+from pinngelu.plotting import boundary_triangles, magnification, plot_surface, surface3d
+from pinngelu.plotting import case as plotting_case
 
 # the six tetrahedra of a unit cube (corner k at bits x = k & 1, y = k & 2, z = k & 4)
 # around its diagonal 0-7
@@ -153,13 +155,13 @@ def test_title_names_the_magnification(tmp_path, monkeypatch):
     u = np.zeros((8, 3))
     u[7] = [0.0, 0.0, np.sqrt(3) * 0.01]  # diagonal sqrt(3): factor 10
     titles = []
-    real = plot3d.plt.Figure.suptitle
+    real = surface3d.plt.Figure.suptitle
 
     def spy(fig, text, **kw):
         titles.append(text)
         return real(fig, text, **kw)
 
-    monkeypatch.setattr(plot3d.plt.Figure, "suptitle", spy)
+    monkeypatch.setattr(surface3d.plt.Figure, "suptitle", spy)
     plot_surface(P, C, u, np.zeros(8), tmp_path / "a.png", "tip", "v (1)")
     plot_surface(P, C, u, np.zeros(8), tmp_path / "b.png", "tip", "v (1)", scale=2.5)
     assert titles == ["tip (deformation x10)", "tip (deformation x2.5)"]
@@ -168,9 +170,9 @@ def test_title_names_the_magnification(tmp_path, monkeypatch):
 # ----------------------------------------------------------------- dispatch
 def test_case_figures_of_a_2d_solution_go_the_old_way(tmp_path, plate, monkeypatch):
     def no_3d(*args, **kw):
-        raise AssertionError("a 2D solution must not be drawn by plot3d")
+        raise AssertionError("a 2D solution must not be drawn by surface3d")
 
-    monkeypatch.setattr(plot3d, "case_surface_figures", no_3d)
+    monkeypatch.setattr(plotting_case, "case_surface_figures", no_3d)
     prob = plate.build_problem(n_interior=16, n_boundary=64)
     mlp = pg.MLP(2, (6,), 2)
     sol = prob.solution(mlp, mlp.init(np.random.default_rng(0), "glorot"))

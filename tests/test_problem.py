@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 from test_elasticity import plate_field
 
 import pinngelu as pg
@@ -630,7 +631,7 @@ def test_rigid_body_3d():
 def test_cases_raise_no_warning():
     import importlib
 
-    from pinngelu.cli import available_cases
+    from pinngelu.app.cli import available_cases
 
     for name in available_cases():
         mod = importlib.import_module(f"pinngelu.cases.{name}")
@@ -783,7 +784,7 @@ def test_training_evaluates_body_force_once_per_resample():
 
     def run(bf):
         prob = unit_square([pg.Dirichlet("left")], body_force=bf)
-        cfg = pg.TrainConfig(lbfgs_iters=4, resample_every=2, print_every=0)
+        cfg = stage_config(lbfgs_iters=4, resample_every=2, print_every=0)
         return pg.train(prob, pg.MLP(2, (6,), 2), rng=np.random.default_rng(0), config=cfg)
 
     calls.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu as pg
 from pinngelu.loss import loss_and_grad
@@ -127,8 +128,8 @@ def test_a_stage_that_cannot_descend_hands_over(problem, mlp, theta0):
 
 def _nan_after(monkeypatch, k):
     """The objective returns NaN from its evaluation k + 1 on."""
-    from pinngelu import training
     from pinngelu.loss import LossResult
+    from pinngelu.training import objective as training
 
     calls = {"n": 0}
 
@@ -249,4 +250,4 @@ def test_bad_stage_settings(make, match):
 
 def test_single_stage_is_accepted():
     assert pg.TrainConfig(stages=pg.LBFGS(3)).stages == (pg.LBFGS(3),)
-    assert [s.name for s in pg.TrainConfig(adam_iters=2).resolved_stages()] == ["adam", "lbfgs"]
+    assert [s.name for s in stage_config(adam_iters=2).resolved_stages()] == ["adam", "lbfgs"]

@@ -10,7 +10,7 @@ from scipy.integrate import quad
 from scipy.special import erfc
 
 from pinngelu.activations import act_derivs, activation_code
-from pinngelu.stats import (
+from pinngelu.network.stats import (
     SMOOTH_ACTIVATIONS,
     gaussian_expectation,
     gaussian_moments,
@@ -348,3 +348,16 @@ def test_gelu_network_variance() -> None:
     # per layer grow like chi^L (~56 at L = 30), so the deep end leaves the 10% band.
     assert variance_map_slope("gelu", q) > 1.1
     assert abs(qs[-1] / q - 1.0) > 0.1, qs
+
+
+def test_stats_lives_beside_the_network_and_keeps_its_old_name() -> None:
+    """``pinngelu.stats`` (the name the docs use) is :mod:`pinngelu.network.stats`."""
+    import importlib
+
+    import pinngelu
+    from pinngelu import network
+
+    old = importlib.import_module("pinngelu.stats")
+    assert old is network.stats is pinngelu.stats
+    assert old.__name__ == "pinngelu.network.stats"
+    assert network.gelu_fixed_point_gain(1.0) == variance_preserving_gain("gelu", 1.0)

@@ -13,11 +13,13 @@ import time
 
 import numpy as np
 import pytest
+from stagecfg import stage_config
 
 import pinngelu as pg
-import pinngelu.training as training
-from pinngelu.checkpoint import checkpoint_history
+import pinngelu.training.objective as objective
 from pinngelu.loss import LossResult, loss_and_grad
+from pinngelu.training import loop
+from pinngelu.training.checkpoint import checkpoint_history
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def run(problem, mlp, theta0, seed=1, out=None, **cfg):
         mlp,
         rng=np.random.default_rng(seed),
         theta0=theta0,
-        config=pg.TrainConfig(**cfg),
+        config=stage_config(**cfg),
         out=out,
     )
 
@@ -125,7 +127,7 @@ def test_error_tracking(problem, mlp, theta0, plate):
         mlp,
         rng=np.random.default_rng(1),
         theta0=theta0,
-        config=pg.TrainConfig(lbfgs_iters=10, error_every=5, print_every=0),
+        config=stage_config(lbfgs_iters=10, error_every=5, print_every=0),
         error_points=Xe,
         out=None,
     )
@@ -147,7 +149,7 @@ def test_same_seed_bit_identical(problem, mlp):
             rng=rng,
             theta0=th,
             out=None,
-            config=pg.TrainConfig(adam_iters=3, lbfgs_iters=10, resample_every=4, print_every=0),
+            config=stage_config(adam_iters=3, lbfgs_iters=10, resample_every=4, print_every=0),
         ).theta
 
     a, b, c = go(5), go(5), go(6)
@@ -184,7 +186,7 @@ def test_resume_is_bit_identical(problem, mlp, theta0, uninterrupted, tmp_path, 
     A = uninterrupted
     assert A.n_iter == 40 and A.stop_reason == "L-BFGS iteration budget reached"
     ck = tmp_path / "ck.npz"
-    cfg = pg.TrainConfig(**CK_CFG, checkpoint=ck)
+    cfg = stage_config(**CK_CFG, checkpoint=ck)
     B = pg.train(
         problem,
         mlp,
@@ -211,7 +213,7 @@ def test_resume_is_bit_identical(problem, mlp, theta0, uninterrupted, tmp_path, 
 
 def test_resume_uses_checkpoint_path_by_default(problem, mlp, theta0, tmp_path):
     ck = tmp_path / "run.npz"
-    cfg = pg.TrainConfig(lbfgs_iters=10, print_every=0, checkpoint=ck, checkpoint_every=3)
+    cfg = stage_config(lbfgs_iters=10, print_every=0, checkpoint=ck, checkpoint_every=3)
     pg.train(
         problem,
         mlp,
@@ -227,7 +229,7 @@ def test_resume_uses_checkpoint_path_by_default(problem, mlp, theta0, tmp_path):
         problem,
         mlp,
         rng=np.random.default_rng(0),
-        config=pg.TrainConfig(lbfgs_iters=10, print_every=0),
+        config=stage_config(lbfgs_iters=10, print_every=0),
         out=None,
     )
     assert res.n_iter == 10
@@ -250,7 +252,7 @@ def test_resume_errors(problem, mlp, theta0, tmp_path):
             other,
             rng=np.random.default_rng(0),
             out=None,
-            config=pg.TrainConfig(lbfgs_iters=2, print_every=0),
+            config=stage_config(lbfgs_iters=2, print_every=0),
         )
 
 
@@ -282,7 +284,7 @@ def test_time_limit(problem, mlp, theta0):
         rng=np.random.default_rng(1),
         theta0=theta0,
         callback=slow,
-        config=pg.TrainConfig(lbfgs_iters=10_000, time_limit=0.3, print_every=0),
+        config=stage_config(lbfgs_iters=10_000, time_limit=0.3, print_every=0),
         out=None,
     )
     assert res.stop_reason == "time limit reached"
@@ -324,7 +326,7 @@ def _nan_after(monkeypatch, k):
             return LossResult(math.nan, np.full_like(res.grad, math.nan), res.group_losses)
         return res
 
-    monkeypatch.setattr(training, "loss_and_grad", fake)
+    monkeypatch.setattr(objective, "loss_and_grad", fake)
     return nan_thetas
 
 
@@ -367,7 +369,7 @@ def test_stop_in_adam_returns_consistent_theta_and_loss(problem, mlp, theta0):
         rng=np.random.default_rng(1),
         theta0=theta0,
         out=None,
-        config=pg.TrainConfig(adam_iters=20, adam_lr=1e-2, lbfgs_iters=5, print_every=0),
+        config=stage_config(adam_iters=20, adam_lr=1e-2, lbfgs_iters=5, print_every=0),
         callback=lambda r: r.it >= 8,
     )
     assert res.stop_reason == "stopped by callback"
@@ -377,7 +379,7 @@ def test_stop_in_adam_returns_consistent_theta_and_loss(problem, mlp, theta0):
 # -------------------------------------------------------------- bad input
 def test_missing_checkpoint_folder(problem, mlp, theta0, tmp_path):
     called = []
-    cfg = pg.TrainConfig(lbfgs_iters=5, print_every=0, checkpoint=tmp_path / "nope" / "ck.npz")
+    cfg = stage_config(lbfgs_iters=5, print_every=0, checkpoint=tmp_path / "nope" / "ck.npz")
     with pytest.raises(ValueError, match="does not exist"):
         pg.train(
             problem,
@@ -400,16 +402,14 @@ def test_network_dims_mismatch(problem, theta0):
                 net,
                 rng=np.random.default_rng(0),
                 out=None,
-                config=pg.TrainConfig(lbfgs_iters=1),
+                config=stage_config(lbfgs_iters=1),
             )
 
 
 @pytest.mark.parametrize("rng", [0, np.random.RandomState(0), None])
 def test_rng_must_be_generator(problem, mlp, theta0, rng):
     with pytest.raises(ValueError, match="Generator"):
-        pg.train(
-            problem, mlp, rng=rng, theta0=theta0, out=None, config=pg.TrainConfig(lbfgs_iters=1)
-        )
+        pg.train(problem, mlp, rng=rng, theta0=theta0, out=None, config=stage_config(lbfgs_iters=1))
 
 
 def test_bad_theta0(problem, mlp):
@@ -420,16 +420,13 @@ def test_bad_theta0(problem, mlp):
             rng=np.random.default_rng(0),
             theta0=np.zeros(3),
             out=None,
-            config=pg.TrainConfig(lbfgs_iters=1),
+            config=stage_config(lbfgs_iters=1),
         )
 
 
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"adam_iters": -1}, "adam_iters"),
-        ({"lbfgs_iters": 2.5}, "lbfgs_iters"),
-        ({"adam_lr": 0.0}, "adam_lr"),
         ({"time_limit": 0.0}, "time_limit"),
         ({"checkpoint_every": -5}, "checkpoint_every"),
     ],
@@ -469,7 +466,7 @@ def _ring_errors(length: float, stress: float) -> tuple[float, float]:
     for iters in (150, 800):
         prob, _, _ = _lame_ring(length, stress)
         mlp = pg.MLP(2, (16, 16), 2)
-        cfg = pg.TrainConfig(lbfgs_iters=iters, print_every=0)
+        cfg = stage_config(lbfgs_iters=iters, print_every=0)
         res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
         X = prob.geometry.sample_interior(400, np.random.default_rng(1))
         out.append(prob.solution(mlp, res.theta).relative_l2_error(X))
@@ -497,17 +494,11 @@ def test_real_units_train_like_the_metre_pascal_problem(length, stress):
         ({"max_evals": 2.5}, "max_evals"),
         ({"max_evals": "100"}, "max_evals"),
         ({"max_evals": float("nan")}, "max_evals"),
-        ({"lbfgs_iters": True}, "lbfgs_iters"),
-        ({"lbfgs_iters": "5"}, "lbfgs_iters"),
-        ({"lbfgs_iters": float("inf")}, "lbfgs_iters"),
-        ({"adam_iters": None}, "adam_iters"),
         ({"time_limit": float("nan")}, "time_limit"),
         ({"time_limit": float("inf")}, "time_limit"),
         ({"time_limit": "10"}, "time_limit"),
         ({"time_limit": True}, "time_limit"),
         ({"time_limit": -1.0}, "time_limit"),
-        ({"adam_lr": float("nan")}, "adam_lr"),
-        ({"adam_lr": "0.1"}, "adam_lr"),
         ({"resample_every": -1}, "resample_every"),
         ({"print_every": 1.5}, "print_every"),
     ],
@@ -518,9 +509,63 @@ def test_bad_budgets(kw, match):
 
 
 @pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: pg.Adam(-1), "Adam: iters"),
+        (lambda: pg.LBFGS(2.5), "LBFGS: iters"),
+        (lambda: pg.LBFGS(True), "LBFGS: iters"),
+        (lambda: pg.LBFGS("5"), "LBFGS: iters"),
+        (lambda: pg.LBFGS(float("inf")), "LBFGS: iters"),
+        (lambda: pg.Adam(None), "Adam: iters"),
+        (lambda: pg.Adam(5, lr=0.0), "Adam: lr"),
+        (lambda: pg.Adam(5, lr=float("nan")), "Adam: lr"),
+        (lambda: pg.Adam(5, lr="0.1"), "Adam: lr"),
+        (lambda: pg.Adam(5, lr=True), "Adam: lr"),
+        (lambda: pg.LBFGS(5, time_limit=True), "LBFGS: time_limit"),
+        (lambda: pg.QuasiNewton(5, time_limit=-1.0), "QuasiNewton: time_limit"),
+    ],
+)
+def test_bad_stage_budgets(make, match):
+    """Each stage checks its budget when it is built, naming the stage and setting."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    "old, stage",
+    [
+        ({"adam_iters": 10}, "pg.Adam"),
+        ({"adam_lr": 1e-2}, "pg.Adam"),
+        ({"lbfgs_iters": 100}, "pg.LBFGS"),
+        ({"lbfgs": pg.optim.LBFGSConfig(memory=5)}, "pg.LBFGS"),
+    ],
+)
+def test_removed_settings_name_the_stage(old, stage):
+    """The Adam and L-BFGS settings of earlier versions moved onto the stages: passing
+    them raises a TypeError that names the stage to write instead."""
+    with pytest.raises(TypeError, match=f"{next(iter(old))}=.*removed.*{stage}"):
+        pg.TrainConfig(**old)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pg.LevenbergMarquardt(10, pg.QNConfig()),
+        lambda: pg.QuasiNewton(10, pg.optim.LBFGSConfig()),
+        lambda: pg.LBFGS(10, pg.QNConfig()),
+        lambda: pg.QuasiNewton(10, pg.LMConfig()),
+    ],
+)
+def test_a_stage_refuses_another_stages_settings(make):
+    with pytest.raises(TypeError, match="takes a .*Config as its config"):
+        make()
+
+
+@pytest.mark.parametrize(
     "kw, match",
     [
-        ({"lbfgs": {"memory": 5}}, "lbfgs must be an LBFGSConfig"),
+        ({"stages": "lbfgs"}, "stages must be a sequence"),
+        ({"stages": (pg.LBFGS(5), "adam")}, r"stages\[1\] must be a stage"),
         ({"checkpoint": 5}, "checkpoint must be a path"),
         ({"calibrate_scale": "yes"}, "calibrate_scale"),
     ],
@@ -531,8 +576,8 @@ def test_bad_config_types(kw, match):
 
 
 def test_integral_float_budgets_become_ints():
-    cfg = pg.TrainConfig(lbfgs_iters=10.0, max_evals=50.0)
-    assert cfg.lbfgs_iters == 10 and isinstance(cfg.lbfgs_iters, int)
+    cfg = pg.TrainConfig(stages=(pg.LBFGS(10.0),), max_evals=50.0)
+    assert cfg.stages[0].iters == 10 and isinstance(cfg.stages[0].iters, int)
     assert cfg.max_evals == 50 and isinstance(cfg.max_evals, int)
 
 
@@ -572,7 +617,7 @@ def test_activation_without_second_derivative(problem, activation):
             net,
             rng=np.random.default_rng(0),
             callback=lambda r: called.append(1),
-            config=pg.TrainConfig(lbfgs_iters=2),
+            config=stage_config(lbfgs_iters=2),
             out=None,
         )
     assert called == []
@@ -584,14 +629,14 @@ def test_activation_without_second_derivative(problem, activation):
 )
 def test_bad_checkpoint_path(problem, mlp, theta0, tmp_path, name, match):
     (tmp_path / "sub.npz").mkdir()
-    cfg = pg.TrainConfig(lbfgs_iters=2, print_every=0, checkpoint=tmp_path / name)
+    cfg = stage_config(lbfgs_iters=2, print_every=0, checkpoint=tmp_path / name)
     with pytest.raises(ValueError, match=match):
         pg.train(problem, mlp, rng=np.random.default_rng(0), theta0=theta0, config=cfg, out=None)
 
 
 def test_checkpoint_folder_is_a_file(problem, mlp, theta0, tmp_path):
     (tmp_path / "f").write_text("x")
-    cfg = pg.TrainConfig(lbfgs_iters=2, print_every=0, checkpoint=tmp_path / "f" / "ck.npz")
+    cfg = stage_config(lbfgs_iters=2, print_every=0, checkpoint=tmp_path / "f" / "ck.npz")
     with pytest.raises(ValueError, match="checkpoint folder"):
         pg.train(problem, mlp, rng=np.random.default_rng(0), theta0=theta0, config=cfg, out=None)
 
@@ -608,7 +653,7 @@ def _resume(ck, problem, mlp, **cfg):
     cfg.setdefault("lbfgs_iters", 2)
     cfg.setdefault("print_every", 0)
     return pg.resume(
-        ck, problem, mlp, rng=np.random.default_rng(0), config=pg.TrainConfig(**cfg), out=None
+        ck, problem, mlp, rng=np.random.default_rng(0), config=stage_config(**cfg), out=None
     )
 
 
@@ -687,10 +732,10 @@ def test_resume_rejects_other_conditions(small_checkpoint, plate, mlp, problem):
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"adam_lr": 1e-3}, "adam_lr: 0.01 in the checkpoint, now 0.001"),
-        ({"adam_iters": 5}, "adam_iters: 2 in the checkpoint, now 5"),
+        ({"adam_lr": 1e-3}, "stage 0.lr: 0.01 in the checkpoint, now 0.001"),
+        ({"adam_iters": 5}, "stage 0.iters: 2 in the checkpoint, now 5"),
         ({"resample_every": 3}, "resample_every"),
-        ({"lbfgs": pg.optim.LBFGSConfig(memory=7)}, "lbfgs.memory: 50 in the checkpoint, now 7"),
+        ({"lbfgs": pg.optim.LBFGSConfig(memory=7)}, "stage 1.config: .*'memory': 50"),
     ],
 )
 def test_resume_rejects_other_configuration(small_checkpoint, problem, mlp, kw, match):
@@ -747,7 +792,7 @@ def test_failing_resample_keeps_the_best_iterate(
     prob = _failing_problem(problem, plate, flag, kind)
     ck = tmp_path / "ck.npz"
     adam = 10 if stage == "adam" else 0
-    cfg = pg.TrainConfig(
+    cfg = stage_config(
         adam_iters=adam,
         adam_lr=1e-2,
         lbfgs_iters=20,
@@ -776,18 +821,58 @@ def test_failing_resample_keeps_the_best_iterate(
 def test_gradient_test_needs_a_loss_near_the_best():
     """``gradient norm below tolerance`` ends a stage only where the loss is at most
     GTOL_LOSS_FACTOR times the best one; other stop reasons pass unchanged."""
-    from types import SimpleNamespace
-
     gtol = "gradient norm below tolerance"
-    factor = training.GTOL_LOSS_FACTOR
+    factor = loop.GTOL_LOSS_FACTOR
     for f, best, expected in [
         (1.0, 1.0, gtol),
         (factor * 0.999, 1.0, gtol),
         (factor * 1.001, 1.0, None),
         (100.0, 1.0, None),
     ]:
-        run_ = SimpleNamespace(best=(best, None))
-        assert training._Run.stage_stop(run_, gtol, f) == expected
-    run_ = SimpleNamespace(best=(1.0, None))
+        assert loop.stage_stop(gtol, f, best) == expected
     for other in ("relative decrease below ftol", "L-BFGS stopped: line search failed", None):
-        assert training._Run.stage_stop(run_, other, 100.0) == other
+        assert loop.stage_stop(other, 100.0, 1.0) == other
+
+
+# ------------------------------------------------------ checkpoint format
+def test_a_checkpoint_of_the_earlier_format_is_refused_with_the_reason(plate, tmp_path):
+    """``tests/data/checkpoint_format3.npz`` was written by the version whose
+    TrainConfig held the Adam and L-BFGS settings (format 3): its optimiser state
+    cannot be mapped onto the stages, so resuming from it is refused, naming both
+    formats and what to do."""
+    from pathlib import Path
+
+    old = Path(__file__).parent / "data" / "checkpoint_format3.npz"
+    prob = plate.build_problem(n_interior=64, n_boundary=32)
+    cfg = pg.TrainConfig(stages=(pg.LBFGS(3),), print_every=0, checkpoint=tmp_path / "new.npz")
+    with pytest.raises(
+        ValueError,
+        match=r"has format 3, this version reads format 4 .*"
+        r"moved onto the stages.*start a new run",
+    ):
+        pg.resume(old, prob, pg.MLP(2, (4,), 2), rng=np.random.default_rng(0), config=cfg)
+    with pytest.raises(ValueError, match="format 3"):
+        checkpoint_history(old)
+
+
+def test_resume_refuses_another_formulation(tmp_path):
+    """A checkpoint of an energy run resumed on the same part in the strong form, or
+    with another cell size, is refused naming the settings (not a TypeError)."""
+    geom = pg.Rectangle(0.0, 1.0, 0.0, 0.5)
+    steel = pg.Material.from_E_nu(210e9, 0.3)
+    conds = [pg.Symmetry("left"), pg.Symmetry("bottom"), pg.Traction("right", [5e7, 0.0])]
+
+    def bar(form):
+        return pg.ElasticityProblem(
+            geom, steel, conds, plane_stress=True, n_interior=200, formulation=form
+        )
+
+    mlp = pg.MLP(2, (6,), 2)
+    cfg = pg.TrainConfig(stages=(pg.QuasiNewton(3),), print_every=0, checkpoint=tmp_path / "c.npz")
+    pg.train(bar(pg.EnergyForm()), mlp, rng=np.random.default_rng(0), config=cfg, out=None)
+    for form, shown in (
+        (None, r"the strong form with \{\}"),
+        (pg.EnergyForm(h=0.05), "the energy formulation with .'h': 0.05"),
+    ):
+        with pytest.raises(ValueError, match=f"for the energy formulation .*problem has {shown}"):
+            pg.resume(tmp_path / "c.npz", bar(form), mlp, rng=np.random.default_rng(0), config=cfg)

@@ -83,10 +83,10 @@ def _tension_bar_run():
     prob = pg.ElasticityProblem(
         geom, steel, conds, plane_stress=True, n_interior=400, formulation=pg.EnergyForm()
     )
-    cfg = pg.TrainConfig(
-        stages=(pg.QuasiNewton(260),), print_every=0, solve_output_layer=False
+    cfg = pg.TrainConfig(stages=(pg.QuasiNewton(260),), print_every=0, solve_output_layer=False)
+    return pg.train(
+        prob, pg.MLP(2, (10, 10), 2), rng=np.random.default_rng(0), config=cfg, out=None
     )
-    return pg.train(prob, pg.MLP(2, (10, 10), 2), rng=np.random.default_rng(0), config=cfg, out=None)
 
 
 def _energy_solved_run():

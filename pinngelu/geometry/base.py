@@ -21,7 +21,7 @@ for the Sobol' method, keep their low discrepancy.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,6 +40,8 @@ from ._checks import (
 )
 from .boundary_sample import BoundarySample, _eval_predicate
 from .distance import DistanceFunction, NoDistanceFunction
+from .meshing import mesh_geometry
+from .partint import part_intervals
 from .sampling import (
     FILL_MIN,
     BoxCover,
@@ -49,9 +51,6 @@ from .sampling import (
     box_cover,
     rejection_sample,
 )
-
-if TYPE_CHECKING:
-    from .csg import Difference
 
 
 def _empty_boundary(dim: int) -> tuple[FloatArray, FloatArray]:
@@ -74,6 +73,15 @@ class Geometry:
 
     dim: int = 2
     _interior_exact: bool = False
+    # the class of ``a - b`` (set by :class:`~pinngelu.geometry.csg.Difference`)
+    _difference: ClassVar[type[Geometry] | None] = None
+
+    def __init_subclass__(cls, difference: bool = False, **kwargs) -> None:
+        """``class Difference(Geometry, difference=True)`` makes ``Difference`` the class
+        of ``a - b``: csg builds on this module, so this module does not import it."""
+        super().__init_subclass__(**kwargs)
+        if difference:
+            Geometry._difference = cls
 
     # -- interface implemented by subclasses ------------------------------------------------
 
@@ -217,12 +225,12 @@ class Geometry:
             raise ValueError(f"unknown boundary part {name!r}; valid parts: {', '.join(parts)}")
         return parts.index(name)
 
-    def __sub__(self, other: Geometry) -> Difference:
+    def __sub__(self, other: Geometry) -> Geometry:
+        """The set difference ``self \\ other``
+        (:class:`~pinngelu.geometry.csg.Difference`)."""
         if not isinstance(other, Geometry):
             return NotImplemented
-        from .csg import Difference
-
-        return Difference(self, other)
+        return Geometry._difference(self, other)
 
     # -- interior sampling --------------------------------------------------------------------
 
@@ -322,8 +330,6 @@ class Geometry:
         """Map ``u`` (m, 1) uniformly onto the kept parameter intervals of 2D part ``k``."""
         cache = self.__dict__.setdefault("_kept_intervals", {})
         if k not in cache:
-            from .partint import part_intervals
-
             _, a, b = part_intervals(self, k)
             cache[k] = (a, b, np.concatenate([[0.0], np.cumsum(b - a)]))
         a, b, cum = cache[k]
@@ -490,6 +496,4 @@ class Geometry:
         cells : ndarray of int, shape (M, 3) in 2D or (M, 4) in 3D
             Vertex indices of each triangle / tetrahedron, positively oriented.
         """
-        from .meshing import mesh_geometry
-
         return mesh_geometry(self, h)

@@ -10,7 +10,7 @@ from .distance import DistanceFunction
 from .partint import integrate_part
 
 
-class Difference(Geometry):
+class Difference(Geometry, difference=True):
     """Set difference ``a \\ b`` (regularised: the result is closed).
 
     Parameters

@@ -1,11 +1,22 @@
 """Compute kernels and the one place where the backend is chosen.
 
 :func:`get_backend` maps ``"cpu"`` or ``"cuda"`` to a :class:`Backend`; nothing
-else in the package looks at the device name.  The interface is described in
-:mod:`pinngelu.kernels.backend`, the jet-channel layout in
-:mod:`pinngelu.kernels.layout`; the implementations live in
-:mod:`pinngelu.kernels.cpu` and :mod:`pinngelu.kernels.cuda` and are imported on
-first use (importing this package compiles nothing).
+else in the package looks at the device name.  The implementations are imported on
+first use (importing this package compiles nothing).  Modules, in layers (each
+imports only modules listed before it, and :mod:`pinngelu.activations`):
+
+==============  ====================================================================
+``layout``      the jet-channel layout, defined once (no Numba)
+``backend``     the :class:`Backend` interface and :class:`NetArrays` (no Numba)
+``pointwise``   the target-independent math on tiles of points (plain Python)
+``compile``     :func:`~pinngelu.kernels.compile.retarget` (the pointwise math for one
+                target), the on-disk cache check and the first-compile notice
+``cpu``         :class:`~pinngelu.kernels.cpu.CPUBackend` and its ``numba.njit`` kernels
+``cuda_tiled``  the CUDA kernels, built per network shape
+``cuda``        :class:`~pinngelu.kernels.cuda.CUDABackend`: the host side of
+                ``cuda_tiled`` (checks, buffers, launches)
+``dense``       dense symmetric-matrix kernels of the quasi-Newton optimisers
+==============  ====================================================================
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ A backend offers
   the CPU, device memory for CUDA); ``asarray_int`` likewise for int64 arrays;
 - ``to_host(a)``: the inverse of ``asarray``;
 - ``net_arrays(mlp, theta) -> NetArrays``: upload the parameters and layout;
-- ``loss_grad(net_arrays, X, C, g, w, grad, R=None, J=None) -> float``: the fused
-  residual loss ``sum_p w_p sum_k r_k(p)^2`` with ``r = C : J - g`` and its gradient
-  in the parameters, written into the host array ``grad``; residuals ``R (N, K)``
-  and output jets ``J (N, m, C)`` on request (host arrays);
+- ``loss_grad_chunks(net_arrays, X, C, g, w, chunk, c0, c1, grads, R=None, J=None)``:
+  the fused residual loss ``sum_p w_p sum_k r_k(p)^2`` with ``r = C : J - g`` of
+  each chunk ``c0 <= c < c1`` of ``chunk`` points, and its gradient in the
+  parameters, written into the host array ``grads (c1 - c0, P)``; residuals
+  ``R (N, K)`` and output jets ``J (N, m, C)`` on request (host arrays);
 - ``jets(net_arrays, X, J)``: the output jets at the points (host ``J``);
 - ``residual_jacobian(net_arrays, X, C, g, w, p0, p1, r, Jac, J=None)``: the
   residual rows ``sqrt(w_p) r_k(p)`` of the points ``p0 <= p < p1`` and their
@@ -76,26 +77,14 @@ class Backend:
             int(mlp.act_code),
         )
 
-    def loss_grad(self, net: NetArrays, X, C, g, w, grad, R=None, J=None) -> float:
-        raise NotImplementedError  # pragma: no cover
-
     def loss_grad_chunks(
         self, net: NetArrays, X, C, g, w, chunk: int, c0: int, c1: int, grads, R=None, J=None
     ) -> np.ndarray:
         """Losses ``(c1 - c0,)`` of the chunks ``c0 <= c < c1`` of ``chunk`` points each,
         their gradients into the host array ``grads (c1 - c0, P)``; residuals and jets
         into ``R`` / ``J`` (all points) when given.  Each chunk's partial depends only
-        on its own points.  This default makes one ``loss_grad`` call per chunk."""
-        N = X.shape[0]
-        out = np.empty(c1 - c0)
-        for i, c in enumerate(range(c0, c1)):
-            p0, p1 = c * chunk, min(N, (c + 1) * chunk)
-            Cs = C[p0:p1] if C.shape[0] > 1 else C
-            ws = w[p0:p1] if w.shape[0] > 1 else w
-            Ri = None if R is None else R[p0:p1]
-            Ji = None if J is None else J[p0:p1]
-            out[i] = self.loss_grad(net, X[p0:p1], Cs, g[p0:p1], ws, grads[i], Ri, Ji)
-        return out
+        on its own points."""
+        raise NotImplementedError  # pragma: no cover
 
     def jets(self, net: NetArrays, X, J) -> None:
         raise NotImplementedError  # pragma: no cover

@@ -24,7 +24,15 @@ from . import layout
 from .backend import Backend
 from .compile import announce_compile, invalidate_stale_cache, retarget
 
-__all__ = ["CPUBackend", "FASTMATH", "TILE", "MAX_BLOCKS", "loss_grad", "jets"]
+__all__ = [
+    "CPUBackend",
+    "FASTMATH",
+    "TILE",
+    "MAX_BLOCKS",
+    "loss_grad_chunks",
+    "jets",
+    "residual_jacobian",
+]
 
 FASTMATH = {"contract", "reassoc"}
 TILE = 32
@@ -38,52 +46,6 @@ tile_residual = _pw.tile_residual
 tile_backward = _pw.tile_backward
 copy_jets = _pw.copy_jets
 residual_row = _pw.residual_row
-act_derivs = _pw.act_derivs
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, T, nblk, grad, R, want_r, J, want_j):
-    N, d = X.shape
-    L = sizes.shape[0] - 2
-    m = sizes[L + 1]
-    C = n_channels(d)
-    P = theta.shape[0]
-    wmax = 1
-    for l in range(1, L + 1):
-        wmax = max(wmax, sizes[l])
-    ntiles = (N + T - 1) // T
-    gblk = np.zeros((nblk, P))
-    lblk = np.zeros(nblk)
-    for b in prange(nblk):
-        t0 = (b * ntiles) // nblk
-        t1 = ((b + 1) * ntiles) // nblk
-        ZJ = np.empty((L, wmax, C * T))
-        AJ = np.empty((L, wmax, C * T))
-        F = np.empty((L, 3, wmax, T))
-        U = np.empty((m, C * T))
-        Ub = np.empty((m, C * T))
-        Zb = np.empty((wmax, C * T))
-        Ab = np.empty((wmax, C * T))
-        gb = gblk[b]
-        acc = 0.0
-        for t in range(t0, t1):
-            start = t * T
-            nT = min(T, N - start)
-            tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
-            acc += tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r)
-            if want_j:
-                copy_jets(U, J, start, nT, T, m, C)
-            tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, gb)
-        lblk[b] = acc
-    loss = 0.0
-    for b in range(nblk):
-        loss += lblk[b]
-    for i in prange(P):
-        s = 0.0
-        for b in range(nblk):
-            s += gblk[b, i]
-        grad[i] = s
-    return loss
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -110,8 +72,8 @@ def _loss_grad_chunks(
 ):
     """Chunks ``c0 + i`` (``i < nblk.shape[0]``) in one parallel region: chunk ``i``
     is split into ``nblk[i]`` blocks of tiles (work items ``boff[i] <= b < boff[i+1]``),
-    as one ``_loss_grad`` call on the chunk alone would split it, and its blocks are
-    summed in order into ``lout[i]`` and ``gout[i]``."""
+    a number that depends on the chunk's size only, and its blocks are summed in
+    order into ``lout[i]`` and ``gout[i]``."""
     N, d = X.shape
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
@@ -224,29 +186,6 @@ def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac
                 tile_backward(theta, sizes, offsets, X, pt, 1, 1, d, C, ZJ, AJ, F, Ub, Zb, Ab, jr)
 
 
-def loss_grad(theta, sizes, offsets, kind, X, Cop, g, w, grad, R=None, J=None) -> float:
-    """Loss ``sum_p w_p sum_k r_k(p)^2`` and its gradient (see :mod:`pinngelu.kernels.backend`).
-
-    Arguments are validated by the caller; ``grad`` (P,) is written in place, and
-    ``R`` (N, K) / ``J`` (N, m, C) when given.
-    """
-    N = X.shape[0]
-    K = g.shape[1]
-    m = int(sizes[-1])
-    C = layout.n_channels(X.shape[1])
-    ntiles = max(1, -(-N // TILE))
-    nblk = min(ntiles, MAX_BLOCKS)
-    want_r = R is not None
-    want_j = J is not None
-    if R is None:
-        R = np.empty((0, K))
-    if J is None:
-        J = np.empty((0, m, C))
-    return _loss_grad(
-        theta, sizes, offsets, kind, X, Cop, g, w, TILE, nblk, grad, R, want_r, J, want_j
-    )
-
-
 def loss_grad_chunks(
     theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None
 ) -> np.ndarray:
@@ -293,7 +232,7 @@ def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac,
     written independently (no reduction: the same bits for any thread count).
     """
     m = int(sizes[-1])
-    C = X.shape[1] + 1 + X.shape[1] * (X.shape[1] + 1) // 2
+    C = layout.n_channels(X.shape[1])
     want_j = J is not None
     if J is None:
         J = np.empty((0, m, C))
@@ -317,9 +256,6 @@ class CPUBackend(Backend):
 
     def to_host(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(a)
-
-    def loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
-        return float(loss_grad(net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, grad, R, J))
 
     def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None):
         return loss_grad_chunks(

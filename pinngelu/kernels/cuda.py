@@ -1,4 +1,7 @@
-"""CUDA backend: one thread block per tile of points, the pointwise math of
+"""CUDA backend, the host side of the tiled kernels of :mod:`pinngelu.kernels.cuda_tiled`:
+limits and shape checks, the launch partition, device buffers and the launches.
+
+The kernels run one thread block per tile of points, with the pointwise math of
 :mod:`pinngelu.kernels.pointwise` compiled with ``numba.cuda.jit(device=True)``.
 
 Design (the "fully fused MLP" layout, in float64)
@@ -313,7 +316,24 @@ class CUDABackend(Backend):
         return check_shape(*_layout(mlp.sizes))
 
     # ----------------------------------------------------------------- kernels
-    def loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
+    def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None):
+        """Losses ``(c1 - c0,)`` and gradients ``grads (c1 - c0, P)`` of the chunks
+        ``c0 <= c < c1`` of ``chunk`` points (see :meth:`Backend.loss_grad_chunks`):
+        the launches of :meth:`_loss_grad` on each chunk's points alone."""
+        N = X.shape[0]
+        out = np.empty(c1 - c0)
+        for i, c in enumerate(range(c0, c1)):
+            p0, p1 = c * chunk, min(N, (c + 1) * chunk)
+            Cs = C[p0:p1] if C.shape[0] > 1 else C
+            ws = w[p0:p1] if w.shape[0] > 1 else w
+            Ri = None if R is None else R[p0:p1]
+            Ji = None if J is None else J[p0:p1]
+            out[i] = self._loss_grad(net, X[p0:p1], Cs, g[p0:p1], ws, grads[i], Ri, Ji)
+        return out
+
+    def _loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
+        """Loss and gradient (into the host ``grad``) of all the points ``X``: the
+        chunks of :func:`partition` launched in turn, then the ordered reduction."""
         c = self._cuda
         shape = check_shape(*self._shape_of(net))
         N = int(X.shape[0])

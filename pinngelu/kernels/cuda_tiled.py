@@ -22,6 +22,8 @@ from __future__ import annotations
 import types
 from typing import NamedTuple
 
+from .layout import n_channels
+
 __all__ = ["Shape", "kernel_set", "reduce_kernel", "jacobian_kernel", "ROWS"]
 
 ROWS = 4
@@ -56,7 +58,8 @@ class Shape(NamedTuple):
 
     @property
     def C(self) -> int:
-        return 1 + self.d + self.d * (self.d + 1) // 2
+        """Jet channels: :func:`~pinngelu.kernels.layout.n_channels` of ``d``."""
+        return n_channels(self.d)
 
     @property
     def Q(self) -> int:
@@ -471,7 +474,7 @@ def jacobian_kernel(cuda_mod, pw, L: int, W: int, d: int, m: int):
     copy_jets = pw.copy_jets
     residual_row = pw.residual_row
     NL, NW, NM = L, W, m
-    NC = 1 + d + d * (d + 1) // 2
+    NC = n_channels(d)
 
     @cuda.jit
     def jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j):

@@ -9,10 +9,12 @@ The optimiser is split into pure functions on an :class:`LBFGSState`, in the sty
 * :func:`lbfgs_step` performs one iteration (direction, strong-Wolfe line search, memory
   update) and returns a new state (the input state is left untouched) together with a
   :class:`StepInfo` built by :func:`step_info`;
-* :func:`~pinngelu.optim.minimize.minimize_lbfgs` loops over :func:`lbfgs_step` and applies
-  the stopping tests of :mod:`pinngelu.optim.stopping`.
+* :func:`~pinngelu.optim.minimize.minimize` (with an :class:`LBFGSConfig`) loops over
+  :func:`lbfgs_step` and applies the stopping tests of :mod:`pinngelu.optim.stopping`.
 
-The settings, state and diagnostics are defined in :mod:`pinngelu.optim.lbfgs_state`.
+The settings and state are defined in :mod:`pinngelu.optim.lbfgs_state`, the step
+record :class:`~pinngelu.optim.common.StepInfo` and its builder :func:`step_info` in
+:mod:`pinngelu.optim.common`.
 
 The objective is ``fun(x) -> (f, g)`` with ``x`` and ``g`` of shape (n,). The iterate only ever
 moves to a point with a strictly lower finite value, and among all points evaluated it is the one
@@ -22,14 +24,24 @@ with the lowest value, so ``state.x`` is always the best point seen.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .lbfgs_state import LBFGSConfig, LBFGSState, StepInfo
-from .linesearch import strong_wolfe
+from .common import (
+    TINY,
+    FloatArray,
+    Objective,
+    StepInfo,
+    all_finite,
+    evaluate,
+    inf_norm,
+    start_point,
+    step_info,
+)
+from .lbfgs_state import LBFGSConfig, LBFGSState
+from .linesearch import TrialPoint, search_lower
 
 __all__ = [
     "LBFGSConfig",
@@ -44,27 +56,6 @@ __all__ = [
     "two_loop",
     "update_memory",
 ]
-
-FloatArray = NDArray[np.float64]
-Objective = Callable[[FloatArray], tuple[float, ArrayLike]]
-
-_TINY = np.finfo(np.float64).tiny
-
-
-def _inf_norm(v: FloatArray) -> float:
-    return float(np.max(np.abs(v))) if v.shape[0] else 0.0
-
-
-def _evaluate(fun: Objective, x: FloatArray, n: int) -> tuple[float, FloatArray]:
-    f, g = fun(x)
-    g = np.array(g, dtype=np.float64, copy=True).reshape(-1)
-    if g.shape != (n,):
-        raise ValueError(f"gradient has {g.shape[0]} entries, expected {n}")
-    return float(f), g
-
-
-def _all_finite(f: float, g: FloatArray) -> bool:
-    return math.isfinite(f) and bool(np.all(np.isfinite(g)))
 
 
 def lbfgs_init(fun: Objective, x0: ArrayLike, config: LBFGSConfig | None = None) -> LBFGSState:
@@ -89,12 +80,10 @@ def lbfgs_init(fun: Objective, x0: ArrayLike, config: LBFGSConfig | None = None)
         If ``x0`` is not 1-D or the objective or gradient is not finite at ``x0``.
     """
     config = LBFGSConfig() if config is None else config
-    x = np.array(x0, dtype=np.float64, copy=True)
-    if x.ndim != 1:
-        raise ValueError(f"x0 must be 1-D, got shape {x.shape}")
+    x = start_point(x0)
     n = x.shape[0]
-    f, g = _evaluate(fun, x, n)
-    if not _all_finite(f, g):
+    f, g = evaluate(fun, x, n)
+    if not all_finite(f, g):
         raise ValueError("objective or gradient is not finite at the starting point")
     m = config.memory
     return LBFGSState(
@@ -106,7 +95,7 @@ def lbfgs_init(fun: Objective, x0: ArrayLike, config: LBFGSConfig | None = None)
         rho=np.zeros(m),
         n_eval=1,
         f_init=f,
-        gnorm_init=_inf_norm(g),
+        gnorm_init=inf_norm(g),
     )
 
 
@@ -275,85 +264,34 @@ def update_memory(
     return new_state, False
 
 
-def step_info(
-    before: LBFGSState,
-    after: LBFGSState,
-    *,
-    n_evals: int,
-    accepted: bool,
-    message: str,
-    step: float = 0.0,
-    ls_success: bool = False,
-    reset: bool = False,
-    pair_skipped: bool = False,
-) -> StepInfo:
-    """Diagnostics of the step from ``before`` to ``after``.
-
-    ``gnorm`` is ``||g||_inf`` at ``after``; ``step_norm`` is ``||x_after - x_before||_inf``
-    for an accepted step and 0 otherwise.
-    """
-    return StepInfo(
-        n_iter=after.n_iter,
-        f=after.f,
-        f_prev=before.f,
-        gnorm=_inf_norm(after.g),
-        step=float(step),
-        step_norm=_inf_norm(after.x - before.x) if accepted else 0.0,
-        n_evals=n_evals,
-        accepted=accepted,
-        ls_success=ls_success,
-        reset=reset,
-        pair_skipped=pair_skipped,
-        message=message,
-    )
-
-
-class _Tracker:
-    """Objective wrapper that counts calls and remembers the lowest finite trial point."""
-
-    def __init__(self, fun: Objective, x: FloatArray, d: FloatArray) -> None:
-        self.fun = fun
-        self.x = x
-        self.d = d
-        self.n_evals = 0
-        self.best: tuple[float, FloatArray, float, FloatArray] | None = None
-
-    def __call__(self, step: float) -> tuple[float, FloatArray]:
-        x_trial = self.x + step * self.d
-        f, g = _evaluate(self.fun, x_trial, self.x.shape[0])
-        self.n_evals += 1
-        if _all_finite(f, g) and (self.best is None or f < self.best[0]):
-            self.best = (f, x_trial, step, g)
-        return f, g
-
-
-def _line_search(
+def _search(
     fun: Objective,
     state: LBFGSState,
     d: FloatArray,
     step0: float,
     max_evals: int,
     config: LBFGSConfig,
-) -> tuple[_Tracker, bool, str]:
-    dg0 = float(state.g @ d)
-    tracker = _Tracker(fun, state.x, d)
-    res = strong_wolfe(
-        tracker,
+) -> tuple[TrialPoint | None, bool, str, int]:
+    return search_lower(
+        fun,
+        state.x,
         state.f,
         state.g,
-        dg0,
+        d,
         step0,
-        direction=d,
         c1=config.c1,
         c2=config.c2,
         max_evals=max_evals,
         step_max=config.step_max,
     )
-    return tracker, res.success, res.message
 
 
 def lbfgs_step(
-    fun: Objective, state: LBFGSState, config: LBFGSConfig | None = None
+    fun: Objective,
+    state: LBFGSState,
+    config: LBFGSConfig | None = None,
+    *,
+    max_evals: int | None = None,
 ) -> tuple[LBFGSState, StepInfo]:
     """Perform one L-BFGS iteration.
 
@@ -364,6 +302,10 @@ def lbfgs_step(
     steepest descent; if that fails too, the state keeps its point, ``n_fail`` is incremented
     and ``info.accepted`` is False. The new pair is stored by :func:`update_memory`.
 
+    The line searches are truncated so that the step spends at most ``max_evals``
+    evaluations; with ``max_evals < 1`` the state is returned unchanged with
+    ``info.accepted`` False ("evaluation budget exhausted").
+
     Parameters
     ----------
     fun : callable
@@ -371,6 +313,9 @@ def lbfgs_step(
     state : LBFGSState
         Current state; not modified.
     config : LBFGSConfig, optional
+    max_evals : int, optional
+        Objective evaluations this step may spend (``None``: no limit); a driver with a
+        total budget passes what is left of it.
 
     Returns
     -------
@@ -380,28 +325,25 @@ def lbfgs_step(
     config = LBFGSConfig() if config is None else config
     if state.memory != config.memory:
         raise ValueError(f"state has memory {state.memory}, config has {config.memory}")
-    budget = math.inf if config.max_eval is None else config.max_eval - state.n_eval
-    if budget < 1 or _inf_norm(state.g) == 0.0:
+    budget = math.inf if max_evals is None else max_evals
+    if budget < 1 or inf_norm(state.g) == 0.0:
         reason = "evaluation budget exhausted" if budget < 1 else "gradient is zero"
         return state, step_info(state, state, n_evals=0, accepted=False, message=reason)
 
     d, step0, reset = lbfgs_direction(state, config)
     max_ls = int(min(config.max_linesearch, budget))
-    tracker, ls_ok, message = _line_search(fun, state, d, step0, max_ls, config)
-    n_evals = tracker.n_evals
-    found = tracker.best is not None and tracker.best[0] < state.f
+    best, ls_ok, message, n_evals = _search(fun, state, d, step0, max_ls, config)
 
-    if not found and (state.count > 0 and not reset) and budget - n_evals >= 1:
+    if best is None and (state.count > 0 and not reset) and budget - n_evals >= 1:
         reset = True
         d, step0 = steepest_descent(state, config)
         max_ls = int(min(config.max_linesearch, budget - n_evals))
-        tracker, ls_ok, message = _line_search(fun, state, d, step0, max_ls, config)
-        n_evals += tracker.n_evals
-        found = tracker.best is not None and tracker.best[0] < state.f
+        best, ls_ok, message, m = _search(fun, state, d, step0, max_ls, config)
+        n_evals += m
 
     memory = reset_memory(state) if reset else state
     counts = {"n_iter": state.n_iter + 1, "n_eval": state.n_eval + n_evals}
-    if not found or tracker.best is None:
+    if best is None:
         new_state = replace(memory, **counts, n_fail=state.n_fail + 1)
         message = f"no lower value found along the search direction ({message})"
         info = step_info(
@@ -409,9 +351,9 @@ def lbfgs_step(
         )
         return new_state, info
 
-    f_new, x_new, step, g_new = tracker.best
+    f_new, x_new, step, g_new = best.f, best.x, best.step, best.g
     memory, pair_skipped = update_memory(memory, x_new - state.x, g_new - state.g, config)
-    stalled = state.f - f_new <= config.ftol * max(abs(state.f), abs(f_new), _TINY)
+    stalled = state.f - f_new <= config.ftol * max(abs(state.f), abs(f_new), TINY)
     new_state = replace(
         memory,
         x=x_new,

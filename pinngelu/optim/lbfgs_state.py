@@ -1,9 +1,10 @@
-"""Settings, state and per-step diagnostics of L-BFGS (plain data).
+"""Settings and state of L-BFGS (plain data).
 
 :class:`LBFGSState` holds only numpy arrays and Python scalars;
 :meth:`LBFGSState.to_dict` and :meth:`LBFGSState.from_dict` convert it to and from
 a flat dict suitable for ``np.savez``, and a restored state continues
-bit-identically.
+bit-identically. The per-step diagnostics, :class:`~pinngelu.optim.common.StepInfo`,
+are shared by every optimiser (re-exported here).
 """
 
 from __future__ import annotations
@@ -15,26 +16,24 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["LBFGSConfig", "LBFGSState", "StepInfo"]
+from .common import FloatArray, StepInfo, check_wolfe, validate
 
-FloatArray = NDArray[np.float64]
+__all__ = ["LBFGSConfig", "LBFGSState", "StepInfo"]
 
 
 @dataclass(frozen=True)
 class LBFGSConfig:
     """Settings of L-BFGS.
 
+    The budgets (iterations, evaluations, time) are not settings: they are arguments of
+    the driver, :func:`~pinngelu.optim.minimize.minimize`, or of the caller's own loop;
+    :func:`~pinngelu.optim.lbfgs.lbfgs_step` takes the evaluations it may spend as its
+    ``max_evals`` argument.
+
     Attributes
     ----------
     memory : int
-        Number of correction pairs ``(s, y)`` kept.
-    max_iter : int or None
-        Maximum number of iterations of :func:`minimize_lbfgs` (``None``: no limit).
-    max_eval : int or None
-        Maximum number of objective evaluations, the initial one included (``None``: no
-        limit). The line search is truncated so that the budget is never exceeded.
-    time_limit : float or None
-        Wall-clock budget of :func:`minimize_lbfgs` in seconds, checked between iterations.
+        Number of correction pairs ``(s, y)`` kept (``>= 1``).
     gtol : float
         Relative gradient test: stop when ``||g||_inf <= gtol * ||g0||_inf`` with ``g0`` the
         gradient at the starting point. Invariant to scaling of the objective.
@@ -47,9 +46,10 @@ class LBFGSConfig:
     ftol_iters : int
         Number of consecutive stalled iterations that triggers the ``ftol`` test.
     xtol : float
-        Step test: stop when ``||x_new - x||_inf <= xtol * max(||x_new||_inf, tiny)``.
+        Step test: stop when ``||x_new - x||_inf <= xtol * max(||x_new||_inf, tiny)``
+        (0: off).
     c1, c2 : float
-        Strong-Wolfe constants of the line search.
+        Strong-Wolfe constants of the line search, ``0 < c1 < c2 < 1``.
     max_linesearch : int
         Maximum number of evaluations per line search.
     step_max : float
@@ -63,12 +63,17 @@ class LBFGSConfig:
     damping : bool
         Powell damping of ``y`` (with ``B0 = I / gamma`` standing in for the Hessian
         approximation) instead of skipping pairs with too little curvature.
+
+    Raises
+    ------
+    ValueError
+        If a number is out of range or not a number (booleans included); the message
+        names the setting and the value.
+    TypeError
+        If ``damping`` is not a bool, or an unknown field (e.g. a budget) is given.
     """
 
     memory: int = 20
-    max_iter: int | None = 1000
-    max_eval: int | None = None
-    time_limit: float | None = None
     gtol: float = 1e-12
     gtol_abs: float = 0.0
     ftol: float = 1e-15
@@ -83,16 +88,16 @@ class LBFGSConfig:
     damping: bool = False
 
     def __post_init__(self) -> None:
-        if self.memory < 1:
-            raise ValueError("memory must be at least 1")
-        if not 0.0 < self.c1 < self.c2 < 1.0:
-            raise ValueError("need 0 < c1 < c2 < 1")
-        if self.max_linesearch < 1:
-            raise ValueError("max_linesearch must be at least 1")
-        if self.init_step <= 0.0:
-            raise ValueError("init_step must be positive")
-        if self.ftol_iters < 1:
-            raise ValueError("ftol_iters must be at least 1")
+        validate(
+            self,
+            counts=("memory", "ftol_iters", "max_linesearch"),
+            positive=("step_max", "init_step"),
+            nonnegative=("gtol", "gtol_abs", "ftol", "xtol", "curvature_eps"),
+            flags=("damping",),
+        )
+        c1, c2 = check_wolfe("LBFGSConfig", self.c1, self.c2)
+        object.__setattr__(self, "c1", c1)
+        object.__setattr__(self, "c2", c2)
 
 
 _INT_FIELDS = ("head", "count", "n_iter", "n_eval", "n_fail", "n_stall")
@@ -228,47 +233,3 @@ class LBFGSState:
         if state.rho.shape != (state.S.shape[0],):
             raise ValueError("rho does not match the memory size")
         return state
-
-
-@dataclass
-class StepInfo:
-    """Diagnostics of one :func:`lbfgs_step`.
-
-    Attributes
-    ----------
-    n_iter : int
-        Iteration number after the step.
-    f, f_prev : float
-        Objective value after and before the step.
-    gnorm : float
-        ``||g||_inf`` after the step.
-    step : float
-        Accepted line-search step length (0 if the step failed).
-    step_norm : float
-        ``||x_new - x||_inf``.
-    n_evals : int
-        Objective evaluations spent in this step.
-    accepted : bool
-        Whether the iterate moved.
-    ls_success : bool
-        Whether the (last) line search met the strong Wolfe conditions.
-    reset : bool
-        Whether the memory was cleared during this step.
-    pair_skipped : bool
-        Whether the new pair failed the curvature test.
-    message : str
-        Line-search message or reason for failure.
-    """
-
-    n_iter: int
-    f: float
-    f_prev: float
-    gnorm: float
-    step: float
-    step_norm: float
-    n_evals: int
-    accepted: bool
-    ls_success: bool
-    reset: bool
-    pair_skipped: bool
-    message: str

@@ -13,6 +13,10 @@ as follows:
 
 Non-finite function values or gradients are treated as "step too long": such a trial becomes
 the upper end of the bracket, which is then shrunk by bisection until finite values are found.
+
+:func:`search_lower` runs :func:`strong_wolfe` on an objective ``fun(x) -> (f, g)`` along a
+direction and returns the lowest finite trial point below the start: the search of L-BFGS and
+of the dense quasi-Newton methods.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-__all__ = ["LineSearchResult", "strong_wolfe", "cubic_minimizer"]
+from .common import FloatArray, Objective, all_finite, evaluate
 
-FloatArray = NDArray[np.float64]
+__all__ = ["LineSearchResult", "TrialPoint", "strong_wolfe", "cubic_minimizer", "search_lower"]
+
 Phi = Callable[[float], tuple[float, ArrayLike]]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -287,3 +292,94 @@ def _result(p: _Point, n_evals: int, success: bool, message: str) -> LineSearchR
     return LineSearchResult(
         step=p.step, f=p.f, g=p.g, dg=p.dg, n_evals=n_evals, success=success, message=message
     )
+
+
+@dataclass(frozen=True)
+class TrialPoint:
+    """A trial point of :func:`search_lower`: ``x = x0 + step d``, its value and gradient.
+
+    Attributes
+    ----------
+    f : float
+    x : ndarray, shape (n,)
+    step : float
+    g : ndarray, shape (n,)
+    """
+
+    f: float
+    x: FloatArray
+    step: float
+    g: FloatArray
+
+
+def search_lower(
+    fun: Objective,
+    x: FloatArray,
+    f: float,
+    g: FloatArray,
+    d: FloatArray,
+    step0: float,
+    *,
+    c1: float,
+    c2: float,
+    max_evals: int,
+    step_max: float,
+) -> tuple[TrialPoint | None, bool, str, int]:
+    """Strong-Wolfe search from ``x`` along ``d`` that keeps the lowest trial point.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (f, g)``, ``x`` and ``g`` of shape (n,).
+    x : ndarray, shape (n,)
+        Start of the search.
+    f : float
+        Value at ``x``.
+    g : ndarray, shape (n,)
+        Gradient at ``x``.
+    d : ndarray, shape (n,)
+        Search direction (a descent direction: ``g . d < 0``).
+    step0 : float
+        First trial step (in units of ``d``).
+    c1, c2, max_evals, step_max
+        As in :func:`strong_wolfe`.
+
+    Returns
+    -------
+    best : TrialPoint or None
+        The lowest-valued finite trial point if it is strictly below ``f`` (the first
+        one reached among equal values), else None.
+    success : bool
+        Whether the search met the strong Wolfe conditions.
+    message : str
+        The search's message.
+    n_evals : int
+        Evaluations of ``fun``.
+    """
+    n = x.shape[0]
+    best: TrialPoint | None = None
+    n_evals = 0
+
+    def phi(step: float) -> tuple[float, FloatArray]:
+        nonlocal best, n_evals
+        x_trial = x + step * d
+        f_trial, g_trial = evaluate(fun, x_trial, n)
+        n_evals += 1
+        if all_finite(f_trial, g_trial) and (best is None or f_trial < best.f):
+            best = TrialPoint(f_trial, x_trial, step, g_trial)
+        return f_trial, g_trial
+
+    res = strong_wolfe(
+        phi,
+        f,
+        g,
+        float(g @ d),
+        step0,
+        direction=d,
+        c1=c1,
+        c2=c2,
+        max_evals=max_evals,
+        step_max=step_max,
+    )
+    lower = best if best is not None and best.f < f else None
+    return lower, res.success, res.message, n_evals

@@ -20,8 +20,11 @@ of a Levenberg-Marquardt iteration is the normal equations, and the plain method
 is not the fastest there; see the benchmarks page.)
 
 The method needs two callables: ``normal(x) -> (f, JtJ, Jtr)`` at the current point,
-and ``value(x) -> f`` at trial points.  The state is explicit and serialisable like
-L-BFGS's.
+and ``value(x) -> f`` at trial points.  :func:`lm_init` and :func:`lm_step` take them
+as two arguments; :func:`~pinngelu.optim.minimize.minimize` (with an :class:`LMConfig`)
+takes one objective that has both as methods, a :class:`LeastSquaresObjective` such as
+:class:`LeastSquares` (built from the callables or from residuals and their
+Jacobian).  The state is explicit and serialisable like L-BFGS's.
 """
 
 from __future__ import annotations
@@ -29,18 +32,101 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike
 
-from .lbfgs import FloatArray
+from .common import FloatArray, StepInfo, inf_norm, start_point, step_info, validate
+from .stopping import STOP_REASONS
 
-__all__ = ["LMConfig", "LMState", "LMInfo", "lm_init", "lm_step", "lm_stop_reason", "minimize_lm"]
+__all__ = [
+    "LMConfig",
+    "LMState",
+    "LeastSquares",
+    "LeastSquaresObjective",
+    "lm_init",
+    "lm_step",
+    "lm_stop_reason",
+    "lm_stop_test",
+]
 
 Normal = Callable[[FloatArray], tuple[float, FloatArray, FloatArray]]
+"""``normal(x) -> (f, JtJ, Jtr)``: ``|r|^2``, ``J^T J`` of shape (n, n), ``J^T r`` of shape (n,)."""
 Value = Callable[[FloatArray], float]
+"""``value(x) -> f = |r(x)|^2``."""
+
+
+@runtime_checkable
+class LeastSquaresObjective(Protocol):
+    """What Levenberg-Marquardt needs of an objective ``f(x) = |r(x)|^2``.
+
+    The training objective of :mod:`pinngelu.training` and :class:`LeastSquares` have
+    both methods.
+    """
+
+    def normal(self, x: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        """``(f, J^T J, J^T r)`` at ``x`` of shape (n,): shapes (), (n, n), (n,)."""
+        ...
+
+    def value(self, x: FloatArray) -> float:
+        """``f = |r(x)|^2`` at ``x`` of shape (n,)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LeastSquares:
+    """A least-squares objective ``f(x) = |r(x)|^2`` usable by every optimiser.
+
+    Levenberg-Marquardt calls :meth:`normal` and :meth:`value`; the gradient methods
+    call the object itself, ``obj(x) -> (f, g)`` with ``g = 2 J^T r`` (one normal-
+    equation evaluation).
+
+    Parameters
+    ----------
+    normal : callable
+        ``normal(x) -> (f, JtJ, Jtr)`` with ``x`` of shape (n,), ``JtJ`` of shape
+        (n, n) and ``Jtr`` of shape (n,).
+    value : callable
+        ``value(x) -> f``.
+
+    Examples
+    --------
+    Residuals ``r(x) = x - 1`` with the identity Jacobian, minimised by
+    Levenberg-Marquardt::
+
+        obj = LeastSquares.from_residuals(lambda x: x - 1.0, lambda x: np.eye(2))
+        res = minimize(obj, np.zeros(2), LMConfig())
+    """
+
+    normal: Normal
+    value: Value
+
+    @classmethod
+    def from_residuals(
+        cls,
+        residuals: Callable[[FloatArray], ArrayLike],
+        jacobian: Callable[[FloatArray], ArrayLike],
+    ) -> LeastSquares:
+        """The objective ``|r(x)|^2`` of residuals ``r(x)``, shape (m,), and their
+        Jacobian ``J(x)``, shape (m, n)."""
+
+        def normal(x: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+            r = np.asarray(residuals(x), dtype=np.float64)
+            J = np.asarray(jacobian(x), dtype=np.float64)
+            return float(r @ r), J.T @ J, J.T @ r
+
+        def value(x: FloatArray) -> float:
+            r = np.asarray(residuals(x), dtype=np.float64)
+            return float(r @ r)
+
+        return cls(normal, value)
+
+    def __call__(self, x: FloatArray) -> tuple[float, FloatArray]:
+        """``(f, g)`` at ``x`` of shape (n,), with ``g = 2 J^T r`` of shape (n,)."""
+        f, _, b = self.normal(x)
+        return float(f), 2.0 * np.asarray(b, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -64,6 +150,12 @@ class LMConfig:
     max_bytes : int
         Memory cap for ``J^T J`` and its factor (default 2 GB), checked by the
         training stage before it starts.
+
+    Raises
+    ------
+    ValueError
+        If a number is out of range or not a number (booleans included); the message
+        names the setting and the value.
     """
 
     mu0: float = 1e-3
@@ -75,18 +167,12 @@ class LMConfig:
     max_bytes: int = 2 * 10**9
 
     def __post_init__(self) -> None:
-        for name in ("mu0", "d_floor"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0.0):
-                raise ValueError(f"{name} must be positive and finite, got {v!r}")
-        for name in ("ftol", "xtol", "gtol"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0.0):
-                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-        for name in ("max_rejects", "max_bytes"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or int(v) != v or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        validate(
+            self,
+            counts=("max_rejects", "max_bytes"),
+            positive=("mu0", "d_floor"),
+            nonnegative=("ftol", "xtol", "gtol"),
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +186,7 @@ class LMState:
     f : float
         ``|r(x)|^2``.
     JtJ : ndarray, shape (n, n)
+        ``J^T J`` at ``x``.
     Jtr : ndarray, shape (n,)
         Half the gradient at ``x``.
     D : ndarray, shape (n,)
@@ -127,11 +214,33 @@ class LMState:
     gnorm_init: float = math.nan
     converged: str = ""
 
+    @property
+    def n(self) -> int:
+        """Number of variables."""
+        return int(self.x.shape[0])
+
+    @property
+    def best_x(self) -> FloatArray:
+        """Best point seen, shape (n,) (identical to ``x``)."""
+        return self.x
+
+    @property
+    def best_f(self) -> float:
+        """Objective value at :attr:`best_x`."""
+        return self.f
+
+    @property
+    def best_g(self) -> FloatArray:
+        """Gradient of ``|r|^2`` at :attr:`best_x`, ``2 J^T r``, shape (n,)."""
+        return 2.0 * self.Jtr
+
     def to_dict(self) -> dict[str, Any]:
+        """Flat dict of arrays and scalars (for ``np.savez``)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Any) -> LMState:
+        """Inverse of :meth:`to_dict` (accepts an ``np.load`` mapping)."""
         kw: dict[str, Any] = {}
         for f in fields(cls):
             v = np.asarray(data[f.name])
@@ -146,31 +255,35 @@ class LMState:
         return cls(**kw)
 
 
-@dataclass(frozen=True)
-class LMInfo:
-    """Diagnostics of one :func:`lm_step`: new and old value, ``|J^T r|_inf`` at the
-    new point, trial steps rejected, whether the iterate moved, and a message."""
-
-    n_iter: int
-    f: float
-    f_prev: float
-    gnorm: float
-    rejects: int
-    accepted: bool
-    message: str
-
-
 def _normal(normal: Normal, x: FloatArray) -> tuple[float, FloatArray, FloatArray]:
     f, A, b = normal(x)
     return float(f), np.asarray(A, dtype=np.float64), np.asarray(b, dtype=np.float64)
 
 
 def lm_init(normal: Normal, x0: ArrayLike, config: LMConfig | None = None) -> LMState:
-    """Evaluate the normal equations at ``x0`` and build the state."""
+    """Evaluate the normal equations at ``x0`` and build the state.
+
+    Parameters
+    ----------
+    normal : callable
+        ``normal(x) -> (f, JtJ, Jtr)`` with ``x`` of shape (n,), ``JtJ`` of shape
+        (n, n) and ``Jtr`` of shape (n,).
+    x0 : array_like, shape (n,)
+        Starting point.
+    config : LMConfig, optional
+        Supplies ``mu0`` and ``d_floor``.
+
+    Returns
+    -------
+    LMState
+
+    Raises
+    ------
+    ValueError
+        If ``x0`` is not 1-D or the normal equations are not finite at ``x0``.
+    """
     config = LMConfig() if config is None else config
-    x = np.array(x0, dtype=np.float64, copy=True)
-    if x.ndim != 1:
-        raise ValueError(f"x0 must be 1-D, got shape {x.shape}")
+    x = start_point(x0)
     f, A, b = _normal(normal, x)
     if not (math.isfinite(f) and np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
         raise ValueError("residuals or Jacobian are not finite at the starting point")
@@ -183,7 +296,7 @@ def lm_init(normal: Normal, x0: ArrayLike, config: LMConfig | None = None) -> LM
         D=D,
         mu=config.mu0,
         n_normal=1,
-        gnorm_init=float(np.max(np.abs(b))) if x.size else 0.0,
+        gnorm_init=inf_norm(b),
     )
 
 
@@ -206,21 +319,55 @@ def _solve(A: FloatArray, D: FloatArray, mu: float, b: FloatArray) -> FloatArray
 
 
 def lm_step(
-    normal: Normal, value: Value, state: LMState, config: LMConfig | None = None
-) -> tuple[LMState, LMInfo]:
-    """One Levenberg-Marquardt iteration: damped steps are tried (the damping grows
-    after each rejection) until one lowers ``f``; then the normal equations are
-    evaluated at the new point.  After ``max_rejects`` rejections the point stays
-    and ``info.accepted`` is False."""
+    normal: Normal,
+    value: Value,
+    state: LMState,
+    config: LMConfig | None = None,
+    *,
+    max_evals: int | None = None,
+) -> tuple[LMState, StepInfo]:
+    """One Levenberg-Marquardt iteration.
+
+    Damped steps are tried (the damping grows after each rejection) until one lowers
+    ``f``; then the normal equations are evaluated at the new point.  After
+    ``max_rejects`` rejections the point stays and ``info.accepted`` is False.
+
+    Parameters
+    ----------
+    normal : callable
+        ``normal(x) -> (f, JtJ, Jtr)``, shapes (), (n, n), (n,).
+    value : callable
+        ``value(x) -> f`` at trial points.
+    state : LMState
+        Current state; not modified.
+    config : LMConfig, optional
+    max_evals : int, optional
+        Evaluations this step may spend, trial values and the normal equations at the
+        new point together (``None``: no limit).  The trials stop one short of it, to
+        leave the normal equations room; with ``max_evals < 2`` the state is returned
+        unchanged with ``info.accepted`` False ("evaluation budget exhausted").
+
+    Returns
+    -------
+    new_state : LMState
+    info : StepInfo
+        ``info.gnorm`` is ``||J^T r||_inf`` at the new point (half the gradient's),
+        ``info.rejects`` the rejected trial steps and ``info.n_evals`` the trial
+        values plus the normal equations.
+    """
     config = LMConfig() if config is None else config
     A, b, D = state.JtJ, state.Jtr, state.D
     mu, nu = state.mu, state.nu
     n_eval = 0
     rejects = 0
-    gnorm = float(np.max(np.abs(b))) if b.size else 0.0
-    if gnorm == 0.0:
-        return state, LMInfo(state.n_iter, state.f, state.f, 0.0, 0, False, "gradient is zero")
-    while rejects < config.max_rejects:
+    gnorm = inf_norm(b)
+    budget = math.inf if max_evals is None else max_evals
+    if gnorm == 0.0 or budget < 2:
+        reason = "gradient is zero" if gnorm == 0.0 else "evaluation budget exhausted"
+        return state, step_info(
+            state, state, gnorm=gnorm, n_evals=0, accepted=False, message=reason
+        )
+    while rejects < config.max_rejects and n_eval < budget - 1:
         delta = _solve(A, D, mu, b)
         if delta is None:
             mu, nu, rejects = mu * nu, 2.0 * nu, rejects + 1
@@ -240,12 +387,23 @@ def lm_step(
             break
     else:
         new = replace(state, mu=mu, nu=nu, n_iter=state.n_iter + 1, n_eval=state.n_eval + n_eval)
-        msg = f"no lower value after {rejects} damped trial steps"
-        return new, LMInfo(new.n_iter, state.f, state.f, gnorm, rejects, False, msg)
+        if rejects < config.max_rejects:
+            msg = f"evaluation budget exhausted after {rejects} damped trial steps"
+        else:
+            msg = f"no lower value after {rejects} damped trial steps"
+        info = step_info(
+            state, new, gnorm=gnorm, n_evals=n_eval, accepted=False, message=msg, rejects=rejects
+        )
+        return new, info
     if rejects >= config.max_rejects or not math.isfinite(mu) or mu > 1e300:
-        new = replace(state, mu=state.mu, nu=2.0, n_iter=state.n_iter + 1)
+        new = replace(
+            state, mu=state.mu, nu=2.0, n_iter=state.n_iter + 1, n_eval=state.n_eval + n_eval
+        )
         msg = "damping overflow: no lower value found"
-        return new, LMInfo(new.n_iter, state.f, state.f, gnorm, rejects, False, msg)
+        info = step_info(
+            state, new, gnorm=gnorm, n_evals=n_eval, accepted=False, message=msg, rejects=rejects
+        )
+        return new, info
     f_n, A_n, b_n = _normal(normal, x_new)
     conv = _converged(state, delta, x_new, f_new, pred, b_n, config)
     new = replace(
@@ -262,42 +420,83 @@ def lm_step(
         n_normal=state.n_normal + 1,
         converged=conv,
     )
-    gn = float(np.max(np.abs(b_n))) if b_n.size else 0.0
-    return new, LMInfo(new.n_iter, f_n, state.f, gn, rejects, True, conv or "step accepted")
+    info = step_info(
+        state,
+        new,
+        gnorm=inf_norm(b_n),
+        n_evals=n_eval + 1,
+        accepted=True,
+        message=conv or "step accepted",
+        rejects=rejects,
+    )
+    return new, info
 
 
-def _converged(state, delta, x_new, f_new, pred, b_new, config: LMConfig) -> str:
+def _converged(
+    state: LMState,
+    delta: FloatArray,
+    x_new: FloatArray,
+    f_new: float,
+    pred: float,
+    b_new: FloatArray,
+    config: LMConfig,
+) -> str:
     f = max(state.f, np.finfo(float).tiny)
     if (state.f - f_new) / f <= config.ftol and pred / f <= config.ftol:
-        return "relative reduction below ftol"
+        return _REASONS["ftol"]
     sD = np.sqrt(state.D)
     if np.linalg.norm(sD * delta) <= config.xtol * (np.linalg.norm(sD * x_new) + config.xtol):
-        return "relative step below xtol"
+        return _REASONS["xtol"]
     if b_new.size and float(np.max(np.abs(b_new))) <= config.gtol * state.gnorm_init:
-        return "gradient norm below tolerance"
+        return _REASONS["gtol"]
     return ""
 
 
-def lm_stop_reason(state: LMState, info: LMInfo) -> str | None:
-    """Why a run should stop after ``info`` (failure or convergence), or None."""
+# the convergence reasons of LMState.converged (kept as text in checkpoints)
+_REASONS = {
+    "ftol": "relative reduction below ftol",
+    "xtol": "relative step below xtol",
+    "gtol": STOP_REASONS["gtol"],
+}
+_TESTS = {text: test for test, text in _REASONS.items()}
+
+
+def lm_stop_test(state: LMState, info: StepInfo, config: LMConfig | None = None) -> str | None:
+    """Which stopping test the step just taken meets, if any.
+
+    Parameters
+    ----------
+    state : LMState
+        The state returned by the step (its ``converged`` holds the step's test).
+    info : StepInfo
+        The step's diagnostics.
+    config : LMConfig, optional
+        Not used (the tests ran inside :func:`lm_step`); accepted for the same
+        signature as the other methods' tests.
+
+    Returns
+    -------
+    str or None
+        ``"failed"`` (the iterate did not move), ``"ftol"`` (actual and predicted
+        relative reductions below ``ftol``), ``"xtol"`` (scaled step below ``xtol``),
+        ``"gtol"`` (``||J^T r||_inf <= gtol ||J^T r at x0||_inf``), or ``None``.
+    """
+    if not info.accepted:
+        return "failed"
+    return _TESTS.get(state.converged) if state.converged else None
+
+
+def lm_stop_reason(state: LMState, info: StepInfo) -> str | None:
+    """Why a run should stop after ``info`` (failure or convergence), or ``None``.
+
+    Returns
+    -------
+    str or None
+        ``"Levenberg-Marquardt step failed: <info.message>"`` for a failed step,
+        otherwise the convergence reason ``state.converged`` (``"relative reduction
+        below ftol"``, ``"relative step below xtol"``, ``"gradient norm below
+        tolerance"``).
+    """
     if not info.accepted:
         return f"Levenberg-Marquardt step failed: {info.message}"
     return state.converged or None
-
-
-def minimize_lm(
-    normal: Normal,
-    value: Value,
-    x0: ArrayLike,
-    config: LMConfig | None = None,
-    max_iter: int = 1000,
-) -> tuple[LMState, str]:
-    """Minimise ``|r(x)|^2`` by Levenberg-Marquardt; the final state and stop reason."""
-    config = LMConfig() if config is None else config
-    state = lm_init(normal, x0, config)
-    for _ in range(int(max_iter)):
-        state, info = lm_step(normal, value, state, config)
-        reason = lm_stop_reason(state, info)
-        if reason is not None:
-            return state, reason
-    return state, "iteration budget reached"

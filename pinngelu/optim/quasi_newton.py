@@ -26,6 +26,9 @@ The state owns ``H``: :func:`qn_step` updates it in place and returns a state th
 shares it (the other fields are fresh).  Every other field is a scalar or a vector,
 and :meth:`QNState.to_dict` / :meth:`QNState.from_dict` make the state, ``H``
 included, serialisable, so a restored run continues bit-identically.
+
+:func:`~pinngelu.optim.minimize.minimize` with a :class:`QNConfig` drives
+:func:`qn_init`, :func:`qn_step` and :func:`qn_stop_test`.
 """
 
 from __future__ import annotations
@@ -38,9 +41,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .lbfgs import FloatArray, Objective, _all_finite, _evaluate
-from .lbfgs_state import StepInfo
-from .linesearch import strong_wolfe
+from .common import (
+    TINY,
+    FloatArray,
+    Objective,
+    StepInfo,
+    all_finite,
+    check_wolfe,
+    evaluate,
+    inf_norm,
+    start_point,
+    step_info,
+    validate,
+)
+from .linesearch import TrialPoint, search_lower
+from .stopping import STOP_REASONS, gradient_converged
 
 __all__ = [
     "QNUpdate",
@@ -50,11 +65,9 @@ __all__ = [
     "qn_step",
     "broyden_parameters",
     "dense_memory_bytes",
+    "qn_stop_test",
     "qn_stop_reason",
-    "minimize_qn",
 ]
-
-_TINY = np.finfo(np.float64).tiny
 
 
 class QNUpdate(StrEnum):
@@ -68,7 +81,7 @@ class QNUpdate(StrEnum):
 
 
 def dense_memory_bytes(n: int) -> int:
-    """Bytes of the dense ``(n, n)`` float64 matrix a dense method keeps."""
+    """Bytes of the dense ``(n, n)`` float64 matrix a dense method keeps: ``8 n^2``."""
     return 8 * int(n) * int(n)
 
 
@@ -99,6 +112,12 @@ class QNConfig:
     max_bytes : int
         Memory cap for the dense matrix (default 2 GB); past it :func:`qn_init`
         raises and names L-BFGS as the alternative.
+
+    Raises
+    ------
+    ValueError
+        If ``update`` is not a :class:`QNUpdate` value, or a number is out of range or
+        not a number (booleans included); the message names the setting and the value.
     """
 
     update: QNUpdate = QNUpdate.SSBROYDEN2
@@ -116,20 +135,15 @@ class QNConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "update", QNUpdate(self.update))
-        if not 0.0 < self.c1 < self.c2 < 1.0:
-            raise ValueError(f"need 0 < c1 < c2 < 1, got c1={self.c1}, c2={self.c2}")
-        for name in ("max_linesearch", "ftol_iters", "max_bytes"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or int(v) != v or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("init_step", "step_max"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0.0):
-                raise ValueError(f"{name} must be positive and finite, got {v!r}")
-        for name in ("curvature_eps", "ftol", "gtol", "gtol_abs"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0.0):
-                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+        validate(
+            self,
+            counts=("max_linesearch", "ftol_iters", "max_bytes"),
+            positive=("init_step", "step_max"),
+            nonnegative=("curvature_eps", "ftol", "gtol", "gtol_abs"),
+        )
+        c1, c2 = check_wolfe("QNConfig", self.c1, self.c2)
+        object.__setattr__(self, "c1", c1)
+        object.__setattr__(self, "c2", c2)
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,23 @@ class QNState:
 
     @property
     def n(self) -> int:
+        """Number of variables."""
         return int(self.x.shape[0])
+
+    @property
+    def best_x(self) -> FloatArray:
+        """Best point seen, shape (n,) (identical to ``x``)."""
+        return self.x
+
+    @property
+    def best_f(self) -> float:
+        """Objective value at :attr:`best_x`."""
+        return self.f
+
+    @property
+    def best_g(self) -> FloatArray:
+        """Gradient at :attr:`best_x`, shape (n,)."""
+        return self.g
 
     @property
     def memory_bytes(self) -> int:
@@ -193,6 +223,20 @@ class QNState:
 def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QNState:
     """Evaluate ``fun`` at ``x0`` and build the state with ``H = I``.
 
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (f, g)`` with ``x`` and ``g`` of shape (n,).
+    x0 : array_like, shape (n,)
+        Starting point.
+    config : QNConfig, optional
+        Only ``max_bytes`` is used here.
+
+    Returns
+    -------
+    QNState
+        ``H`` of shape (n, n) is the identity.
+
     Raises
     ------
     ValueError
@@ -200,9 +244,7 @@ def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QN
         L-BFGS), ``x0`` is not 1-D, or ``fun`` is not finite at ``x0``.
     """
     config = QNConfig() if config is None else config
-    x = np.array(x0, dtype=np.float64, copy=True)
-    if x.ndim != 1:
-        raise ValueError(f"x0 must be 1-D, got shape {x.shape}")
+    x = start_point(x0)
     n = x.shape[0]
     need = dense_memory_bytes(n)
     if need > config.max_bytes:
@@ -211,18 +253,10 @@ def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QN
             f"{need / 1e9:.2f} GB, above the cap of {config.max_bytes / 1e9:.2f} GB "
             "(QNConfig.max_bytes): use L-BFGS (memory O(m n)) or a smaller network"
         )
-    f, g = _evaluate(fun, x, n)
-    if not _all_finite(f, g):
+    f, g = evaluate(fun, x, n)
+    if not all_finite(f, g):
         raise ValueError("objective or gradient is not finite at the starting point")
-    return QNState(
-        x=x,
-        f=f,
-        g=g,
-        H=np.eye(n),
-        n_eval=1,
-        f_init=f,
-        gnorm_init=float(np.max(np.abs(g))) if n else 0.0,
-    )
+    return QNState(x=x, f=f, g=g, H=np.eye(n), n_eval=1, f_init=f, gnorm_init=inf_norm(g))
 
 
 def broyden_parameters(
@@ -286,7 +320,7 @@ def broyden_parameters(
     return phi, tau
 
 
-def _update_H(state: QNState, s, y, alpha: float, config: QNConfig) -> bool:
+def _update_H(state: QNState, s: FloatArray, y: FloatArray, alpha: float, config: QNConfig) -> bool:
     """Apply the configured update to ``state.H`` in place; False if the pair is skipped."""
     from ..kernels.dense import sym_update, symv  # compiled code, loaded on first use
 
@@ -317,7 +351,11 @@ def _update_H(state: QNState, s, y, alpha: float, config: QNConfig) -> bool:
 
 
 def qn_step(
-    fun: Objective, state: QNState, config: QNConfig | None = None
+    fun: Objective,
+    state: QNState,
+    config: QNConfig | None = None,
+    *,
+    max_evals: int | None = None,
 ) -> tuple[QNState, StepInfo]:
     """One dense quasi-Newton iteration.
 
@@ -328,13 +366,19 @@ def qn_step(
     if none is, ``H`` is reset and steepest descent tried once more; a second failure
     leaves the point unchanged (``info.accepted`` False, ``n_fail`` incremented).
 
+    The line searches are truncated so that the step spends at most ``max_evals``
+    evaluations; with ``max_evals < 1`` the state is returned unchanged with
+    ``info.accepted`` False ("evaluation budget exhausted").
+
     Parameters
     ----------
     fun : callable
-        ``fun(x) -> (f, g)``.
+        ``fun(x) -> (f, g)``, ``x`` and ``g`` of shape (n,).
     state : QNState
         Current state; its ``H`` is updated in place and shared with the result.
     config : QNConfig, optional
+    max_evals : int, optional
+        Objective evaluations this step may spend (``None``: no limit).
 
     Returns
     -------
@@ -343,9 +387,13 @@ def qn_step(
     """
     config = QNConfig() if config is None else config
     n = state.n
-    gnorm = float(np.max(np.abs(state.g))) if n else 0.0
-    if gnorm == 0.0:
-        return state, _info(state, state, gnorm, 0.0, 0, False, False, False, "gradient is zero")
+    gnorm = inf_norm(state.g)
+    budget = math.inf if max_evals is None else max_evals
+    if gnorm == 0.0 or budget < 1:
+        reason = "gradient is zero" if gnorm == 0.0 else "evaluation budget exhausted"
+        return state, step_info(
+            state, state, gnorm=gnorm, n_evals=0, accepted=False, message=reason
+        )
     H = state.H
     n_updates = state.n_updates
     reset = False
@@ -365,11 +413,13 @@ def qn_step(
             d, reset = None, True
     if d is None:
         d, step0 = steepest()
-    best, ls_ok, message, n_evals = _search(fun, state, d, step0, config)
-    if best is None and n_updates > 0 and not reset:
+    max_ls = int(min(config.max_linesearch, budget))
+    best, ls_ok, message, n_evals = _search(fun, state, d, step0, max_ls, config)
+    if best is None and n_updates > 0 and not reset and budget - n_evals >= 1:
         reset = True
         d, step0 = steepest()
-        best, ls_ok, message, m = _search(fun, state, d, step0, config)
+        max_ls = int(min(config.max_linesearch, budget - n_evals))
+        best, ls_ok, message, m = _search(fun, state, d, step0, max_ls, config)
         n_evals += m
     if reset:
         H[...] = 0.0
@@ -384,13 +434,16 @@ def qn_step(
             n_fail=state.n_fail + 1,
         )
         msg = f"no lower value found along the search direction ({message})"
-        return new, _info(new, state, gnorm, 0.0, n_evals, False, False, reset, msg)
-    f_new, x_new, alpha, g_new = best
+        info = step_info(
+            state, new, gnorm=gnorm, n_evals=n_evals, accepted=False, reset=reset, message=msg
+        )
+        return new, info
+    f_new, x_new, alpha, g_new = best.f, best.x, best.step, best.g
     s = x_new - state.x
     y = g_new - state.g
     cur = replace(state, n_updates=n_updates)
     updated = _update_H(cur, s, y, alpha, config)
-    stalled = state.f - f_new <= config.ftol * max(abs(state.f), abs(f_new), _TINY)
+    stalled = state.f - f_new <= config.ftol * max(abs(state.f), abs(f_new), TINY)
     new = replace(
         state,
         x=x_new,
@@ -402,86 +455,78 @@ def qn_step(
         n_fail=0,
         n_stall=state.n_stall + 1 if stalled else 0,
     )
-    info = _info(
-        new, state, float(np.max(np.abs(g_new))), alpha, n_evals, True, ls_ok, reset, message
-    )
-    return new, replace(info, step_norm=float(np.max(np.abs(s))), pair_skipped=not updated)
-
-
-def _search(fun, state: QNState, d, step0: float, config: QNConfig):
-    """Strong-Wolfe search along ``d``; the lowest finite trial point below ``state.f``."""
-    best: list = [None]
-    count = [0]
-
-    def phi(step: float):
-        xt = state.x + step * d
-        f, g = _evaluate(fun, xt, state.n)
-        count[0] += 1
-        if _all_finite(f, g) and f < state.f and (best[0] is None or f < best[0][0]):
-            best[0] = (f, xt, step, g)
-        return f, g
-
-    res = strong_wolfe(
-        phi,
-        state.f,
-        state.g,
-        float(state.g @ d),
-        step0,
-        direction=d,
-        c1=config.c1,
-        c2=config.c2,
-        max_evals=config.max_linesearch,
-        step_max=config.step_max,
-    )
-    return best[0], res.success, res.message, count[0]
-
-
-def _info(new: QNState, old: QNState, gnorm, step, n_evals, accepted, ls_ok, reset, message):
-    return StepInfo(
-        n_iter=new.n_iter,
-        f=new.f,
-        f_prev=old.f,
-        gnorm=gnorm,
-        step=float(step),
-        step_norm=0.0,
+    info = step_info(
+        state,
+        new,
         n_evals=n_evals,
-        accepted=accepted,
+        accepted=True,
+        step=alpha,
         ls_success=ls_ok,
         reset=reset,
-        pair_skipped=False,
+        pair_skipped=not updated,
         message=message,
+    )
+    return new, info
+
+
+def _search(
+    fun: Objective, state: QNState, d: FloatArray, step0: float, max_evals: int, config: QNConfig
+) -> tuple[TrialPoint | None, bool, str, int]:
+    return search_lower(
+        fun,
+        state.x,
+        state.f,
+        state.g,
+        d,
+        step0,
+        c1=config.c1,
+        c2=config.c2,
+        max_evals=max_evals,
+        step_max=config.step_max,
     )
 
 
-def qn_stop_reason(state: QNState, info: StepInfo, config: QNConfig) -> str | None:
-    """The convergence test that ``state`` meets after a step, or None."""
+def qn_stop_test(state: QNState, info: StepInfo, config: QNConfig) -> str | None:
+    """Which stopping test the step just taken meets, if any.
+
+    Parameters
+    ----------
+    state : QNState
+        The state returned by the step.
+    info : StepInfo
+        The step's diagnostics.
+    config : QNConfig
+        The tolerances.
+
+    Returns
+    -------
+    str or None
+        The first of ``"failed"`` (the iterate did not move), ``"gtol"``
+        (:func:`~pinngelu.optim.stopping.gradient_converged` with ``gtol`` and
+        ``gtol_abs``) and ``"ftol"`` (``ftol_iters`` consecutive stalled steps);
+        ``None`` when none holds.
+    """
     if not info.accepted:
-        return f"quasi-Newton step failed: {info.message}"
-    if info.gnorm <= config.gtol_abs or info.gnorm <= config.gtol * state.gnorm_init:
-        return "gradient norm below tolerance"
+        return "failed"
+    if gradient_converged(info.gnorm, state.gnorm_init, config):
+        return "gtol"
     if state.n_stall >= config.ftol_iters:
-        return "relative decrease below ftol"
+        return "ftol"
     return None
 
 
-def minimize_qn(
-    fun: Objective,
-    x0: ArrayLike,
-    config: QNConfig | None = None,
-    max_iter: int = 10_000,
-    max_eval: int | None = None,
-) -> tuple[QNState, str]:
-    """Minimise ``fun`` with a dense quasi-Newton method.
+def qn_stop_reason(state: QNState, info: StepInfo, config: QNConfig) -> str | None:
+    """:func:`qn_stop_test` as the reason a training run reports, or ``None``.
 
-    Returns the final state (``state.x`` is the best point) and the stop reason.
+    Returns
+    -------
+    str or None
+        ``"quasi-Newton step failed: <info.message>"`` for a failed step, otherwise
+        the entry of :data:`~pinngelu.optim.stopping.STOP_REASONS` for the test met.
     """
-    config = QNConfig() if config is None else config
-    state = qn_init(fun, x0, config)
-    for _ in range(int(max_iter)):
-        state, info = qn_step(fun, state, config)
-        reason = qn_stop_reason(state, info, config)
-        if reason is not None:
-            return state, reason
-        if max_eval is not None and state.n_eval >= max_eval:
-            return state, "evaluation budget reached"
-    return state, "iteration budget reached"
+    test = qn_stop_test(state, info, config)
+    if test is None:
+        return None
+    if test == "failed":
+        return f"quasi-Newton step failed: {info.message}"
+    return STOP_REASONS[test]

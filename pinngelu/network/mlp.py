@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .activations import activation_code, activation_name
+from ..activations import activation_code, activation_name
+from .stats import variance_preserving_gain
 
-__all__ = ["MLP", "glorot_normal", "gelu_fixed_point_gain"]
+__all__ = ["MLP", "gelu_fixed_point_gain", "glorot_normal", "save_npz_atomic"]
 
 
 def _dimension(v: object, arg: str, what: str) -> int:
@@ -182,10 +183,9 @@ class MLP:
         for k, (W, _) in enumerate(self.layers(theta)):
             n_out, n_in = W.shape
             if scheme == "gelu" and self.activation == "gelu" and k > 0:
-                std = math.sqrt(gain / n_in)
+                W[...] = rng.normal(0.0, math.sqrt(gain / n_in), size=W.shape)
             else:
-                std = math.sqrt(2.0 / (n_in + n_out))
-            W[...] = rng.normal(0.0, std, size=W.shape)
+                W[...] = glorot_normal(rng, n_out, n_in)
         return theta
 
     # ------------------------------------------------------------- save/load
@@ -289,7 +289,7 @@ def _open_npz(path: Path, what: str) -> np.lib.npyio.NpzFile:
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """Write an ``.npz`` file completely or not at all (:func:`pinngelu.io.write_npz`)."""
-    from .io import write_npz
+    from ..io.files import write_npz
 
     write_npz(path, **arrays)
 
@@ -303,8 +303,6 @@ def gelu_fixed_point_gain(q: float = 1.0) -> float:
     """Weight-variance gain ``c`` (``Var W = c / n_in``) that keeps the GELU
     pre-activation variance at the fixed point ``q``.
 
-    See :func:`pinngelu.stats.variance_preserving_gain` for the general version.
+    See :func:`pinngelu.network.stats.variance_preserving_gain` for the general version.
     """
-    from .stats import variance_preserving_gain
-
     return variance_preserving_gain("gelu", q)

@@ -30,7 +30,7 @@ def available_cases() -> dict[str, str]:
     dict
         ``{name: description}`` in alphabetical order.
     """
-    from . import cases
+    from .. import cases
 
     out = {}
     for info in sorted(pkgutil.iter_modules(cases.__path__), key=lambda i: i.name):

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import prepare_output_dir, write_fields, write_json
-from .kernels import get_backend
-from .network import MLP
-from .optim.quasi_newton import QNConfig, QNUpdate
-from .parallel import abort_on_error, as_comm, select_gpu, world
-from .plotting import plot_case_figures
-from .problem import ElasticityProblem, Solution
-from .stages import OPTIMIZERS, Adam, QuasiNewton, optimizer_stages
-from .training import TrainConfig, TrainResult, train
+from ..io import prepare_output_dir, write_fields, write_json
+from ..kernels import get_backend
+from ..network import MLP
+from ..optim import QNConfig, QNUpdate
+from ..parallel import abort_on_error, as_comm, select_gpu, world
+from ..plotting import plot_case_figures
+from ..problem import ElasticityProblem, Solution
+from ..training import TrainConfig, TrainResult, train
+from ..training.stages import OPTIMIZERS, Adam, QuasiNewton, optimizer_stages
 
 __all__ = [
     "CASE_HIDDEN",
@@ -143,7 +143,7 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
         default=None,
         help="optimiser stages (default: "
         + " -> ".join(st.name for st in default_stages)
-        + "); see pinngelu.stages.OPTIMIZERS",
+        + "); see pinngelu.training.stages.OPTIMIZERS",
     )
     ap.add_argument(
         "--hidden",
@@ -228,7 +228,7 @@ def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
         rest = optimizer_stages(args.optimizer, stages[-1].iters)
         stages = [*adam, *rest]
     if args.adam_iters is not None:
-        lr = adam[0].lr if adam else cfg.adam_lr
+        lr = adam[0].lr if adam else Adam().lr
         stages = [st for st in stages if not isinstance(st, Adam)]
         if args.adam_iters > 0:
             stages.insert(0, Adam(args.adam_iters, lr))
@@ -267,7 +267,7 @@ def run_case(
     select_gpu(comm, args.device)
     get_backend(args.device)  # a missing GPU fails here, before any folder is made
     if getattr(args, "fem", False):
-        from .fem import check_available
+        from ..fem import check_available
 
         check_available()  # so does a missing scikit-fem with --fem
     out = Path(args.out or Path("out") / name)
@@ -356,7 +356,7 @@ def run_case(
     mesh = problem.geometry.mesh(h)
     fields = sol.fields(mesh[0], check_inside=False)
     if getattr(args, "fem", False):
-        from .fem import fem_report
+        from ..fem import fem_report
 
         summary["fem"], fem_fields = fem_report(problem, sol, mesh[0], stream)
         fields.update(fem_fields)

@@ -19,20 +19,16 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.ticker import MaxNLocator
+from mpl_toolkits.mplot3d.art3d import Line3DCollection, Poly3DCollection
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.cm import ScalarMappable  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from mpl_toolkits.mplot3d.art3d import Line3DCollection, Poly3DCollection  # noqa: E402
-from scipy.sparse import coo_matrix  # noqa: E402
-from scipy.sparse.csgraph import connected_components  # noqa: E402
-
-from .geometry.meshtopo import boundary_facets, split_cells  # noqa: E402
-from .plotting import save_figure  # noqa: E402
+from ..geometry.meshtopo import boundary_facets, split_cells
+from .common import plt, save_figure
 
 __all__ = [
     "DEFAULT_VIEWS",

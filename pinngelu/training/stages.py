@@ -2,9 +2,10 @@
 
 A training run is a list of stages, for example
 ``[Adam(1000), LBFGS(5000), QuasiNewton(2000), LevenbergMarquardt(200)]``; each
-stage starts from the best point of the one before.  A stage offers the same few
-operations whatever its optimiser, so the driver (:mod:`pinngelu.training`) has one
-loop:
+stage starts from the best point of the one before.  A stage holds its optimiser's
+settings (a config without budgets) and its own budget (``iters``, ``time_limit``),
+both checked when the stage is built.  It offers the same few operations whatever its
+optimiser, so the loop (:mod:`pinngelu.training.loop`) is one:
 
 - ``init(obj, x)``: the optimiser state at ``x`` (evaluating the objective there);
 - ``step(obj, state) -> (state, StageStep)``: one iteration; the step reports the
@@ -27,22 +28,25 @@ from typing import Any
 
 import numpy as np
 
-from .optim import (
+from .. import checks
+from ..optim import (
+    AdamState,
     LBFGSConfig,
     LBFGSState,
-    adam_init,
-    adam_update,
-    lbfgs_init,
-    lbfgs_step,
-    lbfgs_stop_reason,
-)
-from .optim.adam import AdamState
-from .optim.lm import LMConfig, LMState, lm_init, lm_step, lm_stop_reason
-from .optim.quasi_newton import (
+    LMConfig,
+    LMState,
     QNConfig,
     QNState,
     QNUpdate,
+    adam_init,
+    adam_update,
     dense_memory_bytes,
+    lbfgs_init,
+    lbfgs_step,
+    lbfgs_stop_reason,
+    lm_init,
+    lm_step,
+    lm_stop_reason,
     qn_init,
     qn_step,
     qn_stop_reason,
@@ -99,13 +103,20 @@ class StageStep:
     abort: bool = False
 
 
-def _check_budget(name: str, iters, time_limit) -> None:
-    if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
-        raise ValueError(f"{name}: iters must be a non-negative integer, got {iters!r}")
-    if time_limit is not None and not (
-        isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0
-    ):
-        raise ValueError(f"{name}: time_limit must be > 0 seconds, got {time_limit!r}")
+def _check(stage, config_type: type | None = None) -> None:
+    """Check a stage's budget and settings when it is built (ValueError or TypeError
+    naming the stage, the setting and the value)."""
+    name = type(stage).__name__
+    object.__setattr__(stage, "iters", checks.count(f"{name}: iters", stage.iters))
+    if stage.time_limit is not None:
+        t = checks.positive(f"{name}: time_limit", stage.time_limit, " seconds")
+        object.__setattr__(stage, "time_limit", t)
+    if config_type is not None and not isinstance(stage.config, config_type):
+        raise TypeError(
+            f"{name} takes a {config_type.__name__} as its config, got "
+            f"{type(stage.config).__name__}; each stage has its own settings "
+            "(LBFGS: LBFGSConfig, QuasiNewton: QNConfig, LevenbergMarquardt: LMConfig)"
+        )
 
 
 class Stage:
@@ -134,11 +145,7 @@ class Stage:
             if k in ("iters", "time_limit"):
                 continue
             if hasattr(v, "__dataclass_fields__"):
-                v = {
-                    j: (w.value if isinstance(w, QNUpdate) else w)
-                    for j, w in asdict(v).items()
-                    if j not in ("max_iter", "max_eval", "time_limit")
-                }
+                v = {j: (w.value if isinstance(w, QNUpdate) else w) for j, w in asdict(v).items()}
             out[k] = v
         return out
 
@@ -185,9 +192,8 @@ class Adam(Stage):
     records_initial = False
 
     def __post_init__(self) -> None:
-        _check_budget("Adam", self.iters, self.time_limit)
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"Adam: lr must be > 0, got {self.lr!r}")
+        _check(self)
+        object.__setattr__(self, "lr", checks.positive("Adam: lr", self.lr))
 
     def init(self, obj, x):
         return _AdamRun(np.array(x, dtype=np.float64), adam_init(x))
@@ -214,7 +220,7 @@ class LBFGS(Stage):
     ----------
     iters : int
     config : LBFGSConfig
-        Memory, tolerances and line search; its own budget fields are ignored.
+        Memory, tolerances and line search.
     time_limit : float, optional
     """
 
@@ -225,20 +231,14 @@ class LBFGS(Stage):
     label = "L-BFGS"
 
     def __post_init__(self) -> None:
-        _check_budget("LBFGS", self.iters, self.time_limit)
-
-    def _cfg(self) -> LBFGSConfig:
-        from dataclasses import replace
-
-        return replace(self.config, max_iter=None, time_limit=None, max_eval=None)
+        _check(self, LBFGSConfig)
 
     def init(self, obj, x):
-        return lbfgs_init(obj, x, self._cfg())
+        return lbfgs_init(obj, x, self.config)
 
     def step(self, obj, state):
-        cfg = self._cfg()
-        state, info = lbfgs_step(obj, state, cfg)
-        stop = lbfgs_stop_reason(state, info, cfg)
+        state, info = lbfgs_step(obj, state, self.config)
+        stop = lbfgs_stop_reason(state, info, self.config)
         return state, StageStep(state.x, state.f, info.gnorm, stop, not info.accepted)
 
     def state_from_dict(self, data):
@@ -262,7 +262,7 @@ class QuasiNewton(Stage):
     time_limit: float | None = None
 
     def __post_init__(self) -> None:
-        _check_budget("QuasiNewton", self.iters, self.time_limit)
+        _check(self, QNConfig)
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -311,7 +311,7 @@ class LevenbergMarquardt(Stage):
     label = "Levenberg-Marquardt"
 
     def __post_init__(self) -> None:
-        _check_budget("LevenbergMarquardt", self.iters, self.time_limit)
+        _check(self, LMConfig)
 
     def init(self, obj, x):
         return lm_init(obj.normal, x, self.config)
@@ -354,11 +354,9 @@ OPTIMIZERS = {
 per stage).  In code, build the stage tuple directly."""
 
 
-def optimizer_stages(
-    name: str, iters: int, adam_iters: int = 0, adam_lr: float = 1e-3
-) -> tuple[Stage, ...]:
-    """The stages of a named optimiser (see :data:`OPTIMIZERS`), after an Adam warm-up
-    of ``adam_iters`` iterations when that is positive.
+def optimizer_stages(name: str, iters: int, warmup: Adam | None = None) -> tuple[Stage, ...]:
+    """The stages of a named optimiser (see :data:`OPTIMIZERS`), after the Adam stage
+    ``warmup`` when one is given.
 
     Raises
     ------
@@ -367,5 +365,5 @@ def optimizer_stages(
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    first = (Adam(adam_iters, adam_lr),) if adam_iters > 0 else ()
+    first = () if warmup is None else (warmup,)
     return (*first, *OPTIMIZERS[name](iters))

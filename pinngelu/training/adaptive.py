@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .loss import pointwise_residuals
+from .. import checks
+from ..loss import pointwise_residuals
 
 __all__ = ["RAD", "density", "draw", "adapt_points", "PointSets"]
 
@@ -39,25 +40,6 @@ PointSets = tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]
 """Collocation points of a problem: interior points ``(N, d)`` and, per boundary
 condition, points ``(n_k, d)`` with their outward unit normals ``(n_k, d)`` (the
 arguments of :meth:`pinngelu.ElasticityProblem.groups_at`)."""
-
-
-def _real(name: str, v, minimum: float, strict: bool = False) -> float:
-    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
-        v, (bool, np.bool_)
-    )
-    if not ok or not math.isfinite(v) or v < minimum or (strict and v == minimum):
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise ValueError(f"RAD: {name} must be a finite number {bound}, got {v!r}")
-    return float(v)
-
-
-def _count(name: str, v, minimum: int) -> int:
-    ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-    if not ok and isinstance(v, (float, np.floating)) and math.isfinite(v) and v == int(v):
-        ok = True
-    if not ok or v < minimum:
-        raise ValueError(f"RAD: {name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
 
 
 @dataclass(frozen=True)
@@ -104,11 +86,12 @@ class RAD:
     add: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "every", _count("every", self.every, 1))
-        object.__setattr__(self, "k", _real("k", self.k, 0.0))
-        object.__setattr__(self, "c", _real("c", self.c, 0.0))
-        object.__setattr__(self, "pool_factor", _count("pool_factor", self.pool_factor, 1))
-        object.__setattr__(self, "add", _real("add", self.add, 0.0))
+        object.__setattr__(self, "every", checks.count("RAD: every", self.every, 1))
+        object.__setattr__(self, "k", checks.real_at_least("RAD: k", self.k, 0.0))
+        object.__setattr__(self, "c", checks.real_at_least("RAD: c", self.c, 0.0))
+        pool = checks.count("RAD: pool_factor", self.pool_factor, 1)
+        object.__setattr__(self, "pool_factor", pool)
+        object.__setattr__(self, "add", checks.real_at_least("RAD: add", self.add, 0.0))
         if self.add > self.pool_factor:
             raise ValueError(
                 f"RAD: add ({self.add:g}) cannot exceed pool_factor ({self.pool_factor}): "

@@ -51,7 +51,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 from scipy.special import roots_hermitenorm
 
-from .activations import ACTIVATIONS, RELU, SIN, act_derivs, activation_code, evaluate
+from ..activations import ACTIVATIONS, RELU, SIN, act_derivs, activation_code, evaluate
 
 __all__ = [
     "DEFAULT_HERMITE_NODES",
