@@ -186,3 +186,16 @@ def test_the_checker_sees_a_cycle_and_an_upward_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
     assert _cycles(graph) == [["a", "b", "c"]]
     assert _layer("pinngelu.training.loop") > _layer("pinngelu.elasticity")
+
+
+def test_every_subpackage_is_installed():
+    """Each subpackage is in pyproject.toml's package list (a plain install, not
+    editable, would leave it out otherwise)."""
+    import tomllib
+
+    pyproject = ROOT.parent / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("not a source checkout")
+    listed = set(tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"])
+    packages = {n for n, p in MODULES.items() if p.name == "__init__.py"}
+    assert packages <= listed, sorted(packages - listed)
