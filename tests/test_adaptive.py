@@ -460,3 +460,28 @@ def test_same_bits_on_1_and_3_ranks(tmp_path):
         assert p.stdout.count("points adapted to the residual") == 2
         out[n] = np.load(tmp_path / f"r{n}.npy")
     assert np.array_equal(out[1], out[3])
+
+
+@pytest.mark.parametrize("k", [100.0, 1e6])
+def test_density_with_a_large_exponent_concentrates_instead_of_going_uniform(k):
+    """r^k under- or overflows for k = 100 on residuals near 1e-5, or k = 1e6: the
+    density is formed in logarithms and puts (nearly) all mass on the largest residual,
+    as the formula says; it is not the uniform fallback."""
+    r = np.array([1e-5, 2e-5, 0.5e-5, 0.0])
+    p = density(r, k, 0.0)
+    assert p[1] == pytest.approx(1.0, abs=1e-12)
+    assert p[3] == 0.0 and np.sum(p) == pytest.approx(1.0, rel=1e-14)
+    # against mpmath-free exact ratios at a moderate exponent in logs and directly
+    q = density(np.array([1.0, 2.0, 3.0]), 50.0, 0.1)
+    w = np.array([1.0, 2.0, 3.0]) ** 50
+    ref = w / w.mean() + 0.1
+    np.testing.assert_allclose(q, ref / ref.sum(), rtol=1e-13)
+
+
+def test_rar_d_growth_stops_at_the_cap():
+    rad = pg.RAD(every=1, add=2.0, pool_factor=4, max_growth=3.0)
+    assert rad.n_new(100, 100) == 200
+    assert rad.n_new(100, 200) == 100  # up to the cap of 300
+    assert rad.n_new(100, 300) == 0
+    with pytest.raises(ValueError, match="max_growth"):
+        pg.RAD(max_growth=0.5)

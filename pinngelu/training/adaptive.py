@@ -64,6 +64,9 @@ class RAD:
         Above 0: RAR-D, each adaptation keeps the points and adds
         ``max(1, round(add * n0))`` drawn ones, ``n0`` the group's initial count, so
         that the groups grow (and every evaluation costs more) as training goes on.
+    max_growth : float
+        RAR-D only: a group holds at most ``max_growth * n0`` points (>= 1, default
+        10); adaptations add none beyond that.
 
     Raises
     ------
@@ -84,6 +87,7 @@ class RAD:
     c: float = 1.0
     pool_factor: int = 10
     add: float = 0.0
+    max_growth: float = 10.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "every", checks.count("RAD: every", self.every, 1))
@@ -92,6 +96,8 @@ class RAD:
         pool = checks.count("RAD: pool_factor", self.pool_factor, 1)
         object.__setattr__(self, "pool_factor", pool)
         object.__setattr__(self, "add", checks.real_at_least("RAD: add", self.add, 0.0))
+        growth = checks.real_at_least("RAD: max_growth", self.max_growth, 1.0)
+        object.__setattr__(self, "max_growth", growth)
         if self.add > self.pool_factor:
             raise ValueError(
                 f"RAD: add ({self.add:g}) cannot exceed pool_factor ({self.pool_factor}): "
@@ -99,8 +105,12 @@ class RAD:
             )
 
     def n_new(self, n0: int, n_now: int) -> int:
-        """Points to draw for a group of initial count ``n0`` that holds ``n_now``."""
-        return n_now if self.add == 0 else max(1, round(self.add * n0))
+        """Points to draw for a group of initial count ``n0`` that holds ``n_now``
+        (RAR-D: none once the group holds ``max_growth * n0``)."""
+        if self.add == 0:
+            return n_now
+        room = max(0, int(self.max_growth * n0) - n_now)
+        return min(max(1, round(self.add * n0)), room)
 
 
 def density(r: np.ndarray, k: float, c: float) -> np.ndarray:
@@ -117,7 +127,9 @@ def density(r: np.ndarray, k: float, c: float) -> np.ndarray:
     -------
     ndarray, shape (M,)
         ``p_i = (r_i^k / mean(r^k) + c) / sum_j (r_j^k / mean(r^k) + c)``; uniform when
-        ``r^k`` is zero everywhere.
+        ``r^k`` is zero everywhere.  Where ``r^k`` overflows or underflows in floating
+        point (a large ``k``) the ratios are formed in logarithms, so that the density
+        stays the one asked for.
 
     Raises
     ------
@@ -127,9 +139,19 @@ def density(r: np.ndarray, k: float, c: float) -> np.ndarray:
     r = np.asarray(r, dtype=np.float64)
     if not np.all(np.isfinite(r)):
         raise ValueError(f"{int(np.sum(~np.isfinite(r)))} candidate residual(s) are NaN or inf")
-    rk = np.ones_like(r) if k == 0 else r**k
-    mean = float(np.mean(rk)) if rk.size else 0.0
-    if not (mean > 0 and math.isfinite(mean)):  # zero residual: nothing to adapt to
+    with np.errstate(over="ignore", under="ignore"):
+        rk = np.ones_like(r) if k == 0 else r**k
+        mean = float(np.mean(rk)) if rk.size else 0.0
+    lost = np.any((rk == 0) & (r > 0)) or not math.isfinite(mean)
+    if lost:  # r^k leaves the floating-point range: r^k / mean(r^k) in logarithms
+        with np.errstate(divide="ignore"):
+            lr = k * np.log(r)
+        top = float(np.max(lr))
+        if not math.isfinite(top):
+            return np.full(r.shape, 1.0 / max(r.size, 1))
+        rk = np.exp(lr - top)
+        mean = float(np.mean(rk))
+    if not mean > 0:  # zero residual: nothing to adapt to
         return np.full(r.shape, 1.0 / max(r.size, 1))
     p = rk / mean + c
     return p / np.sum(p)
