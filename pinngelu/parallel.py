@@ -101,6 +101,7 @@ class MPIComm:
         self.is_root = self.rank == 0
         local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank = local.Get_rank()
+        self.local_size = local.Get_size()
         local.Free()
         self.seconds = 0.0  # time spent in allgather (benchmarks read it)
         self.bytes_sent = 0  # pickled bytes this rank contributed
@@ -218,6 +219,28 @@ def complete_tree(nodes: dict[tuple[int, int], np.ndarray], n: int) -> np.ndarra
         return value(lo, mid) + value(mid, hi)
 
     return value(0, n)
+
+
+THREADS_VARIABLE = "NUMBA_NUM_THREADS"
+"""Set in the environment, it overrides the share of the cores chosen by
+:func:`select_threads`."""
+
+
+def select_threads(comm) -> int:
+    """Under several ranks, let this rank's kernels use its share of the node's cores
+    (``cores // ranks on the node``, at least 1) so that the ranks of a node do not
+    each start a thread per core and fight over them; a ``NUMBA_NUM_THREADS`` set in
+    the environment is left alone.  Returns the number of kernel threads."""
+    import numba
+
+    if comm.size > 1 and THREADS_VARIABLE not in os.environ:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+        share = max(1, cores // max(1, getattr(comm, "local_size", comm.size)))
+        numba.set_num_threads(min(share, numba.config.NUMBA_NUM_THREADS))
+    return numba.get_num_threads()
 
 
 def select_gpu(comm, device) -> None:

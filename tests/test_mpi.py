@@ -216,3 +216,29 @@ def test_cpu_chunk_kernel_equals_one_call_per_chunk():
     for a, b in zip(out[0], out[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert out[0][0][-1] != 0 and np.all(out[0][2][:0] == 0)
+
+
+def test_ranks_of_a_node_share_its_cores(monkeypatch):
+    """Two ranks on one node of 4 cores get 2 kernel threads each (the README's MPI
+    line started a thread per core on every rank before); NUMBA_NUM_THREADS set by
+    the user wins; one process keeps every thread."""
+    from types import SimpleNamespace
+
+    import numba
+
+    from pinngelu.parallel import SerialComm, select_threads
+
+    before = numba.get_num_threads()
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)))
+    try:
+        assert select_threads(SerialComm()) == before
+        two = SimpleNamespace(size=2, local_size=2)
+        assert select_threads(two) == min(2, numba.config.NUMBA_NUM_THREADS)
+        eight = SimpleNamespace(size=8, local_size=8)
+        assert select_threads(eight) == 1
+        numba.set_num_threads(before)
+        monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+        assert select_threads(two) == before
+    finally:
+        numba.set_num_threads(before)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..kernels import get_backend
 from ..network import MLP
-from ..parallel import as_comm, select_gpu
+from ..parallel import as_comm, select_gpu, select_threads
 from .checkpoint import check_checkpoint_path, restore
 from .config import TrainConfig, TrainResult
 from .loop import run_stages
@@ -81,6 +81,7 @@ def train(
     """
     config = check_setup(problem, mlp, rng, config, callback, comm)
     select_gpu(as_comm(comm), device)
+    select_threads(as_comm(comm))
     get_backend(device)
     theta = mlp.init(rng) if theta0 is None else mlp.check_theta(np.array(theta0, dtype=float))
     calibrate = (
@@ -149,6 +150,7 @@ def resume(
         config = replace(config, checkpoint=path)
         check_checkpoint_path(path)
     select_gpu(as_comm(comm), device)
+    select_threads(as_comm(comm))
     get_backend(device)
     run = Run(problem, mlp, rng, device, config, out, comm)
     run.hooks = make_hooks(run, config, callback, error_points)
