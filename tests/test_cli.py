@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,22 @@ def test_case_script_usage_error_exit_code():
     )
     assert proc.returncode == 2, proc.stderr
     assert "--seed: must be an integer >= 0" in proc.stderr
+
+
+def test_a_run_never_replaces_an_earlier_runs_results(tmp_path, monkeypatch):
+    """Without --out a second run goes to out/<case>-2 (then -3); an --out holding a
+    summary.json is refused naming --overwrite, and accepted with it."""
+    from pinngelu.app.runner import output_folder
+
+    monkeypatch.chdir(tmp_path)
+    assert output_folder("plate", None) == Path("out/plate")
+    Path("out/plate").mkdir(parents=True)
+    assert output_folder("plate", None) == Path("out/plate")  # empty: nothing to lose
+    Path("out/plate/summary.json").write_text("{}")
+    assert output_folder("plate", None) == Path("out/plate-2")
+    Path("out/plate-2").mkdir()
+    Path("out/plate-2/summary.json").write_text("{}")
+    assert output_folder("plate", None) == Path("out/plate-3")
+    with pytest.raises(ValueError, match="earlier run.*--overwrite"):
+        output_folder("plate", "out/plate")
+    assert output_folder("plate", "out/plate", overwrite=True) == Path("out/plate")

@@ -132,7 +132,16 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
     """The options every case script accepts (bad values are usage errors: exit 2)."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument(
-        "--out", type=_out_dir, default=None, help="output folder (default: out/<case>)"
+        "--out",
+        type=_out_dir,
+        default=None,
+        help="output folder (default: out/<case>, or out/<case>-2, -3, ... when an earlier "
+        "run's results are there)",
+    )
+    ap.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --out even when it holds an earlier run's results",
     )
     ap.add_argument("--seed", type=_count, default=settings.seed, help="random seed (>= 0)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="compute backend")
@@ -243,6 +252,32 @@ def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
     return replace(cfg, **upd) if upd else cfg
 
 
+def output_folder(name: str, out: str | Path | None, overwrite: bool = False) -> Path:
+    """The folder a run writes to, never an earlier run's results unless asked:
+    ``out``, refused when it holds a ``summary.json`` and ``overwrite`` is False; without
+    ``out``, ``out/<name>``, or the first of ``out/<name>-2``, ``-3``, ... without one.
+
+    Raises
+    ------
+    ValueError
+        When ``out`` holds an earlier run's results and ``overwrite`` is False.
+    """
+    if out is not None:
+        p = Path(out)
+        if (p / "summary.json").exists() and not overwrite:
+            raise ValueError(
+                f"output folder {p} holds the results of an earlier run (summary.json); "
+                "pass --overwrite to replace them, or another --out"
+            )
+        return p
+    base = Path("out") / name
+    p, k = base, 1
+    while (p / "summary.json").exists():
+        k += 1
+        p = base.with_name(f"{name}-{k}")
+    return p
+
+
 def run_case(
     name: str,
     problem: ElasticityProblem,
@@ -270,7 +305,7 @@ def run_case(
         from ..fem import check_available
 
         check_available()  # so does a missing scikit-fem with --fem
-    out = Path(args.out or Path("out") / name)
+    out = output_folder(name, args.out, getattr(args, "overwrite", False))
     if root:
         out = prepare_output_dir(out)
     config = _config_from_args(args, settings)
