@@ -154,3 +154,25 @@ def test_a_run_never_replaces_an_earlier_runs_results(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="earlier run.*--overwrite"):
         output_folder("plate", "out/plate")
     assert output_folder("plate", "out/plate", overwrite=True) == Path("out/plate")
+
+
+def test_a_failure_after_training_keeps_the_model_and_says_so(tmp_path, monkeypatch, capsys):
+    """The figures fail after training: the model and summary.json are written, the
+    summary names the failed step, stderr says it, and the run ends with an error
+    (the command's exit status 1)."""
+    from pinngelu.app import runner
+
+    def broken(*a, **k):
+        raise RuntimeError("no display for the figures")
+
+    monkeypatch.setattr(runner, "plot_case_figures", broken)
+    out = tmp_path / "run"
+    status = cli.main(
+        ["run", "plate_manufactured", "--max-iter", "2", "--out", str(out), "--quiet"]
+    )
+    assert status == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert "no display for the figures" in summary["failed_steps"]["figures"]
+    assert (out / "model.npz").exists() and (out / "solution.vtu").exists()
+    err = capsys.readouterr().err
+    assert "figures failed after training" in err and "model and summary are in" in err

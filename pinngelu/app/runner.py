@@ -34,6 +34,9 @@ __all__ = [
     "case_parser",
     "case_main",
     "run_case",
+    "write_outputs",
+    "OutputError",
+    "output_folder",
 ]
 
 STEEL_E = 210e9
@@ -384,28 +387,71 @@ def run_case(
         summary.update(extra_metrics(sol))
     if not root:
         return summary
-    h = settings.mesh_h
-    if h is None:
-        lo, hi = (np.asarray(v) for v in problem.geometry.bbox)
-        h = float(np.max(hi - lo)) / 60.0
-    mesh = problem.geometry.mesh(h)
-    fields = sol.fields(mesh[0], check_inside=False)
-    if getattr(args, "fem", False):
-        from ..fem import fem_report
-
-        summary["fem"], fem_fields = fem_report(problem, sol, mesh[0], stream)
-        fields.update(fem_fields)
-    vtu = write_fields(out / "solution.vtu", *mesh, fields)
-    sol.save(out / "model.npz")
-    figs = plot_case_figures(sol, out, res.history, mesh)
-    summary["files"] = [str(vtu), str(out / "model.npz")] + [str(f) for f in figs]
-    write_json(out / "summary.json", summary)
+    failed = write_outputs(out, problem, sol, res.history, settings, args, summary, stream)
     if stream is not None:
         for k, v in summary.items():
             if k.startswith("rel_") or k.endswith("_error") or k in extra_keys(summary):
                 print(f"{k}: {v:.4e}" if isinstance(v, float) else f"{k}: {v}")
         print(f"wall time {wall:.1f} s, {res.n_iter} iterations; files in {out}/")
+    if failed:
+        raise OutputError(
+            f"training finished and the model and summary are in {out}/, but "
+            + "; ".join(f"{k} failed ({v})" for k, v in failed.items())
+        )
     return summary
+
+
+class OutputError(RuntimeError):
+    """A step after training failed (FEM comparison, export, figures); the trained
+    model and the summary were written before it, and the summary names the step."""
+
+
+def write_outputs(
+    out: Path, problem, sol: Solution, history: dict, settings, args, summary: dict, stream
+) -> dict[str, str]:
+    """The files of a run: the trained model and ``summary.json`` first, then each
+    step that may fail (mesh, FEM comparison, ``solution.vtu``, figures), each
+    reported on stderr and in the summary's ``failed_steps`` when it fails; the
+    summary is written again at the end.  Returns the failed steps and why."""
+    sol.save(out / "model.npz")
+    summary["files"] = [str(out / "model.npz")]
+    write_json(out / "summary.json", summary)
+    failed: dict[str, str] = {}
+
+    def step(name: str, fn):
+        try:
+            return fn()
+        except Exception as exc:  # reported, the others go on: nothing is lost
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            print(f"pinngelu: {name} failed after training: {failed[name]}", file=sys.stderr)
+            return None
+
+    h = settings.mesh_h
+    if h is None:
+        lo, hi = (np.asarray(v) for v in problem.geometry.bbox)
+        h = float(np.max(hi - lo)) / 60.0
+    mesh = step("meshing for export", lambda: problem.geometry.mesh(h))
+    fields = (
+        None if mesh is None else step("fields", lambda: sol.fields(mesh[0], check_inside=False))
+    )
+    if fields is not None and getattr(args, "fem", False):
+        from ..fem import fem_report
+
+        report = step("FEM comparison", lambda: fem_report(problem, sol, mesh[0], stream))
+        if report is not None:
+            summary["fem"] = report[0]
+            fields.update(report[1])
+    if fields is not None:
+        vtu = step("solution.vtu", lambda: write_fields(out / "solution.vtu", *mesh, fields))
+        if vtu is not None:
+            summary["files"].append(str(vtu))
+    if mesh is not None:
+        figs = step("figures", lambda: plot_case_figures(sol, out, history, mesh))
+        summary["files"] += [str(f) for f in figs or []]
+    if failed:
+        summary["failed_steps"] = failed
+    write_json(out / "summary.json", summary)
+    return failed
 
 
 def extra_keys(summary: dict) -> set[str]:
