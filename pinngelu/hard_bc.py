@@ -240,6 +240,12 @@ def build_hard_dirichlet(
             parts[axes[0]].append((adf, 0.0))
             taken[i] = "symmetry"
             continue
+        if bc.weight != 1.0:
+            raise ValueError(
+                f"{what}: weight={bc.weight:g} cannot apply, the condition is built into the "
+                "network and holds exactly; remove the weight, or keep the condition soft "
+                "(the strong form without hard_dirichlet)"
+            )
         comps = prescribed_components(bc, d)
         vals = _eval_spec(bc.value, np.zeros((1, d)), len(comps), what)[0]
         for c, v in zip(comps, vals, strict=True):

@@ -450,6 +450,28 @@ CASES = [
     P(lambda t: pg.train(mlp(), problem(), rng=RNG), TypeError, "problem", id="train-swapped"),
     P(lambda t: train_small(config={"print_every": 1}), TypeError, "config", id="config-dict"),
     P(lambda t: pg.TrainConfig(lbfgs_iters=5), TypeError, "pg.LBFGS", id="removed-lbfgs-iters"),
+    P(
+        lambda t: pg.ElasticityProblem(
+            pg.Rectangle(0.0, 1.0, 0.0, 0.2),
+            pg.Material.from_E_nu(210e9, 0.3),
+            [pg.Dirichlet("left", 0.0, weight=0.0), pg.Traction("right", [0.0, -1e6])],
+            formulation=pg.EnergyForm(),
+        ),
+        ValueError,
+        "weight=0 cannot apply, the condition is built into the network",
+        id="hard-dirichlet-weight-energy",
+    ),
+    P(
+        lambda t: pg.ElasticityProblem(
+            pg.Rectangle(0.0, 1.0, 0.0, 0.2),
+            pg.Material.from_E_nu(210e9, 0.3),
+            [pg.Dirichlet("left", 0.0, weight=5.0), pg.Traction("right", [0.0, -1e6])],
+            hard_dirichlet=True,
+        ),
+        ValueError,
+        "weight=5 cannot apply",
+        id="hard-dirichlet-weight-strong",
+    ),
     P(lambda t: pg.TrainConfig(adam_iters=5), TypeError, "pg.Adam", id="removed-adam-iters"),
     P(lambda t: pg.Adam(5, lr=True), ValueError, "Adam: lr", id="adam-lr-bool"),
     P(lambda t: pg.LBFGS(5, time_limit=True), ValueError, "LBFGS: time_limit", id="stage-tl-bool"),
