@@ -156,6 +156,16 @@ class EnergyForm(Formulation):
 
     # ------------------------------------------------ the Formulation interface
     def prepare(self, problem: ElasticityProblem) -> tuple:
+        if self.h is not None:
+            lo, hi = (np.asarray(v, float) for v in problem.geometry.bbox)
+            most = 0.25 * float(np.min(hi - lo))
+            if self.h > most:
+                raise ValueError(
+                    f"EnergyForm h={self.h:g} m is larger than a quarter of the part's "
+                    f"smallest extent ({most:.3g} m): so few cells leave the energy "
+                    "unresolved and the quadrature check cannot tell; give h <= "
+                    f"{most:.3g} m or leave h=None"
+                )
         hard, kinds = build_hard_for_energy(problem)
         check_energy_problem(problem, kinds)
         return hard, kinds

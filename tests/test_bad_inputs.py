@@ -472,6 +472,17 @@ CASES = [
         "weight=5 cannot apply",
         id="hard-dirichlet-weight-strong",
     ),
+    P(
+        lambda t: pg.ElasticityProblem(
+            pg.Rectangle(0.0, 1.0, 0.0, 0.2),
+            pg.Material.from_E_nu(210e9, 0.3),
+            [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, -1e6])],
+            formulation=pg.EnergyForm(h=2.0),
+        ),
+        ValueError,
+        "h=2 m is larger than a quarter of the part's smallest extent",
+        id="energy-h-too-coarse",
+    ),
     P(lambda t: pg.TrainConfig(adam_iters=5), TypeError, "pg.Adam", id="removed-adam-iters"),
     P(lambda t: pg.Adam(5, lr=True), ValueError, "Adam: lr", id="adam-lr-bool"),
     P(lambda t: pg.LBFGS(5, time_limit=True), ValueError, "LBFGS: time_limit", id="stage-tl-bool"),
