@@ -420,3 +420,17 @@ def test_case_optimizer_and_hidden_options(plate, tmp_path, argv, stages):
     assert got == stages
     assert s["hidden"] == [5, 4]
     assert summary["iterations"] <= sum(n for _, n in got)
+
+
+def test_a_format_that_drops_the_fields_is_refused(tmp_path):
+    """Abaqus .inp keeps the mesh but not the point fields: the writer reads the file
+    back, refuses it naming the formats that work, and leaves no file behind."""
+    from pinngelu.io import write_fields
+
+    P = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    C = np.array([[0, 1, 2]])
+    with pytest.raises(ValueError, match=r"does not store the point fields \['u'\].*\.vtu"):
+        write_fields(tmp_path / "s.inp", P, C, {"u": np.ones((3, 2))})
+    assert list(tmp_path.iterdir()) == []
+    write_fields(tmp_path / "s.inp", P, C, {})  # a bare mesh is what .inp can hold
+    assert (tmp_path / "s.inp").exists()

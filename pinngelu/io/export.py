@@ -11,7 +11,11 @@ import numpy as np
 
 from .files import atomic_write
 
-__all__ = ["write_fields", "write_solution"]
+__all__ = ["write_fields", "write_solution", "FIELD_FORMATS"]
+
+FIELD_FORMATS = ("vtu", "vtk", "xdmf", "gmsh")
+"""meshio formats known to store point fields; any other is read back after writing
+and refused when it dropped them."""
 
 
 def _tensor_to_voigt(t: np.ndarray) -> np.ndarray:
@@ -100,7 +104,25 @@ def write_fields(
     import meshio
 
     mesh = meshio.Mesh(_pad3(points) if d == 2 else points, [(ctype, cells)], point_data=data)
-    return atomic_write(path, lambda tmp: mesh.write(tmp, file_format=fmt))
+
+    def write(tmp: Path) -> None:
+        try:
+            mesh.write(tmp, file_format=fmt)
+        except ModuleNotFoundError as exc:
+            raise ImportError(
+                f"writing {path.suffix} files needs the package {exc.name!r} "
+                f"(pip install {exc.name}); .vtu needs nothing more"
+            ) from exc
+        if data and fmt not in FIELD_FORMATS:  # a format may drop point data silently
+            kept = set(meshio.read(tmp, file_format=fmt).point_data)
+            lost = sorted(set(data) - kept)
+            if lost:
+                raise ValueError(
+                    f"the {fmt} format ({path.suffix}) does not store the point fields "
+                    f"{lost}: write .vtu, .xdmf or .msh instead"
+                )
+
+    return atomic_write(path, write)
 
 
 def write_solution(
