@@ -462,11 +462,12 @@ class ElasticityProblem:
                         if isinstance(bc, Pressure)
                         else (self.dim if bc.components is None else len(bc.components))
                     )
-                    v = np.max(np.abs(_eval_spec(bc.value, smp.points, nc, "")))
+                    what = f"{type(bc).__name__} on {_describe(bc.part)!r}"
+                    v = np.max(np.abs(_eval_spec(bc.value, smp.points, nc, what)))
                     cands.append(v if isinstance(bc, Dirichlet) else v * L / mu)
             if self.body_force is not None:
                 Xs = self.geometry.sample_interior(256, rng)
-                f = np.max(np.abs(_eval_spec(self.body_force, Xs, self.dim, "")))
+                f = np.max(np.abs(_eval_spec(self.body_force, Xs, self.dim, "body force")))
                 cands.append(f * L * L / mu)
             for dat in self.data:
                 cands.append(float(np.max(np.abs(dat.u))))
@@ -474,7 +475,11 @@ class ElasticityProblem:
             if U == 0.0:
                 U = 1e-3 * L
         if not (U > 0 and math.isfinite(U)):
-            raise ValueError(f"displacement scale must be > 0, got {U}")
+            raise ValueError(
+                f"the loads and the material give a displacement scale of {U} m (loads x "
+                f"length / shear modulus, mu = {mu:g} Pa): check the material's and the "
+                "loads' units, or give displacement_scale"
+            )
         return Scales(origin, float(L), float(U), mu)
 
     # ------------------------------------------------------ residual groups

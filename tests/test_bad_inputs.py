@@ -483,6 +483,27 @@ CASES = [
         "h=2 m is larger than a quarter of the part's smallest extent",
         id="energy-h-too-coarse",
     ),
+    P(
+        lambda t: pg.ElasticityProblem(
+            pg.Rectangle(0.0, 1.0, 0.0, 1.0),
+            pg.Material(0.0, 1e-320),
+            [pg.Dirichlet("left", 0.0), pg.Traction("right", [1.0, 0.0])],
+        ),
+        ValueError,
+        "displacement scale of inf m .*check the material's and the loads' units",
+        id="material-tiny-mu",
+    ),
+    P(
+        lambda t: pg.ElasticityProblem(
+            pg.Rectangle(0.0, 1.0, 0.0, 1.0),
+            pg.Material.from_E_nu(1.0, 0.3),
+            [pg.Dirichlet("left", 0.0)],
+            lambda X: np.where(X[:, :1] > 0.5, np.nan, 1.0) * np.ones((len(X), 2)),
+        ),
+        ValueError,
+        "^body force: values contain NaN or inf",
+        id="body-force-nan-in-part",
+    ),
     P(lambda t: pg.TrainConfig(adam_iters=5), TypeError, "pg.Adam", id="removed-adam-iters"),
     P(lambda t: pg.Adam(5, lr=True), ValueError, "Adam: lr", id="adam-lr-bool"),
     P(lambda t: pg.LBFGS(5, time_limit=True), ValueError, "LBFGS: time_limit", id="stage-tl-bool"),

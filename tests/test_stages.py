@@ -251,3 +251,15 @@ def test_bad_stage_settings(make, match):
 def test_single_stage_is_accepted():
     assert pg.TrainConfig(stages=pg.LBFGS(3)).stages == (pg.LBFGS(3),)
     assert [s.name for s in stage_config(adam_iters=2).resolved_stages()] == ["adam", "lbfgs"]
+
+
+def test_stages_of_zero_iterations_give_the_loss_at_the_start(problem, mlp):
+    """``stages=(Adam(0),)`` records no iteration: the result is the start, with its
+    finite loss (was NaN)."""
+    cfg = pg.TrainConfig(stages=(pg.Adam(0),), print_every=0)
+    theta0 = mlp.init(np.random.default_rng(1))
+    res = pg.train(problem, mlp, rng=np.random.default_rng(0), config=cfg, theta0=theta0, out=None)
+    assert np.array_equal(res.theta, theta0)
+    groups = problem.residual_groups(np.random.default_rng(0))
+    assert res.n_iter == 0 and np.isfinite(res.loss)
+    assert res.loss == pytest.approx(loss_and_grad(mlp, res.theta, groups).loss, rel=1e-12)

@@ -149,8 +149,8 @@ def run_stages(run: Run) -> TrainResult:
     # the best recorded iterate: every recorded loss was evaluated at the theta
     # recorded with it (Adam records before it steps, the others after they move)
     best_loss, best_theta = run.best
-    if best_theta is None:
-        best_theta, best_loss = run.theta, math.nan
+    if best_theta is None:  # no iteration recorded (stages of 0 iterations): the start
+        best_theta, best_loss = run.theta, run.obj.value(run.theta)
     theta, q = run.split(run.obj.params(best_theta))
     run.final_check = None
     if math.isfinite(best_loss):
