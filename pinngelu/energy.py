@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -193,7 +193,7 @@ class EnergyForm(Formulation):
         return out
 
     def refined(self, problem: ElasticityProblem) -> EnergyForm:
-        return EnergyForm(h=0.5 * self.cell_size(problem), strong_weight=self.strong_weight)
+        return replace(self, h=0.5 * self.cell_size(problem))
 
     def final_check(self, problem: ElasticityProblem, mlp: MLP, theta, device) -> dict:
         return check_energy_quadrature(problem, mlp, theta, device, form=self)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "DescentState",
     "FloatArray",
     "Objective",
     "TINY",
@@ -90,6 +91,58 @@ def start_point(x0: ArrayLike) -> FloatArray:
     if x.ndim != 1:
         raise ValueError(f"x0 must be 1-D, got shape {x.shape}")
     return x
+
+
+# --------------------------------------------------------------------------- states
+
+
+class DescentState:
+    """What the states of the descent methods share (L-BFGS, dense quasi-Newton,
+    Levenberg-Marquardt): the current point ``x`` is the best seen, so ``best_x``,
+    ``best_f`` and ``best_g`` are ``x``, ``f`` and ``g`` (a subclass whose gradient is
+    stored otherwise overrides ``best_g``); ``to_dict`` / ``from_dict`` round-trip a
+    dataclass state through a flat dict of arrays and scalars (for ``np.savez``),
+    each field cast back by its annotation."""
+
+    x: FloatArray
+    f: float
+    g: FloatArray
+
+    @property
+    def n(self) -> int:
+        """Number of variables."""
+        return int(self.x.shape[0])
+
+    @property
+    def best_x(self) -> FloatArray:
+        """Best point seen, shape (n,) (identical to ``x``)."""
+        return self.x
+
+    @property
+    def best_f(self) -> float:
+        """Objective value at :attr:`best_x`."""
+        return self.f
+
+    @property
+    def best_g(self) -> FloatArray:
+        """Gradient at :attr:`best_x`, shape (n,)."""
+        return self.g
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat dict of arrays and scalars (for ``np.savez``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        """Inverse of :meth:`to_dict` (accepts an ``np.load`` mapping): ``float``, ``int``
+        and ``str`` fields as those, the others as float64 arrays."""
+        cast = {"float": float, "int": int, "str": str}
+        kw: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            v = np.asarray(data[f.name])
+            kind = cast.get(str(f.type))
+            kw[f.name] = np.array(v, dtype=np.float64) if kind is None else kind(v)
+        return cls(**kw)
 
 
 # --------------------------------------------------------------------------- step records

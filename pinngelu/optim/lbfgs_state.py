@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .common import FloatArray, StepInfo, check_wolfe, validate
+from .common import DescentState, FloatArray, StepInfo, check_wolfe, validate
 
 __all__ = ["LBFGSConfig", "LBFGSState", "StepInfo"]
 
@@ -106,7 +106,7 @@ _ARRAY_FIELDS = ("x", "g", "S", "Y", "rho")
 
 
 @dataclass
-class LBFGSState:
+class LBFGSState(DescentState):
     """State of L-BFGS.
 
     Attributes
@@ -157,26 +157,6 @@ class LBFGSState:
     n_stall: int = 0
     f_init: float = math.nan
     gnorm_init: float = math.nan
-
-    @property
-    def best_x(self) -> FloatArray:
-        """Best point seen, shape (n,) (identical to ``x``)."""
-        return self.x
-
-    @property
-    def best_f(self) -> float:
-        """Objective value at :attr:`best_x`."""
-        return self.f
-
-    @property
-    def best_g(self) -> FloatArray:
-        """Gradient at :attr:`best_x`, shape (n,)."""
-        return self.g
-
-    @property
-    def n(self) -> int:
-        """Number of variables."""
-        return int(self.x.shape[0])
 
     @property
     def memory(self) -> int:

@@ -31,14 +31,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike
 
-from .common import FloatArray, StepInfo, inf_norm, start_point, step_info, validate
+from .common import (
+    DescentState,
+    FloatArray,
+    StepInfo,
+    inf_norm,
+    start_point,
+    step_info,
+    validate,
+)
 from .stopping import STOP_REASONS
 
 __all__ = [
@@ -176,7 +184,7 @@ class LMConfig:
 
 
 @dataclass(frozen=True)
-class LMState:
+class LMState(DescentState):
     """State of a Levenberg-Marquardt run.
 
     Attributes
@@ -215,44 +223,9 @@ class LMState:
     converged: str = ""
 
     @property
-    def n(self) -> int:
-        """Number of variables."""
-        return int(self.x.shape[0])
-
-    @property
-    def best_x(self) -> FloatArray:
-        """Best point seen, shape (n,) (identical to ``x``)."""
-        return self.x
-
-    @property
-    def best_f(self) -> float:
-        """Objective value at :attr:`best_x`."""
-        return self.f
-
-    @property
     def best_g(self) -> FloatArray:
         """Gradient of ``|r|^2`` at :attr:`best_x`, ``2 J^T r``, shape (n,)."""
         return 2.0 * self.Jtr
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat dict of arrays and scalars (for ``np.savez``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Any) -> LMState:
-        """Inverse of :meth:`to_dict` (accepts an ``np.load`` mapping)."""
-        kw: dict[str, Any] = {}
-        for f in fields(cls):
-            v = np.asarray(data[f.name])
-            if f.name in ("x", "JtJ", "Jtr", "D"):
-                kw[f.name] = np.array(v, dtype=np.float64)
-            elif f.name in ("f", "mu", "nu", "gnorm_init"):
-                kw[f.name] = float(v)
-            elif f.name == "converged":
-                kw[f.name] = str(v)
-            else:
-                kw[f.name] = int(v)
-        return cls(**kw)
 
 
 def _normal(normal: Normal, x: FloatArray) -> tuple[float, FloatArray, FloatArray]:

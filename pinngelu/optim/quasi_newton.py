@@ -34,15 +34,15 @@ included, serialisable, so a restored run continues bit-identically.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .common import (
     TINY,
+    DescentState,
     FloatArray,
     Objective,
     StepInfo,
@@ -147,7 +147,7 @@ class QNConfig:
 
 
 @dataclass(frozen=True)
-class QNState:
+class QNState(DescentState):
     """State of a dense quasi-Newton run.
 
     Attributes
@@ -177,47 +177,9 @@ class QNState:
     gnorm_init: float = math.nan
 
     @property
-    def n(self) -> int:
-        """Number of variables."""
-        return int(self.x.shape[0])
-
-    @property
-    def best_x(self) -> FloatArray:
-        """Best point seen, shape (n,) (identical to ``x``)."""
-        return self.x
-
-    @property
-    def best_f(self) -> float:
-        """Objective value at :attr:`best_x`."""
-        return self.f
-
-    @property
-    def best_g(self) -> FloatArray:
-        """Gradient at :attr:`best_x`, shape (n,)."""
-        return self.g
-
-    @property
     def memory_bytes(self) -> int:
         """Bytes held by the dense matrix: ``8 n^2``."""
         return dense_memory_bytes(self.n)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat dict of arrays and scalars (for ``np.savez``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Any) -> QNState:
-        """Inverse of :meth:`to_dict` (accepts an ``np.load`` mapping)."""
-        kw: dict[str, Any] = {}
-        for f in fields(cls):
-            v = np.asarray(data[f.name])
-            if f.name in ("x", "g", "H"):
-                kw[f.name] = np.array(v, dtype=np.float64)
-            elif f.name in ("f", "f_init", "gnorm_init"):
-                kw[f.name] = float(v)
-            else:
-                kw[f.name] = int(v)
-        return cls(**kw)
 
 
 def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QNState:
