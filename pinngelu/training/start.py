@@ -94,9 +94,7 @@ def check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainCon
     return config
 
 
-def make_hooks(
-    run: Run, config: TrainConfig, callback, error_points, quadrature=None
-) -> list[hooks.Hook]:
+def make_hooks(run: Run, config: TrainConfig, callback, error_points) -> list[hooks.Hook]:
     """The hooks of a run, in the order the loop asks them: points (resampling or
     adaptive), the formulation's check, errors, progress, checkpoint, callback,
     budget."""
