@@ -95,7 +95,7 @@ def run(name: str, time_limit: float, seed: int) -> dict:
 
 
 def pg_error(problem, mlp, res) -> float:
-    return float(problem.solution(mlp, res.theta, res.q).relative_l2_error(plate.grid()))
+    return float(problem.solution(mlp, res).relative_l2_error(plate.grid()))
 
 
 def best_by(t: np.ndarray, e: np.ndarray, when: float) -> float:

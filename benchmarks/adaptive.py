@@ -42,7 +42,7 @@ def run(adapt: pg.RAD | None, seconds: float) -> dict:
     t0 = time.perf_counter()
     res = pg.train(prob, mlp, rng=np.random.default_rng(0), config=cfg, out=None)
     wall = time.perf_counter() - t0
-    sol = prob.solution(mlp, res.theta)
+    sol = prob.solution(mlp, res)
     extra = pwh.extra_metrics(sol)
     return {
         "err_u": sol.relative_l2_error(X),

@@ -41,6 +41,7 @@ def tiny_problem() -> pg.ElasticityProblem:
         conds,
         n_interior=16,
         n_boundary=16,
+        formulation=pg.StrongForm(),  # as measured before the default changed
     )
 
 

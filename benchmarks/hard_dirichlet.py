@@ -33,13 +33,14 @@ def run(hard: bool, seconds: float) -> None:
             exact=cv.exact,
             displacement_scale=abs(cv.TIP_DEFLECTION),
             hard_dirichlet=hard,
+            formulation=pg.StrongForm(),  # soft vs hard conditions of the strong form
         )
     mlp = pg.MLP(2, (30, 30, 30), 2, "gelu")
     cfg = pg.TrainConfig(stages=(pg.QuasiNewton(100000),), time_limit=seconds, print_every=10**9)
     t0 = time.perf_counter()
     res = pg.train(prob, mlp, rng=np.random.default_rng(0), device="cpu", config=cfg)
     wall = time.perf_counter() - t0
-    sol = prob.solution(mlp, res.theta)
+    sol = prob.solution(mlp, res)
     X = cv.grid()
     X = X[X[:, 0] >= 0.3 * cv.LENGTH]
     err = sol.relative_l2_error(X)

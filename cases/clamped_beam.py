@@ -67,7 +67,6 @@ def _problem(n_interior: int, n_boundary: int, exact=None) -> pg.ElasticityProbl
         n_interior=n_interior,
         n_boundary=n_boundary,
         exact=exact,
-        formulation=pg.EnergyForm(),
     )
 
 

@@ -108,6 +108,7 @@ def build_problem(n_interior: int = 2000, n_boundary: int = 800) -> pg.Elasticit
         n_interior=n_interior,
         n_boundary=n_boundary,
         exact=exact,
+        formulation=pg.StrongForm(),  # the tuned path of this verification case
     )
 
 

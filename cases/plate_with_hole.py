@@ -156,6 +156,7 @@ def build_problem(n_interior: int = 2500, n_boundary: int = 1000) -> pg.Elastici
         n_interior=n_interior,
         n_boundary=n_boundary,
         exact=exact,
+        formulation=pg.StrongForm(),  # the tuned path of this verification case
     )
 
 

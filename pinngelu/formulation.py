@@ -68,7 +68,9 @@ class Formulation:
         none)."""
         return 0
 
-    def self_check(self, problem: ElasticityProblem, mlp: MLP, theta, device) -> dict:
+    def self_check(
+        self, problem: ElasticityProblem, mlp: MLP, theta, device, coefficients=None
+    ) -> dict:
         """A check of the discretisation at ``theta``: a dict with at least
         ``relative_difference`` and ``tolerance``."""
         raise NotImplementedError  # pragma: no cover
@@ -77,7 +79,9 @@ class Formulation:
         """The finer formulation to continue on after a failed :meth:`self_check`."""
         raise NotImplementedError  # pragma: no cover
 
-    def final_check(self, problem: ElasticityProblem, mlp: MLP, theta, device) -> dict | None:
+    def final_check(
+        self, problem: ElasticityProblem, mlp: MLP, theta, device, coefficients=None
+    ) -> dict | None:
         """The check of a trained result (warning where it fails), or None."""
         return None
 

@@ -37,6 +37,7 @@ from .elasticity import (
     real_array,
     real_scalar,
 )
+from .energy import EnergyForm
 from .formulation import Formulation
 from .geometry import Geometry
 from .hard_bc import HardDirichlet
@@ -112,10 +113,15 @@ class ElasticityProblem:
         plane stress, ``"lam"`` stands for the ``lam*`` of the 2D equations.
     formulation : Formulation, optional
         How the problem becomes a loss (:mod:`pinngelu.formulation`): the strong-form
-        residuals at collocation points (:class:`~pinngelu.StrongForm`, the default
-        for None) or the total potential energy (:class:`~pinngelu.EnergyForm`,
-        :mod:`pinngelu.energy`), whose displacement conditions are built into the
-        network, as with ``hard_dirichlet``, and must all be buildable.
+        residuals at collocation points (:class:`~pinngelu.StrongForm`) or the total
+        potential energy (:class:`~pinngelu.EnergyForm`, :mod:`pinngelu.energy`), whose
+        displacement conditions are built into the network, as with
+        ``hard_dirichlet``, and must all be buildable.  Default (None): the energy
+        formulation where it applies (every displacement condition can be built into
+        the network, no displacement data, nothing identified, ``hard_dirichlet``
+        not asked for: the measured better path, docs/benchmarks.md), the strong form
+        otherwise; :attr:`formulation_reason` and the first progress line of
+        training say which and why.
 
     Raises
     ------
@@ -211,19 +217,62 @@ class ElasticityProblem:
         if not isinstance(hard_dirichlet, (bool, np.bool_)):
             raise TypeError(f"hard_dirichlet must be True or False, got {hard_dirichlet!r}")
         self.hard_dirichlet = bool(hard_dirichlet)
-        if formulation is None:
-            formulation = StrongForm()
-        if not isinstance(formulation, Formulation):
-            raise TypeError(
-                f"formulation must be None, a pinngelu.StrongForm or a pinngelu.EnergyForm, "
-                f"got {type(formulation).__name__}"
-            )
-        self.formulation = formulation
         #: The map of the displacement conditions built into the network (or None), and
         #: per index into ``conditions`` how each is built in ("dirichlet"/"symmetry").
         self.hard: HardDirichlet | None
         self.hard_conditions: dict[int, str]
-        self.hard, self.hard_conditions = formulation.prepare(self)
+        #: Why the problem has its formulation (given, or the default's choice).
+        self.formulation_reason: str
+        if formulation is None:
+            formulation, prepared, self.formulation_reason = self._default_formulation()
+        elif not isinstance(formulation, Formulation):
+            raise TypeError(
+                f"formulation must be None, a pinngelu.StrongForm or a pinngelu.EnergyForm, "
+                f"got {type(formulation).__name__}"
+            )
+        else:
+            prepared = formulation.prepare(self)
+            self.formulation_reason = "given"
+        self.formulation = formulation
+        self.hard, self.hard_conditions = prepared
+
+    def _default_formulation(self) -> tuple[Formulation, tuple, str]:
+        """The formulation of ``formulation=None``: ``(formulation, prepared, reason)``
+        (see the class docstring)."""
+        strong = "the strong form"
+        if self.identify:
+            why = f"it identifies {', '.join(self.identify)}"
+        elif self.data:
+            why = "it fits displacement data"
+        elif self.hard_dirichlet:
+            why = "hard_dirichlet=True is a strong-form setting"
+        elif self.dim not in (2, 3):
+            why = f"the energy formulation is written for 2D and 3D, not {self.dim}D"
+        else:
+            form = EnergyForm()
+            try:
+                prepared = form.prepare(self)
+            except ValueError as exc:
+                why = f"the energy formulation does not apply: {exc}"
+            else:
+                return (
+                    form,
+                    prepared,
+                    "chosen by default: every displacement condition is built into the "
+                    "network, so the minimum of the total potential energy applies",
+                )
+        form = StrongForm()
+        return form, form.prepare(self), f"chosen by default, {strong}: {why}"
+
+    def __repr__(self) -> str:
+        plane = ""
+        if self.dim == 2:
+            plane = " plane stress" if self.plane_stress else " plane strain"
+        return (
+            f"ElasticityProblem({self.dim}D{plane}, {type(self.geometry).__name__}, "
+            f"{len(self.conditions)} conditions, {self.formulation.name}: "
+            f"{self.formulation_reason})"
+        )
 
     # ---------------------------------------------------------- validation
     @property
@@ -525,26 +574,89 @@ class ElasticityProblem:
         :func:`pinngelu.strong.groups_at`)."""
         return strong.groups_at(self, X_interior, boundary)
 
+    @property
+    def singular_points(self) -> list:
+        """The points where the stress is unbounded (:func:`pinngelu.singular.
+        singular_points`): re-entrant corners and edges, ends of displacement
+        conditions; each with its wedge angle, side conditions and leading
+        exponents.  Empty for a part without any."""
+        from .singular import singular_points
+
+        return list(self.cached(("singular-points",), lambda: singular_points(self)))
+
+    def stress_intensities(self, result) -> list[dict]:
+        """The singular fields' amplitudes and generalised stress intensity factors
+        of a training result (:meth:`pinngelu.enrichment.Enrichment.report`): one dict
+        per field with the point, exponent, cutoff radius (m), amplitude ``a`` (m)
+        and ``K`` (Pa m^(1 - Re lam)).  Empty without enrichment.
+
+        Parameters
+        ----------
+        result : TrainResult or ndarray, shape (n_e,)
+            The result of :func:`pinngelu.train`, or its ``enrichment``.
+        """
+        c = getattr(result, "enrichment", result)
+        enr = self.enrichment()
+        if enr is None:
+            return []
+        c = np.asarray(c, dtype=np.float64)
+        if c.shape != (enr.n,):
+            raise ValueError(f"{enr.n} enrichment coefficients expected, got shape {c.shape}")
+        return enr.report(self.scales.displacement * c, self.material.mu)
+
+    def enrichment(self, formulation: Formulation | None = None):
+        """The singular fields the formulation adds to the network
+        (:mod:`pinngelu.enrichment`), or None."""
+        form = self.formulation if formulation is None else formulation
+        get = getattr(form, "enrichment", None)
+        return None if get is None else get(self)
+
     def solution(
         self,
         mlp: MLP,
-        theta: np.ndarray,
+        theta,
         q: np.ndarray | None = None,
         device: str | Backend = "cpu",
+        enrichment: np.ndarray | None = None,
     ) -> Solution:
         """Wrap trained parameters as a :class:`Solution`.
 
         Parameters
         ----------
         mlp : MLP
-        theta : ndarray, shape (n_params,)
-            Network parameters.
+        theta : ndarray, shape (n_params,), or TrainResult
+            Network parameters, or the result of :func:`pinngelu.train` (its
+            parameters, identified material and enrichment coefficients).
         q : ndarray, shape (n_q,), optional
             Identified material parameters (inverse problems): the solution's stresses
             then use the identified material.
         device : {"cpu", "cuda"} or Backend
             Where the solution's fields are evaluated.
+        enrichment : ndarray, shape (n_e,), optional
+            The enrichment coefficients of training (``TrainResult.enrichment``),
+            required when the formulation adds singular fields.
+
+        Raises
+        ------
+        ValueError
+            When the formulation adds singular fields and their coefficients are
+            not given.
         """
+        if hasattr(theta, "theta") and hasattr(theta, "enrichment"):  # a TrainResult
+            res = theta
+            theta = res.theta
+            q = res.q if q is None and res.q.size else q
+            enrichment = res.enrichment if enrichment is None else enrichment
+        enr = self.enrichment()
+        amplitudes = None
+        if enr is not None:
+            if enrichment is None or np.size(enrichment) != enr.n:
+                raise ValueError(
+                    f"the {self.formulation.name} adds {enr.n} singular fields: pass the "
+                    "training result (problem.solution(mlp, result)) or its coefficients "
+                    "(enrichment=result.enrichment)"
+                )
+            amplitudes = self.scales.displacement * np.asarray(enrichment, dtype=np.float64)
         return Solution(
             mlp,
             theta,
@@ -555,4 +667,6 @@ class ElasticityProblem:
             geometry=self.geometry,
             device=device,
             hard=self.hard,
+            enrichment=enr,
+            amplitudes=amplitudes,
         )

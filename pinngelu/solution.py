@@ -46,6 +46,11 @@ class Solution:
     hard : HardDirichlet, optional
         The hard conditions of the problem: the displacement is ``G + phi N``
         with ``N`` the network.
+    enrichment : Enrichment, optional
+        Singular fields added to the displacement (:mod:`pinngelu.enrichment`) with
+        ``amplitudes``.
+    amplitudes : ndarray, shape (n_e,), optional
+        Their amplitudes (m).
     """
 
     def __init__(
@@ -59,9 +64,20 @@ class Solution:
         geometry: Geometry | None = None,
         device: str | Backend = "cpu",
         hard: HardDirichlet | None = None,
+        enrichment=None,
+        amplitudes: np.ndarray | None = None,
     ) -> None:
         self.mlp = mlp
         self.hard = hard
+        self.enrichment = enrichment
+        n_e = 0 if enrichment is None else enrichment.n
+        a = np.zeros(0) if amplitudes is None else np.asarray(amplitudes, dtype=np.float64)
+        if a.shape != (n_e,) or not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"the enrichment has {n_e} fields: give as many finite amplitudes, got "
+                f"shape {a.shape}"
+            )
+        self.amplitudes = a
         self.theta = mlp.check_theta(np.array(theta, dtype=np.float64))
         self.scales = scales
         self.material = material
@@ -97,7 +113,11 @@ class Solution:
             J = self.hard.displacement_jets(X, JN, self.scales)
             u, du, ddu = J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
         U, L = self.scales.displacement, self.scales.length
-        return U * u, (U / L) * du, (U / L**2) * ddu
+        u, du, ddu = U * u, (U / L) * du, (U / L**2) * ddu
+        if self.enrichment is not None:  # second derivatives: the network's alone
+            ue, due = self.enrichment.displacement(X, self.amplitudes)
+            u, du = u + ue, du + due
+        return u, du, ddu
 
     def displacement(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m)."""
@@ -170,7 +190,11 @@ class Solution:
             "plane_stress": self.plane_stress,
             "hard_dirichlet": self.hard is not None,
         }
-        save_npz_atomic(path, meta=np.array(json.dumps(meta)), theta=self.theta)
+        if self.enrichment is not None:
+            meta["enrichment"] = self.enrichment.report(self.amplitudes, self.material.mu)
+        save_npz_atomic(
+            path, meta=np.array(json.dumps(meta)), theta=self.theta, amplitudes=self.amplitudes
+        )
 
     @classmethod
     def load(
@@ -180,11 +204,13 @@ class Solution:
         exact: Callable | None = None,
         device: str | Backend = "cpu",
         hard: HardDirichlet | None = None,
+        enrichment=None,
     ) -> Solution:
         """Load a model saved by :meth:`save` (its fields evaluated on ``device``).
 
         A model trained with hard Dirichlet conditions needs them back:
-        ``hard=problem.hard`` of the same problem.
+        ``hard=problem.hard`` of the same problem; one with singular fields its
+        enrichment: ``enrichment=problem.enrichment()``.
         """
         path = Path(path)
         if not path.exists():
@@ -193,6 +219,7 @@ class Solution:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 theta = np.array(z["theta"])
+                amplitudes = np.array(z["amplitudes"]) if "amplitudes" in z else np.zeros(0)
             mlp = MLP.from_dict(meta["mlp"])
             scales = Scales.from_dict(meta["scales"])
             material = Material(meta["material"]["lam"], meta["material"]["mu"])
@@ -205,6 +232,12 @@ class Solution:
                 f"{path} was trained with hard_dirichlet={was_hard}: pass "
                 + ("hard=problem.hard of its problem" if was_hard else "no hard map")
             )
+        n_e = 0 if enrichment is None else enrichment.n
+        if amplitudes.size != n_e:
+            raise ValueError(
+                f"{path} holds {amplitudes.size} singular-field amplitudes, the enrichment "
+                f"given has {n_e} fields: pass enrichment=problem.enrichment() of its problem"
+            )
         return cls(
             mlp,
             theta,
@@ -215,4 +248,6 @@ class Solution:
             geometry=geometry,
             device=device,
             hard=hard,
+            enrichment=enrichment,
+            amplitudes=amplitudes,
         )

@@ -75,6 +75,7 @@ def corner_problem():
         corner_force,
         n_interior=600,
         n_boundary=400,
+        formulation=pg.StrongForm(),
     )
 
 

@@ -159,7 +159,7 @@ def _bracket(strong_weight=1.0, **kw):
 
 def _total_potential_energy(prob, sol, h):
     """Pi from the Solution's fields in user units (J per unit thickness in 2D)."""
-    Xv, wv = volume_quadrature(prob.geometry, h)
+    Xv, wv = volume_quadrature(prob.geometry, h, prob.formulation.grading(prob))
     strain, stress = sol.strain(Xv, check_inside=False), sol.stress(Xv, check_inside=False)
     Pi = 0.5 * np.sum(wv * np.einsum("pij,pij->p", stress, strain))
     if prob.body_force is not None:
@@ -183,8 +183,15 @@ def test_energy_loss_equals_total_potential_energy_of_the_solution(body):
     groups = prob.residual_groups(np.random.default_rng(0))
     names = {g.name for g in groups}
     assert names == ({"energy", "work:load", "work:body"} if body else {"energy", "work:load"})
+    # the singular fields of the re-entrant corner and the clamp's ends, with arbitrary
+    # coefficients: the groups' shifted targets against the Solution's fields
+    n_e = prob.enrichment().n
+    assert n_e == 4 and all(g.n_enrichment == n_e for g in groups)
+    c = np.random.default_rng(5).normal(size=n_e)
+    for g in groups:
+        g.set_enrichment_coefficients(c)
     res = loss_and_grad(mlp, theta, groups)
-    sol = prob.solution(mlp, theta)
+    sol = prob.solution(mlp, theta, enrichment=c)
     Pi = _total_potential_energy(prob, sol, 0.15)
     sc = prob.scales
     assert res.loss * prob.material.mu * sc.displacement**2 == pytest.approx(Pi, rel=1e-10)
@@ -455,10 +462,12 @@ def test_solved_output_layer_trains_and_resumes_bit_identically(tmp_path):
         out=None,
     )
     assert A.loss < plain.loss  # 12 iterations on the reduced loss go further
-    # the result carries the solved output layer: its loss is the recorded one
-    assert loss_and_grad(mlp, A.theta, prob.residual_groups(np.random.default_rng(0))).loss == (
-        pytest.approx(A.loss, rel=1e-12)
-    )
+    # the result carries the solved output layer and the singular fields' coefficients:
+    # its loss is the recorded one
+    groups = prob.residual_groups(np.random.default_rng(0))
+    for g in groups:
+        g.set_enrichment_coefficients(A.enrichment)
+    assert loss_and_grad(mlp, A.theta, groups).loss == pytest.approx(A.loss, rel=1e-12)
     B = pg.train(
         prob, mlp, rng=np.random.default_rng(1), config=cfg, callback=lambda r: r.it >= 6, out=None
     )
@@ -473,7 +482,11 @@ def test_solved_output_layer_settings_checked():
     with pytest.raises(TypeError, match="solve_output_layer"):
         pg.TrainConfig(solve_output_layer="yes")
     prob = pg.ElasticityProblem(
-        pg.Rectangle(0, 1, 0, 1), STEEL, [pg.Dirichlet("left", 0.0)], n_interior=16
+        pg.Rectangle(0, 1, 0, 1),
+        STEEL,
+        [pg.Dirichlet("left", 0.0)],
+        n_interior=16,
+        formulation=pg.StrongForm(),
     )
     cfg = pg.TrainConfig(stages=(pg.LevenbergMarquardt(2),), solve_output_layer=True)
     with pytest.raises(ValueError, match="solve_output_layer=True does not combine"):

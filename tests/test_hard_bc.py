@@ -240,7 +240,7 @@ def test_folded_loss_and_gradient_equal_direct_evaluation():
     its gradient against finite differences in theta."""
     geom, conds = _problems()[1]
     hard = pg.ElasticityProblem(geom, STEEL, conds, hard_dirichlet=True)
-    soft = pg.ElasticityProblem(geom, STEEL, conds)
+    soft = pg.ElasticityProblem(geom, STEEL, conds, formulation=pg.StrongForm())
     rng = np.random.default_rng(0)
     Xi = geom.sample_interior(200, rng)
     bnd = []

@@ -94,6 +94,7 @@ def test_resample_failure_keeps_the_points_and_names_the_iteration(plate):
         force,
         n_interior=32,
         n_boundary=16,
+        formulation=pg.StrongForm(),  # collocation points to redraw
     )
     run = make_run(prob)
     before = run.fingerprint
@@ -184,7 +185,7 @@ class _Checked(StrongForm):
     def check_every(self, solved_output_layer: bool) -> int:
         return 5
 
-    def self_check(self, problem, mlp, theta, device) -> dict:
+    def self_check(self, problem, mlp, theta, device, coefficients=None) -> dict:
         return {"relative_difference": 0.0 if self.level >= self.good else 1.0, "tolerance": 0.5}
 
     def refined(self, problem):

@@ -25,11 +25,24 @@ LAYERS = (
     ("loss", ("pinngelu.loss", "pinngelu.jacobian")),
     (
         "physics",
-        ("pinngelu.elasticity", "pinngelu.rigid_body", "pinngelu.hard_bc", "pinngelu.solution"),
+        (
+            "pinngelu.elasticity",
+            "pinngelu.williams",
+            "pinngelu.rigid_body",
+            "pinngelu.hard_bc",
+            "pinngelu.solution",
+        ),
     ),
     (
         "formulations",
-        ("pinngelu.formulation", "pinngelu.strong", "pinngelu.energy", "pinngelu.problem"),
+        (
+            "pinngelu.formulation",
+            "pinngelu.singular",
+            "pinngelu.enrichment",
+            "pinngelu.strong",
+            "pinngelu.energy",
+            "pinngelu.problem",
+        ),
     ),
     ("training", ("pinngelu.training",)),
     ("output and cross-checks", ("pinngelu.io", "pinngelu.plotting", "pinngelu.fem")),

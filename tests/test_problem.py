@@ -53,7 +53,14 @@ def cantilever(**kw):
             pg.Symmetry("bottom"),
         ],
     )
-    return pg.ElasticityProblem(geom, steel, conds, kw.pop("body_force", [0.0, -7850 * 9.81]), **kw)
+    return pg.ElasticityProblem(
+        geom,
+        steel,
+        conds,
+        kw.pop("body_force", [0.0, -7850 * 9.81]),
+        **kw,
+        formulation=pg.StrongForm(),
+    )
 
 
 # ------------------------------------------------------------- residual groups
@@ -144,7 +151,8 @@ def test_3d_groups_vanish_at_exact_solution():
         n_interior=200,
         n_boundary=300,
         exact=lambda X: cubic3d(X)[0],
-        traction_free_default=False,  # y_max stays unconstrained: the field is not free there
+        traction_free_default=False,  # y_max stays unconstrained: the field is not free there,
+        formulation=pg.StrongForm(),
     )
     assert [bc.part for bc in prob.conditions] == [bc.part for bc in conds]
     sc = prob.scales
@@ -165,7 +173,12 @@ def test_3d_symmetry_and_pressure_vanish_at_dilatation():
     conds = [pg.Symmetry(f) for f in ("x_min", "y_min", "z_min")]
     conds += [pg.Pressure(f, p) for f in ("x_max", "y_max", "z_max")]
     prob = pg.ElasticityProblem(
-        pg.Box([0, 0, 0], [1, 1, 1]), mat, conds, n_interior=50, n_boundary=200
+        pg.Box([0, 0, 0], [1, 1, 1]),
+        mat,
+        conds,
+        n_interior=50,
+        n_boundary=200,
+        formulation=pg.StrongForm(),
     )
     sc = prob.scales
     groups = prob.residual_groups(np.random.default_rng(0))
@@ -218,8 +231,18 @@ def test_plane_stress_uses_lambda_star():
     geom = pg.Rectangle(0.0, 1.0, 0.0, 1.0)
     mat = pg.Material.from_lame(1.0, 0.5)
     conds = [pg.Dirichlet("left", 0.0)]
-    ps = pg.ElasticityProblem(geom, mat, conds, plane_stress=True, n_interior=32, n_boundary=32)
-    pe = pg.ElasticityProblem(geom, mat, conds, n_interior=32, n_boundary=32)
+    ps = pg.ElasticityProblem(
+        geom,
+        mat,
+        conds,
+        plane_stress=True,
+        n_interior=32,
+        n_boundary=32,
+        formulation=pg.StrongForm(),
+    )
+    pe = pg.ElasticityProblem(
+        geom, mat, conds, n_interior=32, n_boundary=32, formulation=pg.StrongForm()
+    )
     lam_s = 2 * 1.0 * 0.5 / (1.0 + 1.0)
     assert ps.lam_eff == pytest.approx(lam_s)
     assert pe.lam_eff == 1.0
@@ -312,7 +335,11 @@ def test_plane_stress_3d_rejected():
     geom = pg.Box([0, 0, 0], [1, 1, 1])
     with pytest.raises(ValueError, match="plane_stress"):
         pg.ElasticityProblem(
-            geom, pg.Material.from_E_nu(1.0, 0.3), [pg.Dirichlet("x_min")], plane_stress=True
+            geom,
+            pg.Material.from_E_nu(1.0, 0.3),
+            [pg.Dirichlet("x_min")],
+            plane_stress=True,
+            formulation=pg.StrongForm(),
         )
 
 
@@ -366,9 +393,19 @@ def test_bad_settings(kw, match):
 
 def test_bad_geometry_material():
     with pytest.raises(ValueError, match="geometry"):
-        pg.ElasticityProblem("square", pg.Material.from_E_nu(1, 0.3), [pg.Dirichlet("left")])
+        pg.ElasticityProblem(
+            "square",
+            pg.Material.from_E_nu(1, 0.3),
+            [pg.Dirichlet("left")],
+            formulation=pg.StrongForm(),
+        )
     with pytest.raises(ValueError, match="material"):
-        pg.ElasticityProblem(pg.Rectangle(0, 1, 0, 1), (1.0, 0.3), [pg.Dirichlet("left")])
+        pg.ElasticityProblem(
+            pg.Rectangle(0, 1, 0, 1),
+            (1.0, 0.3),
+            [pg.Dirichlet("left")],
+            formulation=pg.StrongForm(),
+        )
 
 
 # ---------------------------------------------------------------- Solution
@@ -505,7 +542,9 @@ def test_unmentioned_parts_and_components_are_traction_free():
         pg.Dirichlet("bottom", 0.0, components=(1,)),
         pg.Traction("right", [1.0, 0.0]),
     ]
-    prob = pg.ElasticityProblem(geom, mat, conds, n_interior=32, n_boundary=64)
+    prob = pg.ElasticityProblem(
+        geom, mat, conds, n_interior=32, n_boundary=64, formulation=pg.StrongForm()
+    )
     extra = prob.conditions[len(conds) :]
     assert prob.conditions[: len(conds)] == conds
     got = {(bc.part, bc.components) for bc in extra}
@@ -514,7 +553,13 @@ def test_unmentioned_parts_and_components_are_traction_free():
     names = [g.name for g in prob.residual_groups(np.random.default_rng(0))]
     assert "traction:top" in names and "traction:bottom" in names
     off = pg.ElasticityProblem(
-        geom, mat, conds, n_interior=32, n_boundary=64, traction_free_default=False
+        geom,
+        mat,
+        conds,
+        n_interior=32,
+        n_boundary=64,
+        traction_free_default=False,
+        formulation=pg.StrongForm(),
     )
     assert off.conditions == conds
     # symmetry and pressure constrain every component
@@ -524,6 +569,7 @@ def test_unmentioned_parts_and_components_are_traction_free():
         [pg.Symmetry("left"), pg.Pressure("right", 1.0), pg.Symmetry("bottom")],
         n_interior=32,
         n_boundary=64,
+        formulation=pg.StrongForm(),
     )
     assert [(bc.part, bc.components) for bc in full.conditions[3:]] == [("top", None)]
 
@@ -537,6 +583,7 @@ def unit_square(conds, material=None, **kw):
         n_interior=16,
         n_boundary=64,
         **kw,
+        formulation=pg.StrongForm(),
     )
 
 
@@ -620,12 +667,14 @@ def test_rigid_body_3d():
     mat = pg.Material.from_E_nu(1.0, 0.3)
     kw = {"n_interior": 16, "n_boundary": 64}
     with pytest.warns(pg.RigidBodyWarning, match="translation along y, translation along z"):
-        pg.ElasticityProblem(geom, mat, [pg.Dirichlet("x_min", components=(0,))], **kw)
+        pg.ElasticityProblem(
+            geom, mat, [pg.Dirichlet("x_min", components=(0,))], **kw, formulation=pg.StrongForm()
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sym = [pg.Symmetry(p) for p in ("x_min", "y_min", "z_min")]
-        pg.ElasticityProblem(geom, mat, sym, **kw)
-        pg.ElasticityProblem(geom, mat, [pg.Dirichlet("z_max")], **kw)
+        pg.ElasticityProblem(geom, mat, sym, **kw, formulation=pg.StrongForm())
+        pg.ElasticityProblem(geom, mat, [pg.Dirichlet("z_max")], **kw, formulation=pg.StrongForm())
 
 
 def test_cases_raise_no_warning():

@@ -454,7 +454,13 @@ def _lame_ring(length: float, stress: float):
     conds = [pg.Pressure("inner", p), pg.Traction("outer", 0.0)]
     conds += [pg.Symmetry("start"), pg.Symmetry("end")]
     prob = pg.ElasticityProblem(
-        geom, pg.Material.from_E_nu(E, nu), conds, n_interior=300, n_boundary=200, exact=exact
+        geom,
+        pg.Material.from_E_nu(E, nu),
+        conds,
+        n_interior=300,
+        n_boundary=200,
+        exact=exact,
+        formulation=pg.StrongForm(),
     )
     return prob, a, b
 
@@ -724,6 +730,7 @@ def test_resume_rejects_other_conditions(small_checkpoint, plate, mlp, problem):
         plate.body_force,
         n_interior=64,
         n_boundary=64,
+        formulation=pg.StrongForm(),
     )
     with pytest.raises(ValueError, match="different problem"):
         _resume(small_checkpoint, other, mlp, adam_iters=2, adam_lr=1e-2)
@@ -780,6 +787,7 @@ def _failing_problem(problem, plate, flag, kind):
         body_force,
         n_interior=64,
         n_boundary=64,
+        formulation=pg.StrongForm(),
     )
 
 
@@ -871,7 +879,7 @@ def test_resume_refuses_another_formulation(tmp_path):
     cfg = pg.TrainConfig(stages=(pg.QuasiNewton(3),), print_every=0, checkpoint=tmp_path / "c.npz")
     pg.train(bar(pg.EnergyForm()), mlp, rng=np.random.default_rng(0), config=cfg, out=None)
     for form, shown in (
-        (None, r"the strong form with \{\}"),
+        (pg.StrongForm(), r"the strong form with \{\}"),
         (pg.EnergyForm(h=0.05), "the energy formulation with .'h': 0.05"),
     ):
         with pytest.raises(ValueError, match=f"for the energy formulation .*problem has {shown}"):

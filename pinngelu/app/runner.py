@@ -18,12 +18,12 @@ import numpy as np
 from ..io import prepare_output_dir, write_fields, write_json
 from ..kernels import get_backend
 from ..network import MLP
-from ..optim import QNConfig, QNUpdate
 from ..parallel import abort_on_error, as_comm, select_gpu, world
 from ..plotting import plot_case_figures
 from ..problem import ElasticityProblem, Solution
 from ..training import TrainConfig, TrainResult, train
-from ..training.stages import OPTIMIZERS, Adam, QuasiNewton, optimizer_stages
+from ..training.config import UNBOUNDED
+from ..training.stages import OPTIMIZERS, Adam, optimizer_stages
 
 __all__ = [
     "CASE_HIDDEN",
@@ -51,12 +51,11 @@ a 32 MB dense quasi-Newton matrix)."""
 
 
 def case_config(**overrides) -> TrainConfig:
-    """The training settings the cases share: self-scaled Broyden (the method with the
-    best error per second on every case, see the benchmarks page), 50000 iterations at
-    most, 280 s, a progress line every 250 iterations, the error every 50;
-    ``overrides`` replace any of them."""
+    """The training settings the cases share: the default optimiser (self-scaled
+    Broyden, the method with the best error per second on every case, see the
+    benchmarks page) with 280 s as its budget, a progress line every 250 iterations,
+    the error every 50; ``overrides`` replace any of them."""
     base = dict(
-        stages=(QuasiNewton(50_000, QNConfig(QNUpdate.SSBROYDEN2)),),
         time_limit=280.0,
         print_every=250,
         error_every=50,
@@ -167,7 +166,13 @@ def case_parser(description: str, settings: CaseSettings) -> argparse.ArgumentPa
         "--max-iter",
         type=_count,
         default=None,
-        help=f"iteration budget of the last stage (default {default_stages[-1].iters})",
+        help="iteration budget of the last stage (default "
+        + (
+            "none: the time limit"
+            if default_stages[-1].iters >= UNBOUNDED
+            else str(default_stages[-1].iters)
+        )
+        + ")",
     )
     ap.add_argument(
         "--adam-iters",
@@ -328,7 +333,7 @@ def run_case(
         comm=comm,
     )
     wall = time.perf_counter() - t0
-    sol = problem.solution(mlp, res.theta, res.q if res.q.size else None)
+    sol = problem.solution(mlp, res)
     summary: dict = {
         "case": name,
         "wall_time_s": wall,
@@ -381,6 +386,8 @@ def run_case(
     if res.q.size:
         mat = sol.material
         summary["identified"] = {"lam": mat.lam, "mu": mat.mu, "E": mat.E, "nu": mat.nu}
+    if res.enrichment.size:
+        summary["singular_fields"] = problem.stress_intensities(res)
     if error_points is not None and problem.exact is not None:
         summary["rel_l2_displacement"] = sol.relative_l2_error(error_points)
     if extra_metrics is not None:

@@ -4,7 +4,10 @@
 (mesh of its geometry, material, body force, Dirichlet, traction, pressure and
 axis-aligned symmetry conditions, plane strain / plane stress, 3D) and returns a
 :class:`FEMSolution`; :func:`compare` measures a trained solution against it.
-Needs the ``fem`` extra (``pip install pinngelu[fem]``, scikit-fem).
+Large systems are solved by conjugate gradients preconditioned with smoothed-aggregation
+algebraic multigrid (pyamg; the rigid-body motions, :func:`rigid_body_basis`, as its
+near-null space), small ones by SuperLU.  Needs the ``fem`` extra
+(``pip install pinngelu[fem]``: scikit-fem and pyamg).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from .compare import FEMComparison, compare, write_comparison
 from .mesh import FEMUnavailableError, check_available, facet_parts, fem_mesh
 from .report import CaseReference, fem_report, reference
 from .solution import FEMSolution
-from .solve import solve
+from .solve import FEMSolveError, rigid_body_basis, solve
 
 __all__ = [
     "CaseReference",
     "FEMComparison",
     "FEMSolution",
+    "FEMSolveError",
     "FEMUnavailableError",
     "check_available",
     "compare",
@@ -26,6 +30,7 @@ __all__ = [
     "fem_mesh",
     "fem_report",
     "reference",
+    "rigid_body_basis",
     "solve",
     "write_comparison",
 ]

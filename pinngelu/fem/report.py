@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -11,7 +12,7 @@ import numpy as np
 from ..problem import ElasticityProblem
 from .compare import compare, comparison_fields
 from .mesh import fem_mesh
-from .solve import solve
+from .solve import SOLVERS, solve
 
 #: Default element size of the reference over the largest extent of the domain
 #: (2D, 3D).
@@ -48,6 +49,9 @@ def reference(
     problem: ElasticityProblem,
     h: float | None = None,
     mesh_at: Callable[[float], object] | None = None,
+    *,
+    solver: str = "auto",
+    out=None,
     **exclusions,
 ):
     """The P2 reference at size ``h`` and an estimate of its own error.
@@ -65,20 +69,29 @@ def reference(
     mesh_at : callable, optional
         ``mesh_at(h)``: the mesh to solve on at size ``h`` (e.g. :func:`graded_mesh`)
         instead of :func:`~pinngelu.fem.mesh.fem_mesh`.
+    solver : {"auto", "direct", "amg"}
+        The linear solver of both solves (:func:`~pinngelu.fem.solve.solve`).
+    out : text stream, optional
+        Where to print a line per solve (unknowns, solver, CG iterations, times).
     **exclusions
         ``exclude_points``, ``exclude_radius``, ``exclude`` of :func:`compare`.
 
     Returns
     -------
     (FEMSolution, dict)
-        The reference and ``{"h", "n_dofs", "displacement", "stress", "von_mises"}``
-        (estimated relative L2 errors of the reference).
+        The reference and ``{"h", "n_dofs", "displacement", "stress", "von_mises",
+        "solves", "time_s"}``: the estimated relative L2 errors of the reference, the
+        ``solve_info`` of the solves at ``h`` and ``2 h`` and the wall time (s) of the
+        whole estimate.
     """
+    t0 = time.perf_counter()
     h = default_h(problem) if h is None else float(h)
-    if mesh_at is None:
-        fine, coarse = solve(problem, h), solve(problem, 2.0 * h)
-    else:
-        fine, coarse = solve(problem, mesh=mesh_at(h)), solve(problem, mesh=mesh_at(2.0 * h))
+    fine, coarse = (
+        solve(problem, size, solver=solver, out=out)
+        if mesh_at is None
+        else solve(problem, mesh=mesh_at(size), solver=solver, out=out)
+        for size in (h, 2.0 * h)
+    )
     c = compare(coarse, fine, **exclusions)
     pu, ps = ORDERS
     est = {
@@ -87,6 +100,8 @@ def reference(
         "displacement": c.displacement / (2**pu - 1),
         "stress": c.stress / (2**ps - 1),
         "von_mises": c.von_mises / (2**ps - 1),
+        "solves": [fine.solve_info, coarse.solve_info],
+        "time_s": time.perf_counter() - t0,
     }
     return fine, est
 
@@ -105,7 +120,7 @@ def fem_report(
         ``solve_time_s``) and the fields ``*_fem`` and ``*_fem_diff``.
     """
     t0 = time.perf_counter()
-    ref, est = reference(problem, h)
+    ref, est = reference(problem, h, out=out)
     c = compare(solution, ref)
     summary = {
         "rel_l2_displacement": c.displacement,
@@ -151,6 +166,13 @@ class CaseReference:
         Refine the reference's mesh ``levels`` times around ``singular_points``
         (:func:`graded_mesh`): for re-entrant corners, where a uniform mesh converges
         slowly.
+    solver : {"auto", "direct", "amg"}
+        The linear solver (:func:`~pinngelu.fem.solve.solve`; ``"auto"``: AMG-CG for
+        large systems).
+    verbose : bool
+        Print a line per solve (unknowns, solver, CG iterations, times) and one with
+        the estimated errors and the total time on standard output when the reference
+        is solved.
 
     Examples
     --------
@@ -166,6 +188,8 @@ class CaseReference:
         exclude_radius: float | None = None,
         exclude: Callable[[np.ndarray], np.ndarray] | None = None,
         graded: tuple[float, int] | None = None,
+        solver: str = "auto",
+        verbose: bool = True,
     ) -> None:
         self._build = build
         self.h = float(h)
@@ -180,7 +204,19 @@ class CaseReference:
         self.graded = graded
         if graded is not None and singular_points is None:
             raise ValueError("a graded reference mesh needs singular_points to refine around")
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        self.solver = solver
+        self.verbose = bool(verbose)
         self._solved = None
+
+    def at(self, h: float) -> CaseReference:
+        """The same reference (problem, exclusions, grading, solver) at element size
+        ``h``, not solved yet: e.g. a cheaper one for quick checks."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other.h, other._solved = float(h), None
+        return other
 
     def solve(self):
         """``(FEMSolution, estimate)`` of :func:`reference` (solved on the first call)."""
@@ -194,7 +230,20 @@ class CaseReference:
                 def mesh_at(h):
                     return graded_mesh(problem, h, pts, radius, levels)
 
-            self._solved = reference(problem, self.h, mesh_at, **self.exclusions)
+            out = sys.stdout if self.verbose else None
+            self._solved = reference(
+                problem, self.h, mesh_at, solver=self.solver, out=out, **self.exclusions
+            )
+            if out is not None:
+                est = self._solved[1]
+                print(
+                    f"P2 reference (h = {est['h']:g} m, {est['n_dofs']} unknowns) in "
+                    f"{est['time_s']:.1f} s; its estimated relative L2 errors: displacement "
+                    f"{est['displacement']:.1e}, stress {est['stress']:.1e}, von Mises "
+                    f"{est['von_mises']:.1e}",
+                    file=out,
+                    flush=True,
+                )
         return self._solved
 
     def displacement(self, X: np.ndarray) -> np.ndarray:

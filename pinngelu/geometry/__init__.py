@@ -12,6 +12,7 @@ One concept per module, in layers: each module imports only modules listed befor
 ``partint``               integration over (filtered) boundary parts
 ``meshing``               conforming simplex meshes of analytic domains (:meth:`Geometry.mesh`)
 ``project``               points moved onto the boundary of an analytic shape (curved cells)
+``graded``                quadrature cells graded geometrically toward singular points
 ``quadrature``            volume and boundary-part quadrature (the energy formulation)
 ``meshtopo``              boundary facets, normals and named parts of a volume mesh
 ``meshcheck``             :func:`check_mesh`: validation of user meshes

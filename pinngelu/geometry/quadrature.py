@@ -21,6 +21,19 @@ where the work of the load then grows without bound.
 Volume cells are quadratic: their boundary edges follow curved parts through their
 midpoints (an ``O(h^3)`` error of the domain instead of the ``O(h^2)`` of chords);
 boundary points lie on the exact boundary with its exact normals.
+
+Grading (``volume_quadrature(geometry, h, grading)``, :mod:`.graded`): where the
+strain-energy density is singular, like ``r^(2 lam - 2)`` (``lam ~ 0.54``) at a
+re-entrant corner, the cells within a few of their sizes of the given points are split
+recursively through their edge midpoints in their reference coordinates (curved cells
+keep their exact shape), so that the cells touching a point halve at each level down
+to ``h 2^-levels``: a geometric mesh, hanging nodes and all, whose added points grow
+linearly with the number of levels.  The leaves far from the points keep the closed
+degree-3 rule (points merged as above), those near them take a closed conical product
+rule of higher degree with no point on the singular vertex; all weights are positive
+and sum to the same measure as without grading.  The defaults integrate the energy
+density of a 270 degree corner to about 1e-8 relative (cells of one size: 1e-2 at
+``h`` a twentieth of the domain, less their point on the corner).
 """
 
 from __future__ import annotations
@@ -30,8 +43,10 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import FloatArray, IntArray
+from .graded import Grading, as_grading, graded_cell_quadrature
 from .partint import part_intervals, split_intervals
 from .project import project_to_boundary
 
@@ -40,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "volume_quadrature",
+    "Grading",
     "part_quadrature",
     "closed_rule",
     "mesh_size",
@@ -72,7 +88,9 @@ def closed_rule(d: int) -> list[tuple[int, float]]:
     raise ValueError(f"simplex rules exist for d = 2 and 3, got d = {d}")
 
 
-def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatArray]:
+def volume_quadrature(
+    geometry: Geometry, h: float, grading: Grading | ArrayLike | None = None
+) -> tuple[FloatArray, FloatArray]:
     """Points and weights integrating over the domain.
 
     Cells are quadratic (isoparametric): the midpoints of their boundary edges are
@@ -90,19 +108,26 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
         :func:`refinement_levels`).
     h : float
         Cell size (length units).
+    grading : Grading or array_like of shape (k, d), optional
+        Cells graded geometrically toward these points (length units; an array: a
+        :class:`~pinngelu.geometry.graded.Grading` of these points with the default
+        levels, radius factor, reach and order), e.g. re-entrant corners and crack tips,
+        where the energy density is singular.  ``None`` (the default): the cells of size
+        ``h`` only, exactly as without the argument.
 
     Returns
     -------
     X : ndarray, shape (n, d)
         Points (length units), each once.
     w : ndarray, shape (n,)
-        Weights (length^d): ``sum(w f(X))`` approximates the integral of ``f``,
-        exactly for cubic polynomials on straight cells.
+        Weights (length^d), positive: ``sum(w f(X))`` approximates the integral of
+        ``f``, exactly for cubic polynomials on straight cells.
     """
     if not (isinstance(h, (int, float)) and math.isfinite(h) and h > 0):
         raise ValueError(f"quadrature cell size h must be a positive number, got {h!r}")
-    P, cells = geometry.mesh(float(h))
     d = geometry.dim
+    grading = as_grading(grading, d)
+    P, cells = geometry.mesh(float(h))
     if getattr(geometry, "straight_cells", False):
         for _ in range(refinement_levels(geometry, float(h))):
             P, cells = refine_simplices(P, cells)
@@ -116,6 +141,8 @@ def volume_quadrature(geometry: Geometry, h: float) -> tuple[FloatArray, FloatAr
         for S in subsets:
             folded |= _quadratic_map(V, mid, _bary(d, S))[1] * orient <= 0.0
     mid[folded] = straight[folded]
+    if grading is not None:
+        return graded_cell_quadrature(geometry, float(h), cells, V, mid, closed_rule(d), grading)
     Xs, ws = [], []
     for k, wk, subsets in rules:
         faces = np.sort(np.stack([cells[:, list(c)] for c in subsets], 1), axis=2)

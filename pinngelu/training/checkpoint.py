@@ -104,7 +104,7 @@ def groups_fingerprint(groups) -> list[dict]:
     return out
 
 
-def config_fingerprint(cfg) -> dict:
+def config_fingerprint(cfg, n_params: int | None = None) -> dict:
     """The configuration a resumed run must keep (see ``FINGERPRINT_CONFIG_FIELDS``),
     JSON-ready: those fields, ``adapt`` and ``solve_output_layer`` where set, and each
     stage's settings (with the ``iters`` of every stage but the last, where a stage
@@ -114,7 +114,7 @@ def config_fingerprint(cfg) -> dict:
         out["adapt"] = asdict(cfg.adapt)
     if cfg.solve_output_layer is not None:
         out["solve_output_layer"] = bool(cfg.solve_output_layer)
-    stages = cfg.resolved_stages()
+    stages = cfg.resolved_stages(n_params)
     for i, st in enumerate(stages):
         fp = st.fingerprint()
         if i < len(stages) - 1:  # where a stage hands over shapes the trajectory
@@ -255,7 +255,7 @@ def save(run, path: str | os.PathLike) -> None:
         "best_loss": run.best[0],
         "displacement_scale": None if scales is None else float(scales.displacement),
         "history_groups": run.history.buffer.group_names,
-        "fingerprint": {"groups": run.fingerprint, "config": config_fingerprint(run.config)},
+        "fingerprint": {"groups": run.fingerprint, "config": config_fingerprint(run.config, run.n_params)},
         "hooks": {},
     }
     arrays = {"theta": run.theta}
@@ -311,7 +311,7 @@ def restore(run, path: str | os.PathLike) -> None:
             f"checkpoint {path} holds {theta.shape} parameters, the problem "
             f"and network need ({run.mlp.n_params + run.n_q},)"
         )
-    compare_config(path, fp["config"], config_fingerprint(run.config))
+    compare_config(path, fp["config"], config_fingerprint(run.config, run.n_params))
     if (form_name, form_start) != (run.form.name, run.form.settings()):
         raise ValueError(
             f"checkpoint {path} was written for the {form_name} with settings {form_start}, "

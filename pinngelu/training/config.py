@@ -16,9 +16,13 @@ import numpy as np
 
 from .. import checks
 from .adaptive import RAD
-from .stages import LBFGS, Stage
+from .stages import LBFGS, QuasiNewton, Stage
 
-__all__ = ["TrainConfig", "TrainResult", "REMOVED_FIELDS"]
+__all__ = ["TrainConfig", "TrainResult", "REMOVED_FIELDS", "DEFAULT_ITERS"]
+
+DEFAULT_ITERS = 5000
+"""Iterations of the default stage when the configuration gives no other budget
+(neither ``time_limit`` nor ``max_evals``)."""
 
 REMOVED_FIELDS = {
     "adam_iters": "stages=(pg.Adam(iters, lr), ...) as the first stage",
@@ -38,12 +42,17 @@ class TrainConfig:
     stages : sequence of Stage, optional
         The optimisers in order, each with its settings and its own budget (see
         :mod:`pinngelu.training.stages`), e.g. ``(Adam(1000), LBFGS(5000),
-        QuasiNewton(3000))``.  Default: ``(LBFGS(5000),)``.  A stage ends at its
-        budget, its convergence test or a failed step, and the next starts from its
-        point (from the best point after a failure); the end of the last stage ends
-        the run.
+        QuasiNewton(3000))``.  A stage ends at its budget, its convergence test or a
+        failed step, and the next starts from its point (from the best point after a
+        failure); the end of the last stage ends the run.  Default: one dense
+        self-scaled quasi-Newton stage (:class:`~pinngelu.QuasiNewton`, the method
+        with the best error per second on every measured case), or
+        :class:`~pinngelu.LBFGS` when its ``8 n^2``-byte matrix would pass
+        ``QNConfig.max_bytes`` (a progress line says so); its budget is
+        ``time_limit`` / ``max_evals`` where one is given, else
+        :data:`DEFAULT_ITERS` iterations.
     time_limit : float, optional
-        Wall-time budget in seconds for the whole run.
+        Wall-time budget in seconds for the whole run (given alone, the budget).
     max_evals : int, optional
         Budget of loss-and-gradient evaluations for the whole run.
     print_every : int
@@ -139,9 +148,32 @@ class TrainConfig:
         if self.stages is not None:
             self.stages = _check_stages(self.stages)
 
-    def resolved_stages(self) -> tuple[Stage, ...]:
-        """The stages of the run: ``stages``, or the default ``(LBFGS(5000),)``."""
-        return self.stages if self.stages is not None else (LBFGS(5000),)
+    def resolved_stages(self, n_params: int | None = None) -> tuple[Stage, ...]:
+        """The stages of the run: ``stages``, or the default for ``n_params``
+        trainable parameters (see ``stages``; without ``n_params`` the quasi-Newton
+        stage)."""
+        if self.stages is not None:
+            return self.stages
+        iters = DEFAULT_ITERS if self.time_limit is None and self.max_evals is None else UNBOUNDED
+        if self.default_fallback(n_params) is not None:
+            return (LBFGS(iters),)
+        return (QuasiNewton(iters),)
+
+    def default_fallback(self, n_params: int | None) -> str | None:
+        """Why the default stage is L-BFGS for ``n_params`` parameters (a line for
+        the progress output), or None when it is the dense quasi-Newton method (or
+        the stages are given)."""
+        if self.stages is not None or n_params is None:
+            return None
+        try:
+            QuasiNewton().check(int(n_params))
+        except ValueError as exc:
+            return f"default optimiser: L-BFGS instead of the dense quasi-Newton method ({exc})"
+        return None
+
+
+UNBOUNDED = 2**62
+"""The iteration budget of a default stage whose run has a time or evaluation budget."""
 
 
 def _check_stages(stages) -> tuple[Stage, ...]:
@@ -213,6 +245,11 @@ class TrainResult:
     formulation : Formulation, optional
         The formulation at the end of training: the problem's, or the one training
         moved on to (the energy formulation on a refined quadrature).
+    enrichment : ndarray, shape (n_e,)
+        The enrichment coefficients of the singular fields at the best iterate, in
+        the problem's scaled units (:mod:`pinngelu.enrichment`; empty without
+        enrichment).  :meth:`ElasticityProblem.solution` takes them from the result;
+        :meth:`ElasticityProblem.stress_intensities` reports them in physical units.
     """
 
     theta: np.ndarray
@@ -225,3 +262,4 @@ class TrainResult:
     q: np.ndarray = field(default_factory=lambda: np.zeros(0))
     energy_quadrature: dict | None = None
     formulation: object | None = None
+    enrichment: np.ndarray = field(default_factory=lambda: np.zeros(0))

@@ -154,7 +154,9 @@ def run_stages(run: Run) -> TrainResult:
     theta, q = run.split(run.obj.params(best_theta))
     run.final_check = None
     if math.isfinite(best_loss):
-        run.final_check = run.form.final_check(run.problem, run.mlp, theta, run.obj.backend)
+        run.final_check = run.form.final_check(
+            run.problem, run.mlp, theta, run.obj.backend, run.obj.coefficients
+        )
     for hook in run.hooks:
         hook.end(run, str(reason))
     return TrainResult(
@@ -168,4 +170,5 @@ def run_stages(run: Run) -> TrainResult:
         np.zeros(0) if q is None else q.copy(),
         run.final_check,
         run.form,
+        run.obj.coefficients.copy(),
     )

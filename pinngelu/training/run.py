@@ -79,7 +79,9 @@ class Run:
         self.form = problem.formulation
         self.n_q = int(getattr(problem, "n_q", 0))
         self.history = History(self.n_q)
-        self.stages: tuple[Stage, ...] = config.resolved_stages()
+        #: trainable parameters: the network's, then the identified ones
+        self.n_params = mlp.n_params + self.n_q
+        self.stages: tuple[Stage, ...] = config.resolved_stages(self.n_params)
         self.si = 0
         self.stage_it = 0
         self.stage_elapsed = 0.0  # seconds in the current stage before this part of the run

@@ -56,8 +56,8 @@ def check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainCon
         )
     if config.checkpoint is not None:
         check_checkpoint_path(config.checkpoint)
-    stages = config.resolved_stages()
     n = mlp.n_params + int(getattr(problem, "n_q", 0))
+    stages = config.resolved_stages(n)
     for stage in stages:
         stage.check(n)
     form = problem.formulation
@@ -70,7 +70,8 @@ def check_setup(problem, mlp: MLP, rng, config, callback, comm=None) -> TrainCon
         if not form.least_squares:
             raise ValueError(
                 f"Levenberg-Marquardt needs a least-squares loss; the {form.name}'s loss is "
-                "not one: use QuasiNewton or LBFGS"
+                "not one: use QuasiNewton or LBFGS, or the strong form "
+                "(ElasticityProblem(..., formulation=pinngelu.StrongForm()))"
             )
         if config.solve_output_layer:
             raise ValueError(

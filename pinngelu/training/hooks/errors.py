@@ -22,6 +22,7 @@ class ErrorTracker(Hook):
         if run.problem.exact is None or not self.every or run.it % self.every:
             return
         theta, q = run.current()
-        err = run.problem.solution(run.mlp, theta, q).relative_l2_error(self.points)
+        sol = run.problem.solution(run.mlp, theta, q, enrichment=run.obj.coefficients)
+        err = sol.relative_l2_error(self.points)
         run.history.record_error(run.it, run.elapsed(), err)
         run.last_error = err

@@ -1,4 +1,5 @@
-"""Hook: progress lines (rank 0): iteration, loss, gradient norm, elapsed time, the
+"""Hook: progress lines (rank 0): the formulation and why (first line of a new run),
+iteration, loss, gradient norm, elapsed time, the
 error where it is tracked, the identified material, the per-group losses; a line at
 each stage's end, one when the run stops and one with the formulation's check of the
 result."""
@@ -17,6 +18,15 @@ class Progress(Hook):
 
     def __init__(self, every: int) -> None:
         self.every = every
+
+    def begin(self, run) -> None:
+        if run.it == 0:  # a new run: what it solves, how and why
+            why = getattr(run.problem, "formulation_reason", None)
+            run.say(f"formulation: {run.form.name}" + (f" ({why})" if why else ""))
+            fallback = run.config.default_fallback(run.n_params)
+            if fallback is not None:
+                run.say(fallback)
+        return None
 
     def recorded(self, run, loss: float, gnorm: float) -> None:
         if run.out is None or not self.every or run.it % self.every:

@@ -38,7 +38,9 @@ class QuadratureCheck(Hook):
         if not every or run.it % every:
             return None
         theta = run.current()[0]
-        check = run.form.self_check(run.problem, run.mlp, theta, run.obj.backend)
+        check = run.form.self_check(
+            run.problem, run.mlp, theta, run.obj.backend, run.obj.coefficients
+        )
         if check["relative_difference"] <= check["tolerance"]:
             self.last_checked = (run.it, run.theta.copy())
             return None
