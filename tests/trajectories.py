@@ -54,7 +54,7 @@ def _case_run(name: str):
     mod = importlib.import_module(f"pinngelu.cases.{name}")
     problem = _case_problem(mod)
     settings = mod.SETTINGS
-    stages = list(settings.config.stages)
+    stages = list(settings.config.resolved_stages())
     stages[-1] = replace(stages[-1], iters=CASE_ITERS)
     config = replace(
         settings.config, stages=tuple(stages), time_limit=None, print_every=0, error_every=0
