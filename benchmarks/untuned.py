@@ -27,6 +27,11 @@ import io
 import sys
 import tempfile
 from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+
+import pinngelu as pg
 
 CASES = ("clamped_beam", "plate_with_holes", "tee_bracket", "block_with_bore")
 TARGETS = {"block_with_bore": (2e-3, None)}
@@ -41,13 +46,61 @@ def time_to(history: dict, level: float) -> float | None:
     return None
 
 
+BOUNDARY_POINTS = 4000
+"""Boundary points drawn to compare the stress on the free and loaded boundary."""
+EXCLUDE = 0.02
+"""Boundary points within this fraction of the part's size of a singular point are
+left out of the boundary stress (the stress is unbounded there)."""
+
+
+def boundary_stress(case, problem, sol) -> dict:
+    """Von Mises stress on the boundary parts without displacement conditions (hole
+    edges, fillets, loaded and free edges), outside ``EXCLUDE`` of the part's size
+    around singular points, against the case's P2 reference: the largest pointwise
+    difference over the reference's largest value there, and the difference at the
+    reference's peak (relative)."""
+    geom = problem.geometry
+    smp = geom.sample_boundary(BOUNDARY_POINTS, np.random.default_rng(0))
+    held = {bc.part for bc in problem.conditions if isinstance(bc, (pg.Dirichlet, pg.Symmetry))}
+    names = np.array(smp.names)[smp.part]
+    keep = ~np.isin(names, list(held))
+    lo, hi = (np.asarray(v, dtype=float) for v in geom.bbox)
+    radius = EXCLUDE * float(np.max(hi - lo))
+    for sp in problem.singular_points:
+        if sp.edge is None:
+            keep &= np.linalg.norm(smp.points - sp.position, axis=1) > radius
+        else:  # distance to the singular segment
+            a, b = sp.edge
+            t = np.clip((smp.points - a) @ (b - a) / max((b - a) @ (b - a), 1e-300), 0, 1)
+            keep &= np.linalg.norm(smp.points - (a + t[:, None] * (b - a)), axis=1) > radius
+    X = smp.points[keep]
+    ref = case.REFERENCE.solve()[0].von_mises(X)
+    got = sol.fields(X, check_inside=False)["von_mises"]
+    peak = int(np.argmax(ref))
+    return {
+        "boundary_von_mises_max": float(np.max(np.abs(got - ref)) / ref[peak]),
+        "boundary_von_mises_at_peak": float(abs(got[peak] - ref[peak]) / ref[peak]),
+        "boundary_peak_position": [float(v) for v in X[peak]],
+        "boundary_points": int(X.shape[0]),
+    }
+
+
 def run(name: str, time_limit: float) -> dict:
-    """Train the case with its defaults and return its summary."""
+    """Train the case with its defaults and return its summary, with the stress on
+    its free and loaded boundary against the reference."""
     case = importlib.import_module(f"pinngelu.cases.{name}")
     with tempfile.TemporaryDirectory() as out:
         log = io.StringIO()
         with redirect_stdout(log):
             summary = case.main(["--time-limit", str(time_limit), "--out", out, "--overwrite"])
+        problem = case.build_problem()
+        sol = pg.Solution.load(
+            Path(out) / "model.npz",
+            geometry=problem.geometry,
+            hard=problem.hard,
+            enrichment=problem.enrichment(),
+        )
+        summary.update(boundary_stress(case, problem, sol))
     check = [ln for ln in log.getvalue().splitlines() if ln.startswith("energy on the training")]
     summary["quadrature_check"] = check[-1] if check else "-"
     return summary
@@ -75,6 +128,13 @@ def report(name: str, s: dict) -> None:
         f"von Mises {_fmt(s.get('reference_error_von_mises'))}"
     )
     print(f"   time to 1e-2: {_fmt(time_to(hist, 1e-2))} s, to 1e-3: {_fmt(time_to(hist, 1e-3))} s")
+    print(
+        f"   von Mises on the free and loaded boundary ({s['boundary_points']} points, "
+        f"{EXCLUDE:g} of the size from singular points): largest difference "
+        f"{_fmt(s['boundary_von_mises_max'])} of the peak, at the peak "
+        f"{_fmt(s['boundary_von_mises_at_peak'])} "
+        f"({tuple(round(v, 4) for v in s['boundary_peak_position'])})"
+    )
     print(f"   {s['quadrature_check']}")
     for f in s.get("singular_fields", []):
         lam = f["exponent"]

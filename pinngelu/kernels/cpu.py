@@ -4,6 +4,15 @@ over tiles of points with ``prange``.
 Reproducibility: the points are split into a fixed number of blocks (independent
 of the number of threads), each block accumulates its own gradient, and the blocks
 are summed in a fixed order, so a run gives the same bits whatever the thread count.
+The threads take runs of consecutive blocks of equal numbers of tiles (blocks of
+the last, smaller chunk of a group hold fewer tiles than the others).
+
+Channels: the kernels propagate the jet channels of their coefficient (or output)
+array, all ``n_channels(d)`` of them or the value and the first derivatives alone
+(``1 + d``, for operators without second derivatives, such as the strain energy):
+then the second-derivative channels and their activation terms are skipped in the
+forward pass and their adjoints in the reverse pass; the other channels come from
+the same arithmetic, so they have the same bits either way.
 
 Speed switches (explicit, module level): :data:`FASTMATH` (the LLVM flags: only
 re-association and contraction, which let the reductions vectorise; no
@@ -18,7 +27,7 @@ Numba's on-disk cache or, on the first run of an installation, compiles it (abou
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from . import layout
 from .backend import Backend
@@ -29,6 +38,8 @@ __all__ = [
     "FASTMATH",
     "TILE",
     "MAX_BLOCKS",
+    "SUM_SLICE",
+    "channels",
     "loss_grad_chunks",
     "jets",
     "residual_jacobian",
@@ -37,6 +48,8 @@ __all__ = [
 FASTMATH = {"contract", "reassoc"}
 TILE = 32
 MAX_BLOCKS = 64
+SUM_SLICE = 256
+"""Parameters per work item of the final, ordered sum of the blocks' gradients."""
 
 invalidate_stale_cache(__file__)
 _pw = retarget(lambda f: njit(f, cache=True, fastmath=FASTMATH))
@@ -48,54 +61,71 @@ copy_jets = _pw.copy_jets
 residual_row = _pw.residual_row
 
 
+@njit(cache=True)
+def _work_items(N, T, chunk, c0, nblk, nw):
+    """The work items of :func:`_loss_grad_chunks` and their split over ``nw`` workers.
+
+    Item ``it`` is block ``b`` of chunk ``i = ich[it]`` (``boff[i] <= it < boff[i+1]``):
+    the tiles ``t0[it] <= t < t1[it]`` of that chunk, a partition that depends on the
+    chunk's size only.  Worker ``k`` takes the consecutive items
+    ``wstart[k] <= it < wstart[k+1]``, cut where the running tile count crosses
+    ``k / nw`` of the total (so the workers get equal shares of tiles, not of items:
+    the last chunk is usually smaller and its blocks hold fewer tiles).
+    """
+    nch = nblk.shape[0]
+    boff = np.zeros(nch + 1, dtype=np.int64)
+    for i in range(nch):
+        boff[i + 1] = boff[i] + nblk[i]
+    nitems = boff[nch]
+    ich = np.empty(nitems, dtype=np.int64)
+    t0 = np.empty(nitems, dtype=np.int64)
+    t1 = np.empty(nitems, dtype=np.int64)
+    for i in range(nch):
+        p0 = (c0 + i) * chunk
+        ntiles = (min(N, p0 + chunk) - p0 + T - 1) // T
+        for b in range(nblk[i]):
+            it = boff[i] + b
+            ich[it] = i
+            t0[it] = (b * ntiles) // nblk[i]
+            t1[it] = ((b + 1) * ntiles) // nblk[i]
+    total = 0
+    for it in range(nitems):
+        total += t1[it] - t0[it]
+    wstart = np.full(nw + 1, nitems, dtype=np.int64)
+    wstart[0] = 0
+    k = 1
+    run = 0
+    for it in range(nitems):
+        while k < nw and run * nw >= k * total:
+            wstart[k] = it
+            k += 1
+        run += t1[it] - t0[it]
+    return boff, ich, t0, t1, wstart
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _loss_grad_chunks(
-    theta,
-    sizes,
-    offsets,
-    kind,
-    X,
-    Cop,
-    g,
-    w,
-    T,
-    chunk,
-    c0,
-    nblk,
-    boff,
-    gout,
-    lout,
-    R,
-    want_r,
-    J,
-    want_j,
-):
-    """Chunks ``c0 + i`` (``i < nblk.shape[0]``) in one parallel region: chunk ``i``
-    is split into ``nblk[i]`` blocks of tiles (work items ``boff[i] <= b < boff[i+1]``),
-    a number that depends on the chunk's size only, and its blocks are summed in
-    order into ``lout[i]`` and ``gout[i]``."""
+    theta, sizes, offsets, kind, X, Cop, g, w, T, C, chunk, c0,
+    boff, ich, it0, it1, wstart, gout, lout, R, want_r, J, want_j,
+):  # fmt: skip
+    """Chunks ``c0 + i`` (``i < gout.shape[0]``) in one parallel region, on ``C`` jet
+    channels.  Work item ``it`` (block ``it - boff[i]`` of chunk ``i = ich[it]``, the
+    chunk's tiles ``it0[it] <= t < it1[it]``) accumulates its own gradient row; the
+    workers take the runs of items of :func:`_work_items`; then each chunk's blocks
+    are summed in order into ``lout[i]`` and ``gout[i]``.  No result depends on the
+    number of workers."""
     N, d = X.shape
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
-    C = n_channels(d)
     P = theta.shape[0]
-    nch = nblk.shape[0]
+    nch = gout.shape[0]
     wmax = 1
     for l in range(1, L + 1):
         wmax = max(wmax, sizes[l])
     nitems = boff[nch]
-    gblk = np.zeros((nitems, P))
-    lblk = np.zeros(nitems)
-    for it in prange(nitems):
-        i = 0
-        while boff[i + 1] <= it:
-            i += 1
-        b = it - boff[i]
-        p0 = (c0 + i) * chunk
-        p1 = min(N, p0 + chunk)
-        ntiles = (p1 - p0 + T - 1) // T
-        t0 = (b * ntiles) // nblk[i]
-        t1 = ((b + 1) * ntiles) // nblk[i]
+    gblk = np.empty((nitems, P))
+    lblk = np.empty(nitems)
+    for wk in prange(wstart.shape[0] - 1):
         ZJ = np.empty((L, wmax, C * T))
         AJ = np.empty((L, wmax, C * T))
         F = np.empty((L, 3, wmax, T))
@@ -103,36 +133,45 @@ def _loss_grad_chunks(
         Ub = np.empty((m, C * T))
         Zb = np.empty((wmax, C * T))
         Ab = np.empty((wmax, C * T))
-        gb = gblk[it]
-        acc = 0.0
-        for t in range(t0, t1):
-            start = p0 + t * T
-            nT = min(T, p1 - start)
-            tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
-            acc += tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r)
-            if want_j:
-                copy_jets(U, J, start, nT, T, m, C)
-            tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, gb)
-        lblk[it] = acc
-    for i in prange(nch):
+        for it in range(wstart[wk], wstart[wk + 1]):
+            p0 = (c0 + ich[it]) * chunk
+            p1 = min(N, p0 + chunk)
+            gb = gblk[it]
+            gb[:] = 0.0
+            acc = 0.0
+            for t in range(it0[it], it1[it]):
+                start = p0 + t * T
+                nT = min(T, p1 - start)
+                tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
+                acc += tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r)
+                if want_j:
+                    copy_jets(U, J, start, nT, T, m, C)
+                tile_backward(
+                    theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, gb
+                )
+            lblk[it] = acc
+    for i in range(nch):
         s = 0.0
         for b in range(boff[i], boff[i + 1]):
             s += lblk[b]
         lout[i] = s
-        gi = gout[i]
-        for k in range(P):
-            s = 0.0
-            for b in range(boff[i], boff[i + 1]):
-                s += gblk[b, k]
-            gi[k] = s
+    # each chunk's gradient entry summed over its blocks in order, in parallel over
+    # slices of the parameters
+    for ks in prange((P + SUM_SLICE - 1) // SUM_SLICE):
+        for i in range(nch):
+            gi = gout[i]
+            for k in range(ks * SUM_SLICE, min(P, (ks + 1) * SUM_SLICE)):
+                s = 0.0
+                for b in range(boff[i], boff[i + 1]):
+                    s += gblk[b, k]
+                gi[k] = s
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _jets(theta, sizes, offsets, kind, X, T, J):
+def _jets(theta, sizes, offsets, kind, X, T, C, J):
     N, d = X.shape
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
-    C = n_channels(d)
     wmax = 1
     for l in range(1, L + 1):
         wmax = max(wmax, sizes[l])
@@ -153,11 +192,10 @@ def _jets(theta, sizes, offsets, kind, X, T, J):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j):
+def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, Jac, J, want_j):
     N, d = X.shape
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
-    C = n_channels(d)
     K = g.shape[1]
     wmax = 1
     for l in range(1, L + 1):
@@ -186,23 +224,34 @@ def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac
                 tile_backward(theta, sizes, offsets, X, pt, 1, 1, d, C, ZJ, AJ, F, Ub, Zb, Ab, jr)
 
 
+def channels(d: int, nc: int) -> int:
+    """The number of jet channels ``nc`` the kernels propagate, checked for input
+    dimension ``d``: all of them (``n_channels(d)``) or the value and the first
+    derivatives alone (``1 + d``, for operators without second derivatives)."""
+    if nc not in (layout.n_channels(d), 1 + d):
+        raise ValueError(
+            f"{nc} jet channels for {d}-D inputs: the kernels propagate "
+            f"{layout.n_channels(d)} (all) or {1 + d} (value and first derivatives)"
+        )
+    return nc
+
+
 def loss_grad_chunks(
     theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None
 ) -> np.ndarray:
     """Losses ``(c1 - c0,)`` and gradients ``grads (c1 - c0, P)`` of the chunks
     ``c0 <= c < c1`` of ``chunk`` points (see :meth:`Backend.loss_grad_chunks`), in one
-    parallel region; each chunk is split into blocks by its own size only."""
+    parallel region; each chunk is split into blocks by its own size only.  The jets
+    propagate the channels of ``Cop`` (N or 1, K, m, nc) (:func:`channels`)."""
     N = X.shape[0]
     K = g.shape[1]
     m = int(sizes[-1])
-    C = layout.n_channels(X.shape[1])
+    C = channels(X.shape[1], Cop.shape[3])
     n = c1 - c0
     nblk = np.empty(n, dtype=np.int64)
     for i in range(n):
         npts = min(N, (c0 + i + 1) * chunk) - (c0 + i) * chunk
         nblk[i] = min(max(1, -(-npts // TILE)), MAX_BLOCKS)
-    boff = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(nblk, out=boff[1:])
     want_r = R is not None
     want_j = J is not None
     if R is None:
@@ -211,33 +260,38 @@ def loss_grad_chunks(
         J = np.empty((0, m, C))
     lout = np.empty(n)
     if n > 0:
+        nw = get_num_threads()
+        boff, ich, t0, t1, wstart = _work_items(N, TILE, chunk, c0, nblk, nw)
         _loss_grad_chunks(
-            theta, sizes, offsets, kind, X, Cop, g, w, TILE, chunk, c0, nblk, boff, grads, lout,
-            R, want_r, J, want_j,
+            theta, sizes, offsets, kind, X, Cop, g, w, TILE, C, chunk, c0, boff, ich, t0, t1,
+            wstart, grads[:n], lout, R, want_r, J, want_j,
         )  # fmt: skip
     return lout
 
 
 def jets(theta, sizes, offsets, kind, X, J) -> None:
-    """Output jets ``J`` (N, m, C) of the network at the points ``X`` (N, d)."""
-    _jets(theta, sizes, offsets, kind, X, TILE, J)
+    """Output jets ``J`` (N, m, nc) of the network at the points ``X`` (N, d), on the
+    ``nc`` channels of ``J`` (:func:`channels`)."""
+    C = channels(X.shape[1], J.shape[2])
+    _jets(theta, sizes, offsets, kind, X, TILE, C, J)
 
 
 def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J=None) -> None:
     """Scaled residuals and their Jacobian at the points ``p0 <= p < p1``.
 
     Row ``(p - p0) K + k`` of ``r`` (n K,) and of ``Jac`` (n K, P) receive
-    ``sqrt(w_p) r_k(p)`` and its gradient in the parameters; ``J`` (n, m, C), when
-    given, the output jets.  One reverse pass per row from a one-point tile, rows
-    written independently (no reduction: the same bits for any thread count).
+    ``sqrt(w_p) r_k(p)`` and its gradient in the parameters; ``J`` (n, m, nc), when
+    given, the output jets (``nc`` the channels of ``Cop``: :func:`channels`).  One
+    reverse pass per row from a one-point tile, rows written independently (no
+    reduction: the same bits for any thread count).
     """
     m = int(sizes[-1])
-    C = layout.n_channels(X.shape[1])
+    C = channels(X.shape[1], Cop.shape[3])
     want_j = J is not None
     if J is None:
         J = np.empty((0, m, C))
     if p1 > p0:
-        _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j)
+        _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, Jac, J, want_j)
 
 
 announce_compile([_loss_grad_chunks])  # the kernel every loss evaluation runs

@@ -248,9 +248,12 @@ def gemm_nt_acc(Zb, A, grad, woff, n_out, n_in, Q):
             grad[woff + o * n_in + i] += s00
 
 
-def activate(kind, Z, A, F, n, d, T):
+def activate(kind, Z, A, F, n, d, C, T):
     """Jets of ``a = phi(z)`` from the jets of ``z`` for ``n`` neurons of a tile.
 
+    ``C`` is the number of channels propagated: all of them (``n_channels(d)``) or
+    the value and the first derivatives alone (``1 + d``: the second-derivative terms
+    are skipped, the other channels computed by the same arithmetic).
     ``F[0..2, k, p]`` receive ``phi', phi'', phi'''`` at the value channel (for the
     reverse pass).
     """
@@ -265,21 +268,23 @@ def activate(kind, Z, A, F, n, d, T):
             ci = (1 + i) * T
             for p in range(T):
                 A[k, ci + p] = F[0, k, p] * Z[k, ci + p]
-        s = 1 + d
-        for i in range(d):
-            ci = (1 + i) * T
-            for j in range(i, d):
-                cj = (1 + j) * T
-                cs = s * T
-                for p in range(T):
-                    A[k, cs + p] = (
-                        F[1, k, p] * Z[k, ci + p] * Z[k, cj + p] + F[0, k, p] * Z[k, cs + p]
-                    )
-                s += 1
+        if C > 1 + d:
+            s = 1 + d
+            for i in range(d):
+                ci = (1 + i) * T
+                for j in range(i, d):
+                    cj = (1 + j) * T
+                    cs = s * T
+                    for p in range(T):
+                        A[k, cs + p] = (
+                            F[1, k, p] * Z[k, ci + p] * Z[k, cj + p] + F[0, k, p] * Z[k, cs + p]
+                        )
+                    s += 1
 
 
-def activate_reverse(Ab, Z, F, Zb, n, d, T):
-    """Adjoint of :func:`activate`: jets-adjoint of ``z`` from that of ``a``.
+def activate_reverse(Ab, Z, F, Zb, n, d, C, T):
+    """Adjoint of :func:`activate`: jets-adjoint of ``z`` from that of ``a``, on the
+    ``C`` channels propagated (with ``C = 1 + d`` there are no ``ddabar`` terms).
 
     With ``f1, f2, f3`` the first three derivatives of phi at the value channel::
 
@@ -297,22 +302,23 @@ def activate_reverse(Ab, Z, F, Zb, n, d, T):
             for p in range(T):
                 Zb[k, p] += F[1, k, p] * Ab[k, ci + p] * Z[k, ci + p]
                 Zb[k, ci + p] = F[0, k, p] * Ab[k, ci + p]
-        s = 1 + d
-        for i in range(d):
-            ci = (1 + i) * T
-            for j in range(i, d):
-                cj = (1 + j) * T
-                cs = s * T
-                for p in range(T):
-                    ab = Ab[k, cs + p]
-                    zi = Z[k, ci + p]
-                    zj = Z[k, cj + p]
-                    Zb[k, p] += ab * (F[2, k, p] * zi * zj + F[1, k, p] * Z[k, cs + p])
-                    Zb[k, cs + p] = F[0, k, p] * ab
-                    # d(dz_i dz_j)/d dz_i = dz_j, d/d dz_j = dz_i (together 2 dz_i if i == j)
-                    Zb[k, ci + p] += F[1, k, p] * ab * zj
-                    Zb[k, cj + p] += F[1, k, p] * ab * zi
-                s += 1
+        if C > 1 + d:
+            s = 1 + d
+            for i in range(d):
+                ci = (1 + i) * T
+                for j in range(i, d):
+                    cj = (1 + j) * T
+                    cs = s * T
+                    for p in range(T):
+                        ab = Ab[k, cs + p]
+                        zi = Z[k, ci + p]
+                        zj = Z[k, cj + p]
+                        Zb[k, p] += ab * (F[2, k, p] * zi * zj + F[1, k, p] * Z[k, cs + p])
+                        Zb[k, cs + p] = F[0, k, p] * ab
+                        # d(dz_i dz_j)/d dz_i = dz_j, d/d dz_j = dz_i (together 2 dz_i if i == j)
+                        Zb[k, ci + p] += F[1, k, p] * ab * zj
+                        Zb[k, cj + p] += F[1, k, p] * ab * zi
+                    s += 1
 
 
 def input_layer(theta, o0, n0, k0, k1, d, X, start, nT, T, C, Z0):
@@ -348,7 +354,7 @@ def tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, 
     n0 = sizes[1]
     Z0 = ZJ[0]
     input_layer(theta, offsets[0], n0, 0, n0, d, X, start, nT, T, C, Z0)
-    activate(kind, Z0, AJ[0], F[0], n0, d, T)
+    activate(kind, Z0, AJ[0], F[0], n0, d, C, T)
     Q = C * T
     for l in range(1, L):
         n_in = sizes[l]
@@ -360,7 +366,7 @@ def tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, 
             b = theta[boff + k]
             for p in range(T):
                 Zl[k, p] += b
-        activate(kind, Zl, AJ[l], F[l], n_out, d, T)
+        activate(kind, Zl, AJ[l], F[l], n_out, d, C, T)
     n_in = sizes[L]
     m = sizes[L + 1]
     gemm_nn(theta, offsets[L], m, n_in, AJ[L - 1], U, Q)
@@ -438,7 +444,7 @@ def tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Z
         n_out = sizes[l + 1]
         n_in = sizes[l]
         woff = offsets[l]
-        activate_reverse(Ab, ZJ[l], F[l], Zb, n_out, d, T)
+        activate_reverse(Ab, ZJ[l], F[l], Zb, n_out, d, C, T)
         for k in range(n_out):
             s = 0.0
             for p in range(T):

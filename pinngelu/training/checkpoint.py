@@ -255,7 +255,10 @@ def save(run, path: str | os.PathLike) -> None:
         "best_loss": run.best[0],
         "displacement_scale": None if scales is None else float(scales.displacement),
         "history_groups": run.history.buffer.group_names,
-        "fingerprint": {"groups": run.fingerprint, "config": config_fingerprint(run.config, run.n_params)},
+        "fingerprint": {
+            "groups": run.fingerprint,
+            "config": config_fingerprint(run.config, run.n_params),
+        },
         "hooks": {},
     }
     arrays = {"theta": run.theta}
