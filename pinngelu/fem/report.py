@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..problem import ElasticityProblem
 from .compare import compare, comparison_fields
@@ -29,19 +31,39 @@ def default_h(problem: ElasticityProblem) -> float:
 
 
 def graded_mesh(
-    problem: ElasticityProblem, h: float, points: np.ndarray, radius: float, levels: int
+    problem: ElasticityProblem,
+    h: float,
+    points: np.ndarray | None,
+    radius: float | None,
+    levels: int,
+    zones: Sequence[tuple[np.ndarray, float, int]] = (),
 ):
     """A straight-sided mesh of size ``h`` refined ``levels`` times around singular
     points: refinement ``k`` splits the cells whose centroid lies within
     ``radius / 2^k`` of one of ``points`` (k = 0, 1, ...; skfem's red-green-blue
     refinement keeps the mesh conforming), so that P2 keeps its accuracy next to
-    re-entrant corners.  Polygons and boxes only (no curved parts)."""
+    re-entrant corners.  Polygons, boxes and mesh domains only (no curved parts).
+
+    ``zones`` are further ``(points, radius, levels)`` refined the same way at the same
+    time: e.g. points sampled densely along singular lines or over a creased surface
+    (``points`` may then be None)."""
     mesh = fem_mesh(problem.geometry, h, curved=False)
-    P = np.asarray(points, dtype=float)
-    for k in range(int(levels)):
+    todo = [] if points is None else [(points, radius, levels)]
+    todo += list(zones)
+    trees = [(cKDTree(np.asarray(P, dtype=float)), float(r), int(n)) for P, r, n in todo]
+    for k in range(max((n for _, _, n in trees), default=0)):
         c = mesh.p[:, mesh.t].mean(axis=1).T
-        d = np.min(np.linalg.norm(c[:, None, :] - P[None], axis=2), axis=1)
-        mesh = mesh.refined(np.flatnonzero(d < radius / 2**k))
+        mark = np.zeros(c.shape[0], dtype=bool)
+        for tree, r, n in trees:
+            if k < n:
+                mark |= tree.query(c, distance_upper_bound=r / 2**k)[0] < r / 2**k
+        skfem_log = logging.getLogger("skfem")
+        level = skfem_log.level
+        skfem_log.setLevel(logging.ERROR)  # not its notes on copying arrays of large meshes
+        try:
+            mesh = mesh.refined(np.flatnonzero(mark))
+        finally:
+            skfem_log.setLevel(level)
     return mesh
 
 
@@ -166,6 +188,11 @@ class CaseReference:
         Refine the reference's mesh ``levels`` times around ``singular_points``
         (:func:`graded_mesh`): for re-entrant corners, where a uniform mesh converges
         slowly.
+    refine : sequence of (points, radius, levels), optional
+        Further zones of :func:`graded_mesh`, independent of the stress exclusions:
+        ``levels`` refinements around ``points (k, d)``, the ``k``-th within
+        ``radius / 2^k``; for singular lines and surfaces, given as points sampled
+        along them (a clamp's edges, a creased surface).
     solver : {"auto", "direct", "amg"}
         The linear solver (:func:`~pinngelu.fem.solve.solve`; ``"auto"``: AMG-CG for
         large systems).
@@ -188,9 +215,11 @@ class CaseReference:
         exclude_radius: float | None = None,
         exclude: Callable[[np.ndarray], np.ndarray] | None = None,
         graded: tuple[float, int] | None = None,
+        refine: Sequence[tuple[np.ndarray, float, int]] | None = None,
         solver: str = "auto",
         verbose: bool = True,
     ) -> None:
+        self._args = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self._build = build
         self.h = float(h)
         self.exclusions: dict = {}
@@ -202,6 +231,7 @@ class CaseReference:
         if exclude is not None:
             self.exclusions["exclude"] = exclude
         self.graded = graded
+        self.refine = [(np.asarray(P, dtype=float), float(r), int(n)) for P, r, n in (refine or ())]
         if graded is not None and singular_points is None:
             raise ValueError("a graded reference mesh needs singular_points to refine around")
         if solver not in SOLVERS:
@@ -210,25 +240,25 @@ class CaseReference:
         self.verbose = bool(verbose)
         self._solved = None
 
-    def at(self, h: float) -> CaseReference:
-        """The same reference (problem, exclusions, grading, solver) at element size
-        ``h``, not solved yet: e.g. a cheaper one for quick checks."""
-        other = object.__new__(type(self))
-        other.__dict__.update(self.__dict__)
-        other.h, other._solved = float(h), None
-        return other
+    def replace(self, **changes) -> CaseReference:
+        """A new, unsolved reference with some of the constructor's arguments changed:
+        e.g. ``replace(h=0.01, refine=None)`` for a cheaper one in quick checks."""
+        unknown = set(changes) - set(self._args)
+        if unknown:
+            raise TypeError(f"CaseReference has no argument(s) {sorted(unknown)}")
+        return type(self)(**(self._args | changes))
 
     def solve(self):
         """``(FEMSolution, estimate)`` of :func:`reference` (solved on the first call)."""
         if self._solved is None:
             problem = self._build()
             mesh_at = None
-            if self.graded is not None:
-                radius, levels = self.graded
-                pts = self.exclusions["exclude_points"]
+            if self.graded is not None or self.refine:
+                radius, levels = self.graded or (None, 0)
+                pts = self.exclusions["exclude_points"] if self.graded else None
 
                 def mesh_at(h):
-                    return graded_mesh(problem, h, pts, radius, levels)
+                    return graded_mesh(problem, h, pts, radius, levels, self.refine)
 
             out = sys.stdout if self.verbose else None
             self._solved = reference(
