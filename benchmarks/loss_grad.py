@@ -11,9 +11,16 @@ with the ratios; and the GFLOP/s achieved against numpy's float64 matmul rate on
 Flop count of one evaluation (forward plus reverse):
 ``6 C N (d W + (L - 1) W^2 + W m)``.
 
+The energy case: the strain-energy operator of the energy formulation (first
+derivatives only) on N points in 2D and 3D, the same network, evaluated on all the
+jet channels (6 in 2D, 10 in 3D) and on the value and first derivatives alone (3
+and 4, the path :func:`pinngelu.loss.loss_and_grad` takes for such a group), side
+by side, with their ratio (targets: 1.8x in 2D, 2.2x in 3D).
+
 Usage::
 
     python benchmarks/loss_grad.py                 # headline figures
+    python benchmarks/loss_grad.py --energy-only   # the energy case alone
     python benchmarks/loss_grad.py --scaling       # also N, width and 3D scaling
     python benchmarks/loss_grad.py --device cuda   # GPU (N from 1e4 to 1e6)
     python benchmarks/loss_grad.py --json out.json
@@ -33,8 +40,9 @@ import time
 import numpy as np
 
 from pinngelu.elasticity import navier_operator
+from pinngelu.energy import strain_energy_operator
 from pinngelu.kernels import get_backend, n_channels
-from pinngelu.loss import ResidualGroup, loss_and_grad
+from pinngelu.loss import CHUNK, ResidualGroup, loss_and_grad, n_chunks
 from pinngelu.network import MLP
 
 LAM, MU = 1.0, 0.5
@@ -108,6 +116,65 @@ def time_pinngelu(d, N, W, L, device="cpu", reps=10) -> float:
     mlp, theta, grp = setup(d, N, W, L)
     be = get_backend(device)
     return timeit(lambda: loss_and_grad(mlp, theta, [grp], be), reps)
+
+
+ENERGY_TARGETS = {2: 1.8, 3: 2.2}
+"""Speed-up of the first-order path over all the channels the energy case asks for."""
+
+
+def time_energy(d, N, W, L, device="cpu", reps=10) -> dict:
+    """ms per loss-and-gradient evaluation of the strain energy on ``N`` points
+    (quadrature weights, as the energy formulation's group): the kernels on all the
+    jet channels and on ``1 + d``, timed alternately in the same run, and
+    :func:`loss_and_grad` (which takes the first-order path by itself)."""
+    rng = np.random.default_rng(1)
+    mlp = MLP(d, (W,) * L, d, "gelu")
+    theta = mlp.init(rng, "glorot")
+    S = strain_energy_operator(d, LAM, MU)
+    X = rng.random((N, d))
+    grp = ResidualGroup("energy", X, S, np.zeros((N, S.shape[1])), point_weights=rng.random(N) / N)
+    be = get_backend(device)
+    Xd, Cd, gd, wd = grp.on(be)
+    nch = n_chunks(N)
+    grads = np.empty((nch, mlp.n_params))
+
+    def kernels(nc):
+        net = be.net_arrays(mlp, theta)
+        return be.loss_grad_chunks(net, Xd, Cd, gd, wd, CHUNK, 0, nch, grads, None, None, nc)
+
+    full = n_channels(d)
+    ts = {full: [], 1 + d: []}
+    for _ in range(3):  # alternate, so that both see the same machine load
+        for nc in ts:
+            ts[nc].append(timeit(lambda nc=nc: kernels(nc), reps))
+    t_full, t_first = min(ts[full]), min(ts[1 + d])
+    t_auto = timeit(lambda: loss_and_grad(mlp, theta, [grp], be), reps)
+    return {
+        "d": d,
+        "N": N,
+        "channels": [full, 1 + d],
+        "full_ms": 1e3 * t_full,
+        "first_order_ms": 1e3 * t_first,
+        "ratio": t_full / t_first,
+        "target": ENERGY_TARGETS[d],
+        "loss_and_grad_ms": 1e3 * t_auto,
+    }
+
+
+def print_energy(rows: list[dict], N: int, W: int, L: int, device: str) -> None:
+    print(
+        f"\n  energy formulation (strain energy, first derivatives only), N={N}, "
+        f"{L}x{W} GELU, {device}: ms per evaluation"
+    )
+    head = f"  {'d':>2} {'all channels':>14} {'1 + d channels':>15} {'ratio':>6}"
+    print(f"{head}  target          loss_and_grad")
+    for r in rows:
+        c_all, c_1 = r["channels"]
+        met = "met" if r["ratio"] >= r["target"] else "NOT met"
+        print(
+            f"  {r['d']:>2} {r['full_ms']:9.1f} ({c_all:>2}) {r['first_order_ms']:10.1f} ({c_1:>2})"
+            f" {r['ratio']:5.2f}x  {r['target']:.1f}x {met:7s} {r['loss_and_grad_ms']:6.1f}"
+        )
 
 
 def time_torch(d, N, W, L, device="cpu", reps=3) -> float | None:
@@ -196,9 +263,18 @@ def main(argv=None) -> dict:
     ap.add_argument("--scaling", action="store_true", help="also time N, width and 3D scaling")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--energy-only", action="store_true", help="time the energy case alone")
     args = ap.parse_args(argv)
 
     d, N, W, L, m = 2, 10_000, 50, 4, 2
+    if args.energy_only:
+        out = {"device": args.device, "cpu_count": os.cpu_count()}
+        out["energy"] = [time_energy(dd, N, W, L, args.device) for dd in (2, 3)]
+        print_energy(out["energy"], N, W, L, args.device)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(out, fh, indent=2)
+        return out
     C = n_channels(d)
     out: dict = {
         "device": args.device,
@@ -239,6 +315,8 @@ def main(argv=None) -> dict:
             print(f"  {label:17s}: {out[key]:8.1f} ms/eval   pinngelu {ratio:.1f}x faster")
         else:
             print(f"  {label:17s}: not installed")
+    out["energy"] = [time_energy(dd, N, W, L, args.device) for dd in (2, 3)]
+    print_energy(out["energy"], N, W, L, args.device)
 
     if args.scaling:
         rows = []

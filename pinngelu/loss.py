@@ -339,6 +339,29 @@ def check_inputs(
     return theta, q
 
 
+def _first_order(grp: ResidualGroup) -> bool:
+    """Whether the operator of ``grp`` (and every ``param_coefficients`` term) is zero on
+    all the second-derivative channels: then the kernels propagate the value and the
+    first derivatives alone (``1 + d`` channels; the same bits on those channels, at
+    about half the work).  Decided once per group."""
+    key = ("first-order",)
+    if key not in grp._dev:
+        n1 = 1 + grp.X.shape[1]
+        Cq = grp.param_coefficients
+        grp._dev[key] = not np.any(grp.C[..., n1:]) and (Cq is None or not np.any(Cq[..., n1:]))
+    return grp._dev[key]
+
+
+def _all_channels(J: np.ndarray, nc: int) -> np.ndarray:
+    """Jets ``(N, n, 1 + d)`` of a first-order evaluation on all ``nc`` channels, the
+    second derivatives (not computed) zero."""
+    if J.shape[2] == nc:
+        return J
+    out = np.zeros((*J.shape[:2], nc))
+    out[..., : J.shape[2]] = J
+    return out
+
+
 def loss_and_grad(
     mlp: MLP,
     theta: np.ndarray,
@@ -362,6 +385,10 @@ def loss_and_grad(
     device : {"cpu", "cuda"} or Backend
     want_residuals, want_jets : bool
         Also return per-group residuals ``(N, K)`` and output jets ``(N, m, nc)``.
+        A group whose coefficients are zero on every second-derivative channel (the
+        energy formulation's) is evaluated on the value and first-derivative channels
+        alone, with the same bits; with ``want_jets`` every group is evaluated on all
+        the channels, so that the jets returned hold the second derivatives too.
     q : ndarray, shape (n_q,), optional
         Trainable physical parameters, required when a group has
         ``param_coefficients``; the gradient in them is returned as ``grad_q``.
@@ -397,19 +424,23 @@ def loss_and_grad(
     # every rank reduces the tree nodes inside its chunk range, group by group
     mine: list[list[tuple[int, int, np.ndarray]]] = []
     for grp in groups:
+        # a group without second derivatives runs on 1 + d channels (the jets asked
+        # for are those of all the channels: the full path)
+        nk = 1 + mlp.in_dim if not want_jets and _first_order(grp) else nc
         X, C, g, w = grp.on(be, q)
         need = grp.n_q > 0
         N = grp.n_points
         R = np.empty((N, grp.n_rows)) if (want_residuals or need) else None
-        J = np.empty((N, mlp.out_dim, nc)) if (want_jets or need) else None
+        J = np.empty((N, mlp.out_dim, nk)) if (want_jets or need) else None
         nch = n_chunks(N)
         lo, hi = chunk_range(nch, comm.rank, comm.size)
         vecs = np.zeros((hi - lo, 1 + P + nq))
         if hi > lo:
             gbuf = np.empty((hi - lo, P))
-            vecs[:, 0] = be.loss_grad_chunks(net, X, C, g, w, CHUNK, lo, hi, gbuf, R, J)
+            vecs[:, 0] = be.loss_grad_chunks(net, X, C, g, w, CHUNK, lo, hi, gbuf, R, J, nk)
             vecs[:, 1 : 1 + P] = gbuf
             if need:
+                J = _all_channels(J, nc)
                 for i in range(hi - lo):
                     p0, p1 = (lo + i) * CHUNK, min(N, (lo + i + 1) * CHUNK)
                     vecs[i, 1 + P :] = grp.param_gradient(R[p0:p1], J[p0:p1], p0, p1)
@@ -514,7 +545,11 @@ def jets(
 
 
 def features(
-    mlp: MLP, theta: np.ndarray, X: np.ndarray, device: str | Backend = "cpu"
+    mlp: MLP,
+    theta: np.ndarray,
+    X: np.ndarray,
+    device: str | Backend = "cpu",
+    first_order: bool = False,
 ) -> np.ndarray:
     """Jets of the last hidden layer: the basis the output layer combines.
 
@@ -527,6 +562,9 @@ def features(
     theta : ndarray, shape (n_params,)
     X : ndarray, shape (N, d)
     device : {"cpu", "cuda"} or Backend
+    first_order : bool
+        Compute the value and first-derivative channels alone (the same bits, about
+        half the work); the second-derivative channels of the result are then zero.
 
     Returns
     -------
@@ -545,10 +583,10 @@ def features(
     th = np.concatenate([theta[: mlp.offsets[L]], np.eye(W).ravel(), np.zeros(W)])
     be = get_backend(device)
     net = NetArrays(be.asarray(th), be.asarray_int(sizes), be.asarray_int(offsets), mlp.act_code)
-    F = np.empty((X.shape[0], W, n_channels(d)))
+    F = np.empty((X.shape[0], W, 1 + d if first_order else n_channels(d)))
     if X.shape[0] > 0:
         be.jets(net, be.asarray(X), F)
-    return F
+    return _all_channels(F, n_channels(d))
 
 
 def fit_output_layer(
@@ -616,7 +654,7 @@ def fit_linear_layer(
     for grp in groups:
         if grp.n_points == 0:
             continue
-        F = features(mlp, theta, grp.X, device)  # (N, W, nc)
+        F = features(mlp, theta, grp.X, device, _first_order(grp))  # (N, W, nc)
         C = grp.coefficients(q)  # (N or 1, K, m, nc)
         Cb = np.broadcast_to(C, (grp.n_points, *C.shape[1:]))
         A_w = np.einsum("pkjc,pic->pkji", Cb, F)  # (N, K, m, W)

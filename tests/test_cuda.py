@@ -137,6 +137,42 @@ def test_loss_grad_match_cpu(d, broadcast, weighted, cuda_backend):
     np.testing.assert_array_equal(c.grad, b.grad)
 
 
+@pytest.mark.parametrize("d", [2, 3])
+def test_first_order_energy_group_matches_cpu(d, cuda_backend):
+    """The strain-energy operator (first derivatives only) runs on 1 + d channels:
+    the CPU's loss, gradient and residuals to 1e-12, and the bits of the CUDA kernels
+    on all the channels (loss, gradient, residuals, value and first-derivative jets)."""
+    from pinngelu.energy import strain_energy_operator
+
+    rng = np.random.default_rng(40 + d)
+    mlp = MLP(d, (5, 3), d, "gelu")
+    theta = mlp.init(rng, "glorot") + 0.1 * rng.normal(size=mlp.n_params)
+    N = 11
+    S = strain_energy_operator(d, 1.2, 0.7)
+    K = S.shape[1]
+    X = rng.uniform(-1.0, 1.0, size=(N, d))
+    w = rng.uniform(0.1, 2.0, size=N)
+    grp = ResidualGroup("energy", X, S, rng.normal(size=(N, K)), point_weights=w)
+    a = loss_and_grad(mlp, theta, [grp], "cpu", want_residuals=True)
+    b = loss_and_grad(mlp, theta, [grp], "cuda", want_residuals=True)
+    assert abs(b.loss - a.loss) <= RTOL * abs(a.loss)
+    assert_close(b.grad, a.grad)
+    assert_close(b.residuals["energy"], a.residuals["energy"])
+    be = cuda_backend
+    net = be.net_arrays(mlp, theta)
+    Xd, Cd, gd, wd = grp.on(be)
+    out = {}
+    for nc in (n_channels(d), 1 + d):
+        G = np.empty((1, mlp.n_params))
+        R = np.empty((N, K))
+        J = np.empty((N, d, nc))
+        lv = be.loss_grad_chunks(net, Xd, Cd, gd, wd, 64, 0, 1, G, R, J, nc)
+        out[nc] = (lv, G, R, J[..., : 1 + d])
+    for x, y in zip(out[1 + d], out[n_channels(d)], strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert_close(out[1 + d][1][0], a.grad)
+
+
 @pytest.mark.parametrize("d", [1, 2, 3])
 @pytest.mark.parametrize("broadcast,weighted", [(True, False), (False, True)])
 def test_residual_jacobian_matches_cpu(d, broadcast, weighted, cuda_backend):

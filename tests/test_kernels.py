@@ -18,7 +18,7 @@ from scipy.special import erfc, expit
 import pinngelu.kernels.cpu as cpu_kernels
 from pinngelu import MLP, ResidualGroup, jets, loss_and_grad
 from pinngelu.activations import evaluate
-from pinngelu.kernels import n_channels, second_pairs
+from pinngelu.kernels import get_backend, n_channels, second_pairs
 
 ALL_ACTS = ["gelu", "gelu_tanh", "tanh", "sin", "softplus", "relu", "linear"]
 SMOOTH_ACTS = ["gelu", "gelu_tanh", "tanh", "sin", "softplus"]
@@ -450,6 +450,187 @@ def test_result_does_not_alias_inputs():
     assert not np.any(r2.grad == 123.0)
     np.testing.assert_array_equal(theta, theta0)
     np.testing.assert_array_equal(grp.X, X0)
+
+
+# ------------------------------------------- 5b. the first-order (1 + d channels) path
+def first_order_group(rng, name, N, d, m, K, broadcast=False, point_weights=False):
+    """A group whose coefficients are zero on every second-derivative channel."""
+    grp = random_group(rng, name, N, d, m, K, broadcast=broadcast, point_weights=point_weights)
+    C = grp.C.copy()
+    C[..., 1 + d :] = 0.0
+    return ResidualGroup(name, grp.X, C, grp.g, grp.weight, grp.point_weights)
+
+
+def _kernel_call(mlp, theta, grp, nc, chunk=40):
+    """Loss partials, gradients, residuals and jets of one backend call on ``nc``
+    channels (several chunks of ``chunk`` points)."""
+    be = get_backend("cpu")
+    N, K, m = grp.n_points, grp.n_rows, mlp.out_dim
+    nch = -(-N // chunk)
+    grads = np.empty((nch, mlp.n_params))
+    R = np.empty((N, K))
+    J = np.empty((N, m, nc))
+    X, C, g, w = grp.on(be)
+    lv = be.loss_grad_chunks(be.net_arrays(mlp, theta), X, C, g, w, chunk, 0, nch, grads, R, J, nc)
+    return lv, grads, R, J
+
+
+@pytest.mark.parametrize("act", ["gelu", "tanh"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["mean", "weights"])
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_first_order_path_has_the_bits_of_the_full_path(act, weighted, d):
+    """On 1 + d channels the loss partials, gradients, residuals and the value and
+    first-derivative jets are those of all the channels, bit for bit."""
+    rng = np.random.default_rng([d, weighted, len(act)])
+    mlp, theta = random_net(rng, d, [9, 6, 5], d, act)
+    grp = first_order_group(
+        rng, "g", 203, d, d, K=4, broadcast=not weighted, point_weights=weighted
+    )
+    full = _kernel_call(mlp, theta, grp, n_channels(d))
+    first = _kernel_call(mlp, theta, grp, 1 + d)
+    for a, b in zip(full[:3], first[:3], strict=True):
+        np.testing.assert_array_equal(b, a)
+    np.testing.assert_array_equal(first[3], full[3][..., : 1 + d])
+    assert np.any(full[3][..., 1 + d :] != 0)  # the full path did compute them
+    # loss_and_grad takes the first-order path by itself (with want_jets, the full path)
+    auto = loss_and_grad(mlp, theta, [grp], want_residuals=True)
+    ref = loss_and_grad(mlp, theta, [grp], want_residuals=True, want_jets=True)
+    assert auto.loss == ref.loss == pytest.approx(float(np.sum(full[0])), rel=1e-14)
+    np.testing.assert_array_equal(auto.grad, ref.grad)
+    np.testing.assert_array_equal(auto.residuals["g"], ref.residuals["g"])
+    assert ref.jets["g"].shape == (203, d, n_channels(d))
+    np.testing.assert_array_equal(ref.jets["g"], full[3])
+
+
+def test_first_order_energy_groups_have_the_bits_of_the_full_path():
+    """The strain-energy operator and a work group (negative weights) in 3D, and the
+    thread count: no bit depends on it."""
+    from pinngelu.energy import strain_energy_operator
+
+    rng = np.random.default_rng(31)
+    mlp, theta = random_net(rng, 3, [8, 7], 3, "gelu")
+    S = strain_energy_operator(3, 1.2, 0.7)
+    X = rng.uniform(-1.0, 1.0, size=(157, 3))
+    w = rng.uniform(0.0, 1.0, size=157)
+    energy = ResidualGroup("energy", X, S, np.zeros((157, 7)), point_weights=w)
+    Cv = np.zeros((1, 3, 3, n_channels(3)))
+    Cv[0, [0, 1, 2], [0, 1, 2], 0] = 1.0
+    t = rng.normal(size=(157, 3))
+    work = ResidualGroup("work", np.concatenate([X, X]), Cv, np.concatenate([t, -t]),
+                         point_weights=np.concatenate([0.25 * w, -0.25 * w]))  # fmt: skip
+    groups = [energy, work]
+    ref = loss_and_grad(mlp, theta, groups, want_jets=True)  # all channels
+    n_default = numba.get_num_threads()
+    try:
+        for n in sorted({1, n_default}):
+            numba.set_num_threads(n)
+            res = loss_and_grad(mlp, theta, groups)
+            assert res.loss == ref.loss
+            assert res.group_losses == ref.group_losses
+            np.testing.assert_array_equal(res.grad, ref.grad)
+    finally:
+        numba.set_num_threads(n_default)
+
+
+def test_first_order_gradient_matches_finite_differences():
+    rng = np.random.default_rng(32)
+    mlp, theta = random_net(rng, 2, [5, 4], 2, "tanh")
+    groups = [
+        first_order_group(rng, "a", 23, 2, 2, K=3),
+        first_order_group(rng, "b", 17, 2, 2, K=2, broadcast=True, point_weights=True),
+    ]
+    res = loss_and_grad(mlp, theta, groups)
+    total = sum(ref_group(mlp, theta, grp)[0] for grp in groups)
+    assert res.loss == pytest.approx(total, rel=1e-12)
+    h = 1e-5
+    fd = np.empty(mlp.n_params)
+    for i in range(mlp.n_params):
+        e = np.zeros(mlp.n_params)
+        e[i] = h
+        fd[i] = (
+            loss_and_grad(mlp, theta + e, groups).loss - loss_and_grad(mlp, theta - e, groups).loss
+        ) / (2 * h)
+    assert_close_scaled(res.grad, fd, 1e-6, "first-order gradient")
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_first_order_jets_and_features(d):
+    """Jets on 1 + d channels are the first channels of all of them; the features
+    on the first-order path likewise, their second derivatives zero."""
+    from pinngelu.loss import features
+
+    rng = np.random.default_rng(33 + d)
+    mlp, theta = random_net(rng, d, [7, 6], 2, "gelu")
+    X = rng.uniform(-1.0, 1.0, size=(45, d))
+    be = get_backend("cpu")
+    net = be.net_arrays(mlp, theta)
+    J1 = np.empty((45, 2, 1 + d))
+    be.jets(net, X, J1)
+    u, du, _ = jets(mlp, theta, X)
+    np.testing.assert_array_equal(J1[..., 0], u)
+    np.testing.assert_array_equal(J1[..., 1:], du)
+    F = features(mlp, theta, X)
+    F1 = features(mlp, theta, X, first_order=True)
+    assert F1.shape == F.shape == (45, 6, n_channels(d))
+    np.testing.assert_array_equal(F1[..., : 1 + d], F[..., : 1 + d])
+    assert np.all(F1[..., 1 + d :] == 0.0)
+    with pytest.raises(ValueError, match="jet channels"):
+        be.jets(net, X, np.empty((45, 2, 2 + d)))
+
+
+def test_first_order_trainable_parameters_and_solved_layer():
+    """Groups with param_coefficients on first derivatives: the same loss, gradient
+    and grad_q as the full path; fit_output_layer the same bits."""
+    from pinngelu.loss import fit_output_layer
+
+    rng = np.random.default_rng(34)
+    mlp, theta = random_net(rng, 2, [6, 5], 2, "gelu")
+    grp = first_order_group(rng, "g", 61, 2, 2, K=3, point_weights=True)
+    Cq = rng.normal(size=(2, 61, 3, 2, n_channels(2)))
+    Cq[..., 3:] = 0.0
+    pg = ResidualGroup("g", grp.X, grp.C, grp.g, 1.0, grp.point_weights, Cq)
+    q = np.array([0.3, -0.8])
+    res = loss_and_grad(mlp, theta, [pg], q=q)
+    ref = loss_and_grad(mlp, theta, [pg], q=q, want_jets=True)
+    assert res.loss == ref.loss
+    np.testing.assert_array_equal(res.grad, ref.grad)
+    np.testing.assert_array_equal(res.grad_q, ref.grad_q)
+    # a second-derivative parameter term takes the full path
+    Cq2 = Cq.copy()
+    Cq2[0, :, 0, 0, 5] = 1.0
+    full = ResidualGroup("g", grp.X, grp.C, grp.g, 1.0, grp.point_weights, Cq2)
+    res2 = loss_and_grad(mlp, theta, [full], q=q, want_residuals=True)
+    loss2 = float(np.sum(full.point_weights * np.sum(res2.residuals["g"] ** 2, axis=1)))
+    assert res2.loss == pytest.approx(loss2, rel=1e-13)
+    R_ref = np.einsum("pkjc,pjc->pk", full.coefficients(q), pack(*ref_jets(mlp, theta, grp.X)))
+    assert_close_scaled(res2.residuals["g"], R_ref - grp.g, 1e-12, "second-order q term")
+    # the solved output layer from first-order features equals the one from all of them
+    a = fit_output_layer(mlp, theta, [grp])
+    b = ResidualGroup("g", grp.X, grp.C, grp.g, 1.0, grp.point_weights)
+    b._dev[("first-order",)] = False  # force the features on all the channels
+    np.testing.assert_array_equal(a, fit_output_layer(mlp, theta, [b]))
+
+
+def test_work_items_balance_tiles_over_workers():
+    """The workers get runs of consecutive blocks of equal shares of tiles (the last
+    chunk's blocks are smaller); every block is taken exactly once."""
+    from pinngelu.kernels.cpu import _work_items
+
+    N, T, chunk = 10_000, 32, 4096
+    nblk = np.array([64, 64, 57])
+    boff, ich, t0, t1, wstart = _work_items(N, T, chunk, 0, nblk, 2)
+    assert list(boff) == [0, 64, 128, 185]
+    assert list(np.bincount(ich)) == [64, 64, 57]
+    tiles = t1 - t0
+    assert tiles.sum() == 128 + 128 + 57
+    assert wstart[0] == 0 and wstart[-1] == 185 and np.all(np.diff(wstart) >= 0)
+    shares = [tiles[wstart[k] : wstart[k + 1]].sum() for k in range(2)]
+    assert sorted(shares) == [156, 157]  # a static split of the items: 186 and 127
+    for nw in (1, 3, 7, 300):
+        _, _, _, _, ws = _work_items(N, T, chunk, 0, nblk, nw)
+        assert ws[0] == 0 and ws[-1] == 185 and np.all(np.diff(ws) >= 0)
+        shares = [tiles[ws[k] : ws[k + 1]].sum() for k in range(nw)]
+        assert max(shares) <= -(-313 // nw) + 2
 
 
 # ---------------------------------------------------------- 6. bad input

@@ -6,16 +6,25 @@ A backend offers
   the CPU, device memory for CUDA); ``asarray_int`` likewise for int64 arrays;
 - ``to_host(a)``: the inverse of ``asarray``;
 - ``net_arrays(mlp, theta) -> NetArrays``: upload the parameters and layout;
-- ``loss_grad_chunks(net_arrays, X, C, g, w, chunk, c0, c1, grads, R=None, J=None)``:
-  the fused residual loss ``sum_p w_p sum_k r_k(p)^2`` with ``r = C : J - g`` of
-  each chunk ``c0 <= c < c1`` of ``chunk`` points, and its gradient in the
-  parameters, written into the host array ``grads (c1 - c0, P)``; residuals
-  ``R (N, K)`` and output jets ``J (N, m, C)`` on request (host arrays);
-- ``jets(net_arrays, X, J)``: the output jets at the points (host ``J``);
-- ``residual_jacobian(net_arrays, X, C, g, w, p0, p1, r, Jac, J=None)``: the
-  residual rows ``sqrt(w_p) r_k(p)`` of the points ``p0 <= p < p1`` and their
+- ``loss_grad_chunks(net_arrays, X, C, g, w, chunk, c0, c1, grads, R=None, J=None,
+  nc=None)``: the fused residual loss ``sum_p w_p sum_k r_k(p)^2`` with
+  ``r = C : J - g`` of each chunk ``c0 <= c < c1`` of ``chunk`` points, and its
+  gradient in the parameters, written into the host array ``grads (c1 - c0, P)``;
+  residuals ``R (N, K)`` and output jets ``J (N, m, nc)`` on request (host arrays);
+- ``jets(net_arrays, X, J)``: the output jets at the points (host ``J (N, m, nc)``,
+  on its ``nc`` channels);
+- ``residual_jacobian(net_arrays, X, C, g, w, p0, p1, r, Jac, J=None, nc=None)``:
+  the residual rows ``sqrt(w_p) r_k(p)`` of the points ``p0 <= p < p1`` and their
   Jacobian in the parameters (host ``r`` (n K,), ``Jac`` (n K, P)), one reverse
   pass per row (see :mod:`pinngelu.jacobian`).
+
+The coefficients ``C`` always have all the jet channels, ``(N or 1, K, m,
+n_channels(d))``.  ``nc`` is the number of channels the jets propagate: all of them
+(``n_channels(d)``, the default ``None``), or the value and the first derivatives
+alone (``1 + d``) where ``C`` is zero on every second-derivative channel (the
+caller's promise): the second-derivative channels and their terms are then skipped
+in the forward and the reverse pass, and the other channels come out of the same
+arithmetic, with the same bits.
 
 The implementations are :class:`pinngelu.kernels.cpu.CPUBackend` and
 :class:`pinngelu.kernels.cuda.CUDABackend`; :func:`pinngelu.kernels.get_backend`
@@ -78,19 +87,33 @@ class Backend:
         )
 
     def loss_grad_chunks(
-        self, net: NetArrays, X, C, g, w, chunk: int, c0: int, c1: int, grads, R=None, J=None
+        self,
+        net: NetArrays,
+        X,
+        C,
+        g,
+        w,
+        chunk: int,
+        c0: int,
+        c1: int,
+        grads,
+        R=None,
+        J=None,
+        nc: int | None = None,
     ) -> np.ndarray:
         """Losses ``(c1 - c0,)`` of the chunks ``c0 <= c < c1`` of ``chunk`` points each,
         their gradients into the host array ``grads (c1 - c0, P)``; residuals and jets
-        into ``R`` / ``J`` (all points) when given.  Each chunk's partial depends only
-        on its own points."""
+        (``nc`` channels) into ``R`` / ``J`` (all points) when given.  Each chunk's
+        partial depends only on its own points."""
         raise NotImplementedError  # pragma: no cover
 
     def jets(self, net: NetArrays, X, J) -> None:
         raise NotImplementedError  # pragma: no cover
 
-    def residual_jacobian(self, net: NetArrays, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+    def residual_jacobian(
+        self, net: NetArrays, X, C, g, w, p0, p1, r, Jac, J=None, nc: int | None = None
+    ) -> None:
         """Scaled residual rows into ``r`` (n K,), their parameter gradients into
         ``Jac`` (n K, P) for the points ``p0 <= p < p1`` (row ``(p - p0) K + k``);
-        output jets into ``J`` (n, m, C) when given.  Host arrays."""
+        output jets into ``J`` (n, m, nc) when given.  Host arrays."""
         raise NotImplementedError  # pragma: no cover

@@ -7,12 +7,16 @@ are summed in a fixed order, so a run gives the same bits whatever the thread co
 The threads take runs of consecutive blocks of equal numbers of tiles (blocks of
 the last, smaller chunk of a group hold fewer tiles than the others).
 
-Channels: the kernels propagate the jet channels of their coefficient (or output)
-array, all ``n_channels(d)`` of them or the value and the first derivatives alone
-(``1 + d``, for operators without second derivatives, such as the strain energy):
-then the second-derivative channels and their activation terms are skipped in the
-forward pass and their adjoints in the reverse pass; the other channels come from
-the same arithmetic, so they have the same bits either way.
+Channels: the kernels propagate ``nc`` jet channels (an argument, see
+:func:`channels`), all ``n_channels(d)`` of them or the value and the first
+derivatives alone (``1 + d``, for coefficients without second derivatives, such as
+the strain energy's): then the second-derivative channels and their activation terms
+are skipped in the forward pass and their adjoints in the reverse pass; the other
+channels come from the same arithmetic, so they have the same bits either way.  The
+residuals still sum over all the coefficients' channels (those not propagated are
+zero in the output jets): with re-association allowed, LLVM may vectorise that sum
+according to its length (summed on 4 channels instead of 10, 3D residuals moved in
+their last bit).
 
 Speed switches (explicit, module level): :data:`FASTMATH` (the LLVM flags: only
 re-association and contraction, which let the reductions vectorise; no
@@ -68,9 +72,9 @@ def _work_items(N, T, chunk, c0, nblk, nw):
     Item ``it`` is block ``b`` of chunk ``i = ich[it]`` (``boff[i] <= it < boff[i+1]``):
     the tiles ``t0[it] <= t < t1[it]`` of that chunk, a partition that depends on the
     chunk's size only.  Worker ``k`` takes the consecutive items
-    ``wstart[k] <= it < wstart[k+1]``, cut where the running tile count crosses
-    ``k / nw`` of the total (so the workers get equal shares of tiles, not of items:
-    the last chunk is usually smaller and its blocks hold fewer tiles).
+    ``wstart[k] <= it < wstart[k+1]``, those whose middle tile lies in the ``k``-th
+    ``1 / nw`` of all the tiles (so the workers get equal shares of tiles, not of
+    items: the last chunk is usually smaller and its blocks hold fewer tiles).
     """
     nch = nblk.shape[0]
     boff = np.zeros(nch + 1, dtype=np.int64)
@@ -96,7 +100,8 @@ def _work_items(N, T, chunk, c0, nblk, nw):
     k = 1
     run = 0
     for it in range(nitems):
-        while k < nw and run * nw >= k * total:
+        # an item goes to the worker whose share holds the item's middle tile
+        while k < nw and (2 * run + t1[it] - t0[it]) * nw >= 2 * k * total:
             wstart[k] = it
             k += 1
         run += t1[it] - t0[it]
@@ -108,17 +113,22 @@ def _loss_grad_chunks(
     theta, sizes, offsets, kind, X, Cop, g, w, T, C, chunk, c0,
     boff, ich, it0, it1, wstart, gout, lout, R, want_r, J, want_j,
 ):  # fmt: skip
-    """Chunks ``c0 + i`` (``i < gout.shape[0]``) in one parallel region, on ``C`` jet
-    channels.  Work item ``it`` (block ``it - boff[i]`` of chunk ``i = ich[it]``, the
-    chunk's tiles ``it0[it] <= t < it1[it]``) accumulates its own gradient row; the
+    """Chunks ``c0 + i`` (``i < gout.shape[0]``) in one parallel region, the jets on
+    ``C`` channels.  Work item ``it`` (block ``it - boff[i]`` of chunk ``i = ich[it]``,
+    the chunk's tiles ``it0[it] <= t < it1[it]``) accumulates its own gradient row; the
     workers take the runs of items of :func:`_work_items`; then each chunk's blocks
     are summed in order into ``lout[i]`` and ``gout[i]``.  No result depends on the
-    number of workers."""
+    number of workers.
+
+    The residuals are summed over all the ``NC`` channels of ``Cop``, those not
+    propagated (``C <= c < NC``) zero in the output jets ``U``: the same sum, with the
+    same association (LLVM vectorises it by its length), as on all the channels."""
     N, d = X.shape
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
     P = theta.shape[0]
     nch = gout.shape[0]
+    NC = Cop.shape[3]
     wmax = 1
     for l in range(1, L + 1):
         wmax = max(wmax, sizes[l])
@@ -129,8 +139,8 @@ def _loss_grad_chunks(
         ZJ = np.empty((L, wmax, C * T))
         AJ = np.empty((L, wmax, C * T))
         F = np.empty((L, 3, wmax, T))
-        U = np.empty((m, C * T))
-        Ub = np.empty((m, C * T))
+        U = np.zeros((m, NC * T))
+        Ub = np.empty((m, NC * T))
         Zb = np.empty((wmax, C * T))
         Ab = np.empty((wmax, C * T))
         for it in range(wstart[wk], wstart[wk + 1]):
@@ -143,7 +153,7 @@ def _loss_grad_chunks(
                 start = p0 + t * T
                 nT = min(T, p1 - start)
                 tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U)
-                acc += tile_residual(U, Cop, g, w, start, nT, T, m, C, Ub, R, want_r)
+                acc += tile_residual(U, Cop, g, w, start, nT, T, m, NC, Ub, R, want_r)
                 if want_j:
                     copy_jets(U, J, start, nT, T, m, C)
                 tile_backward(
@@ -197,6 +207,7 @@ def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, 
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
     K = g.shape[1]
+    NC = Cop.shape[3]
     wmax = 1
     for l in range(1, L + 1):
         wmax = max(wmax, sizes[l])
@@ -208,8 +219,8 @@ def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, 
         ZJ = np.empty((L, wmax, C))
         AJ = np.empty((L, wmax, C))
         F = np.empty((L, 3, wmax, 1))
-        U = np.empty((m, C))
-        Ub = np.empty((m, C))
+        U = np.zeros((m, NC))
+        Ub = np.empty((m, NC))
         Zb = np.empty((wmax, C))
         Ab = np.empty((wmax, C))
         for pt in range(q0, q1):
@@ -218,35 +229,39 @@ def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, 
                 copy_jets(U, J, pt - p0, 1, 1, m, C)
             for k in range(K):
                 row = (pt - p0) * K + k
-                r[row] = residual_row(U, Cop, g, w, pt, k, m, C, Ub)
+                r[row] = residual_row(U, Cop, g, w, pt, k, m, NC, Ub)
                 jr = Jac[row]
                 jr[:] = 0.0
                 tile_backward(theta, sizes, offsets, X, pt, 1, 1, d, C, ZJ, AJ, F, Ub, Zb, Ab, jr)
 
 
-def channels(d: int, nc: int) -> int:
-    """The number of jet channels ``nc`` the kernels propagate, checked for input
-    dimension ``d``: all of them (``n_channels(d)``) or the value and the first
-    derivatives alone (``1 + d``, for operators without second derivatives)."""
-    if nc not in (layout.n_channels(d), 1 + d):
+def channels(d: int, nc: int | None) -> int:
+    """The number of jet channels the kernels propagate for input dimension ``d``:
+    ``n_channels(d)`` (all, the default for ``None``) or ``1 + d`` (the value and the
+    first derivatives alone, for coefficients that are zero on every second-derivative
+    channel: the caller's promise, not checked here)."""
+    full = layout.n_channels(d)
+    if nc is None:
+        return full
+    if nc not in (full, 1 + d):
         raise ValueError(
-            f"{nc} jet channels for {d}-D inputs: the kernels propagate "
-            f"{layout.n_channels(d)} (all) or {1 + d} (value and first derivatives)"
+            f"{nc} jet channels for {d}-D inputs: the kernels propagate {full} (all) "
+            f"or {1 + d} (value and first derivatives)"
         )
-    return nc
+    return int(nc)
 
 
 def loss_grad_chunks(
-    theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None
+    theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None
 ) -> np.ndarray:
     """Losses ``(c1 - c0,)`` and gradients ``grads (c1 - c0, P)`` of the chunks
     ``c0 <= c < c1`` of ``chunk`` points (see :meth:`Backend.loss_grad_chunks`), in one
     parallel region; each chunk is split into blocks by its own size only.  The jets
-    propagate the channels of ``Cop`` (N or 1, K, m, nc) (:func:`channels`)."""
+    propagate ``nc`` channels (:func:`channels`); ``J`` (N, m, nc)."""
     N = X.shape[0]
     K = g.shape[1]
     m = int(sizes[-1])
-    C = channels(X.shape[1], Cop.shape[3])
+    C = channels(X.shape[1], nc)
     n = c1 - c0
     nblk = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -260,8 +275,7 @@ def loss_grad_chunks(
         J = np.empty((0, m, C))
     lout = np.empty(n)
     if n > 0:
-        nw = get_num_threads()
-        boff, ich, t0, t1, wstart = _work_items(N, TILE, chunk, c0, nblk, nw)
+        boff, ich, t0, t1, wstart = _work_items(N, TILE, chunk, c0, nblk, get_num_threads())
         _loss_grad_chunks(
             theta, sizes, offsets, kind, X, Cop, g, w, TILE, C, chunk, c0, boff, ich, t0, t1,
             wstart, grads[:n], lout, R, want_r, J, want_j,
@@ -276,17 +290,19 @@ def jets(theta, sizes, offsets, kind, X, J) -> None:
     _jets(theta, sizes, offsets, kind, X, TILE, C, J)
 
 
-def residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J=None) -> None:
+def residual_jacobian(
+    theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J=None, nc=None
+) -> None:
     """Scaled residuals and their Jacobian at the points ``p0 <= p < p1``.
 
     Row ``(p - p0) K + k`` of ``r`` (n K,) and of ``Jac`` (n K, P) receive
     ``sqrt(w_p) r_k(p)`` and its gradient in the parameters; ``J`` (n, m, nc), when
-    given, the output jets (``nc`` the channels of ``Cop``: :func:`channels`).  One
-    reverse pass per row from a one-point tile, rows written independently (no
-    reduction: the same bits for any thread count).
+    given, the output jets on ``nc`` channels (:func:`channels`).  One reverse pass
+    per row from a one-point tile, rows written independently (no reduction: the same
+    bits for any thread count).
     """
     m = int(sizes[-1])
-    C = channels(X.shape[1], Cop.shape[3])
+    C = channels(X.shape[1], nc)
     want_j = J is not None
     if J is None:
         J = np.empty((0, m, C))
@@ -311,15 +327,16 @@ class CPUBackend(Backend):
     def to_host(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(a)
 
-    def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None):
+    def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None):
         return loss_grad_chunks(
-            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, chunk, c0, c1, grads, R, J
-        )
+            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, chunk, c0, c1, grads, R, J,
+            nc,
+        )  # fmt: skip
 
     def jets(self, net, X, J) -> None:
         jets(net.theta, net.sizes, net.offsets, net.kind, X, J)
 
-    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None, nc=None) -> None:
         residual_jacobian(
-            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, p0, p1, r, Jac, J
+            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, p0, p1, r, Jac, J, nc
         )

@@ -32,6 +32,11 @@ Design (the "fully fused MLP" layout, in float64)
   :mod:`pointwise`, called per (neuron, point) on strided views of the tile.  Only
   the loop order of the three layer products is written here (in
   :mod:`cuda_tiled`), because on the GPU the threads of a block split the outputs.
+- **Channels.**  A kernel set is built for the number of jet channels it
+  propagates (``Shape.C``): all of them, or the value and the first derivatives
+  alone (``1 + d``) for operators without second derivatives (the energy
+  formulation's), which leaves the second-derivative columns out of every product,
+  activation and adjoint.
 - **Gradient partials and reductions.**  The weight gradient ``Zb A^T`` of a
   tile is a block-level product too: ``STAGE_COLS / 2`` of the tile's columns of
   ``Zb`` and ``A`` at a time are staged in shared memory (read coalesced), each
@@ -163,18 +168,23 @@ def _layout(sizes) -> tuple[int, int, int, int]:
     return L, int(max(1, *s[1 : L + 1])), int(s[0]), int(s[-1])
 
 
-def tile_shape(L: int, W: int, d: int, m: int) -> Shape:
-    """The compile-time sizes of the kernels for a network, with the current switches."""
-    return Shape(L, W, d, m, TILE, THREADS, min(STAGE_COLS, W))
+def tile_shape(L: int, W: int, d: int, m: int, C: int | None = None) -> Shape:
+    """The compile-time sizes of the kernels for a network, with the current switches,
+    on ``C`` jet channels (default all)."""
+    C = n_channels(d) if C is None else int(C)
+    return Shape(L, W, d, m, TILE, THREADS, min(STAGE_COLS, W), C)
 
 
-def check_shape(L: int, W: int, d: int, m: int) -> Shape:
+def check_shape(L: int, W: int, d: int, m: int, C: int | None = None) -> Shape:
     """Check that the kernels can be built for a network; return their :class:`Shape`.
 
     Parameters
     ----------
     L, W, d, m : int
         Hidden layers, widest hidden layer, inputs and outputs.
+    C : int, optional
+        Jet channels propagated: all (``n_channels(d)``, the default) or the value
+        and the first derivatives alone (``1 + d``).
 
     Raises
     ------
@@ -186,6 +196,11 @@ def check_shape(L: int, W: int, d: int, m: int) -> Shape:
         raise ValueError("the CUDA backend needs at least one hidden layer")
     if d not in (1, 2, 3):
         raise ValueError(f"the CUDA backend supports 1 to 3 inputs, not {d}")
+    if C is not None and C not in (n_channels(d), 1 + d):
+        raise ValueError(
+            f"{C} jet channels for {d}-D inputs: the kernels propagate {n_channels(d)} "
+            f"(all) or {1 + d} (value and first derivatives)"
+        )
     if W > MAX_WIDTH:
         raise ValueError(
             f"hidden layer of {W} neurons: the CUDA kernels support widths up to "
@@ -200,7 +215,7 @@ def check_shape(L: int, W: int, d: int, m: int) -> Shape:
             "per-block scratch holds the jets of every hidden layer of a tile); use "
             "device='cpu' for deeper networks"
         )
-    shape = tile_shape(L, W, d, m)
+    shape = tile_shape(L, W, d, m, C)
     if shape.shared_bytes > SHARED_BYTES:
         raise ValueError(
             f"the CUDA kernels for this network need {shape.shared_bytes} bytes of shared "
@@ -316,10 +331,11 @@ class CUDABackend(Backend):
         return check_shape(*_layout(mlp.sizes))
 
     # ----------------------------------------------------------------- kernels
-    def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None):
+    def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None):
         """Losses ``(c1 - c0,)`` and gradients ``grads (c1 - c0, P)`` of the chunks
         ``c0 <= c < c1`` of ``chunk`` points (see :meth:`Backend.loss_grad_chunks`):
-        the launches of :meth:`_loss_grad` on each chunk's points alone."""
+        the launches of :meth:`_loss_grad` on each chunk's points alone, the jets on
+        ``nc`` channels (default all)."""
         N = X.shape[0]
         out = np.empty(c1 - c0)
         for i, c in enumerate(range(c0, c1)):
@@ -328,14 +344,14 @@ class CUDABackend(Backend):
             ws = w[p0:p1] if w.shape[0] > 1 else w
             Ri = None if R is None else R[p0:p1]
             Ji = None if J is None else J[p0:p1]
-            out[i] = self._loss_grad(net, X[p0:p1], Cs, g[p0:p1], ws, grads[i], Ri, Ji)
+            out[i] = self._loss_grad(net, X[p0:p1], Cs, g[p0:p1], ws, grads[i], Ri, Ji, nc)
         return out
 
-    def _loss_grad(self, net, X, C, g, w, grad, R=None, J=None) -> float:
+    def _loss_grad(self, net, X, C, g, w, grad, R=None, J=None, nc=None) -> float:
         """Loss and gradient (into the host ``grad``) of all the points ``X``: the
         chunks of :func:`partition` launched in turn, then the ordered reduction."""
         c = self._cuda
-        shape = check_shape(*self._shape_of(net))
+        shape = check_shape(*self._shape_of(net), nc)
         N = int(X.shape[0])
         K = int(g.shape[1])
         P = int(net.theta.shape[0])
@@ -388,8 +404,9 @@ class CUDABackend(Backend):
         return float(s.loss.copy_to_host()[0])
 
     def jets(self, net, X, J) -> None:
+        """Output jets into the host ``J`` (N, m, nc), on its ``nc`` channels."""
         c = self._cuda
-        shape = check_shape(*self._shape_of(net))
+        shape = check_shape(*self._shape_of(net), J.shape[2])
         N = int(X.shape[0])
         if N == 0:
             return
@@ -404,17 +421,16 @@ class CUDABackend(Backend):
             )
         dJ.copy_to_host(J)
 
-    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None) -> None:
+    def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None, nc=None) -> None:
         L, wmax, d, m = self._shape_of(net)
-        check_shape(L, wmax, d, m)
+        nc = check_shape(L, wmax, d, m, nc).C
         n = int(p1) - int(p0)
         if n <= 0:
             return
         K = int(g.shape[1])
-        nc = n_channels(d)
         P = int(net.theta.shape[0])
         c = self._cuda
-        kern = cuda_tiled.jacobian_kernel(c, self._pw, L, wmax, d, m)
+        kern = cuda_tiled.jacobian_kernel(c, self._pw, L, wmax, d, m, nc)
         nthr = min(n, JAC_MAX_THREADS)
         nblk = max(1, math.ceil(nthr / JAC_THREADS_PER_BLOCK))
         dr = c.device_array(n * K, dtype=np.float64)

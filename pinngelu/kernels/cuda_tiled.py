@@ -45,7 +45,9 @@ class Shape(NamedTuple):
 
     ``L`` hidden layers of at most ``W`` neurons, ``d`` inputs, ``m`` outputs,
     ``T`` points per tile, ``NT`` threads per block, ``KB`` columns (products) or
-    rows (transposed products) of a weight matrix per shared-memory stage.
+    rows (transposed products) of a weight matrix per shared-memory stage, ``C`` jet
+    channels propagated: all (:func:`~pinngelu.kernels.layout.n_channels` of ``d``)
+    or the value and the first derivatives alone (``1 + d``).
     """
 
     L: int
@@ -55,11 +57,7 @@ class Shape(NamedTuple):
     T: int
     NT: int
     KB: int
-
-    @property
-    def C(self) -> int:
-        """Jet channels: :func:`~pinngelu.kernels.layout.n_channels` of ``d``."""
-        return n_channels(self.d)
+    C: int
 
     @property
     def Q(self) -> int:
@@ -110,8 +108,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
     activate_reverse = pw.activate_reverse
     tile_residual = pw.tile_residual
     copy_jets = pw.copy_jets
-    NL, NW, d, NM, T, NT, KB = shape
-    NC = shape.C
+    NL, NW, d, NM, T, NT, KB, NC = shape
     Q = shape.Q
     WP = shape.WP
     SH = shape.stage_doubles
@@ -272,7 +269,14 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
             k = u // T
             p = u - k * T
             activate(
-                kind, Z[k : k + 1, p::T], A[k : k + 1, p::T], F[:, k : k + 1, p : p + 1], 1, d, 1
+                kind,
+                Z[k : k + 1, p::T],
+                A[k : k + 1, p::T],
+                F[:, k : k + 1, p : p + 1],
+                1,
+                d,
+                NC,
+                1,
             )
         cuda.syncthreads()
 
@@ -305,6 +309,7 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
                     Zb[k : k + 1, p::T],
                     1,
                     d,
+                    NC,
                     1,
                 )
             cuda.syncthreads()
@@ -455,15 +460,17 @@ def reduce_kernel(cuda_mod):
     return _cache["reduce"]
 
 
-def jacobian_kernel(cuda_mod, pw, L: int, W: int, d: int, m: int):
-    """The residual-Jacobian kernel for ``(L, W, d, m)``: one point per thread.
+def jacobian_kernel(cuda_mod, pw, L: int, W: int, d: int, m: int, C: int | None = None):
+    """The residual-Jacobian kernel for ``(L, W, d, m)`` on ``C`` jet channels (default
+    all): one point per thread.
 
     Each thread runs the forward pass of its point and, for each of the ``K``
     residual rows, one reverse pass into its own row of ``Jac`` (no reduction, so
     no shared accumulator).  The rows are ``P`` doubles each and are written once:
     the kernel is bound by writing ``Jac``, which a tile layout would not change.
     """
-    key = ("jac", L, W, d, m)
+    NC = n_channels(d) if C is None else C
+    key = ("jac", L, W, d, m, NC)
     if key in _cache:
         return _cache[key]
     _bind(cuda_mod)
@@ -474,7 +481,6 @@ def jacobian_kernel(cuda_mod, pw, L: int, W: int, d: int, m: int):
     copy_jets = pw.copy_jets
     residual_row = pw.residual_row
     NL, NW, NM = L, W, m
-    NC = n_channels(d)
 
     @cuda.jit
     def jacobian(theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J, want_j):

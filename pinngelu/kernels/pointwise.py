@@ -13,7 +13,10 @@ A *tile* holds ``T`` points.  The jets of ``n`` neurons on a tile are a 2D array
 tile point ``p``.  Channels (defined in :mod:`pinngelu.kernels.layout`): 0 the
 value, ``1 .. d`` the first derivatives, ``1 + d ..`` the distinct second
 derivatives ``(i, j), i <= j`` in row-major order (2D:
-``[u, u_x, u_y, u_xx, u_xy, u_yy]``).
+``[u, u_x, u_y, u_xx, u_xy, u_yy]``).  The recursion propagates ``C`` channels: all
+of them, or the first ``1 + d`` (value and first derivatives, for operators without
+second derivatives), which skips the second-derivative terms; the channels kept are
+computed by the same arithmetic either way.
 
 Parameters live in one flat vector ``theta``; layer ``l`` starts at ``offsets[l]``
 with ``W`` of shape ``(sizes[l+1], sizes[l])`` row-major, then the bias.
@@ -345,7 +348,8 @@ def input_layer(theta, o0, n0, k0, k1, d, X, start, nT, T, C, Z0):
 
 
 def tile_forward(theta, sizes, offsets, kind, X, start, nT, T, d, C, ZJ, AJ, F, U):
-    """Forward jet recursion for the tile ``X[start:start + nT]`` (padded to ``T``).
+    """Forward jet recursion for the tile ``X[start:start + nT]`` (padded to ``T``), on
+    the first ``C`` channels.
 
     ``ZJ[l], AJ[l]`` receive the pre- and post-activation jets of hidden layer ``l``,
     ``F[l]`` the activation derivatives, ``U`` the output jets ``(m, C * T)``.
@@ -427,7 +431,8 @@ def residual_row(U, Cop, g, w, n, k, m, C, Ub):
 
 
 def tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Zb, Ab, grad):
-    """Reverse pass on a tile: accumulate the parameter gradient into ``grad``."""
+    """Reverse pass on a tile, on the first ``C`` channels: accumulate the parameter
+    gradient into ``grad``."""
     L = sizes.shape[0] - 2
     Q = C * T
     m = sizes[L + 1]
