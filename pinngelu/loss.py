@@ -261,7 +261,11 @@ class ResidualGroup:
             )
         X, C, g = self._dev[key]
         if self.enrichment is not None and self._c is not None:
-            g = backend.asarray(self.targets())
+            # the shifted targets, uploaded once per set of coefficients
+            c = self._c.tobytes()
+            if self._dev.get((key, "c"), (None,))[0] != c:
+                self._dev[(key, "c")] = (c, backend.asarray(self.targets()))
+            g = self._dev[(key, "c")][1]
         if self.param_coefficients is not None:
             C = backend.asarray(self.coefficients(q))
         return X, C, g, backend.asarray(self.kernel_weights())

@@ -47,7 +47,6 @@ class Objective:
     ) -> None:
         self.mlp = mlp
         self.comm = as_comm(comm)
-        self._groups = groups
         self.backend = get_backend(device)
         self.n_q = n_q
         self.n_eval = 0
