@@ -35,7 +35,15 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from .elasticity import Dirichlet, Pressure, Symmetry, Traction, real_scalar, value_operator
+from .elasticity import (
+    Dirichlet,
+    Pressure,
+    Symmetry,
+    Traction,
+    real_scalar,
+    traction_operator,
+    value_operator,
+)
 from .enrichment import Enrichment, build_enrichment
 from .formulation import Formulation
 from .geometry.graded import Grading
@@ -123,6 +131,18 @@ class EnergyForm(Formulation):
         that, at about three times the cost per iteration and a slower descent
         (figures in docs/benchmarks.md).  Training ends with
         :func:`quadrature_check`, which warns when the quadrature was exploited.
+    traction_weight : float, optional
+        Weight of the traction residuals ``|sigma(u) n - t|^2`` (in the problem's
+        scaled units) integrated over every traction, pressure and traction-free part
+        with the boundary quadrature and added to the energy; default 0 (off).  The
+        energy asks the tractions only weakly (as work), so its stresses converge
+        slowest on the boundary; the residuals hold them there (first derivatives
+        only, so they combine with the singular fields).  The exact solution makes
+        them vanish: the weight changes the path and where the error goes, not the
+        limit.  Measured (docs/benchmarks.md): a weight of 1 brings the shear on the
+        loaded end of the README's beam from 47% to 4% off, but takes the plate with
+        a hole from 2.4e-5 to 9e-4 (stress concentration 3.17 instead of 3.000), so
+        it is not the default.
     enrich : bool, optional
         Add the singular fields of the problem's singular points (re-entrant
         corners, ends of displacement conditions: :attr:`ElasticityProblem.
@@ -150,6 +170,7 @@ class EnergyForm(Formulation):
 
     h: float | None = None
     strong_weight: float = 0.0
+    traction_weight: float = 0.0
     enrich: bool | None = None
     grade: bool = True
 
@@ -164,6 +185,9 @@ class EnergyForm(Formulation):
         w = real_scalar(self.strong_weight, "EnergyForm strong_weight")
         if not (math.isfinite(w) and w >= 0):
             raise ValueError(f"EnergyForm strong_weight must be finite and >= 0, got {w}")
+        tw = real_scalar(self.traction_weight, "EnergyForm traction_weight")
+        if not (math.isfinite(tw) and tw >= 0):
+            raise ValueError(f"EnergyForm traction_weight must be finite and >= 0, got {tw}")
         if self.enrich is not None and not isinstance(self.enrich, (bool, np.bool_)):
             raise TypeError(f"EnergyForm enrich must be True, False or None, got {self.enrich!r}")
         if self.enrich and w > 0:
@@ -369,7 +393,11 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
     """The residual groups whose loss is the total potential energy of ``problem``
     in scaled units: ``"energy"`` (the strain energy), ``"work:body"`` (the body
     force, when there is one) and ``"work:<part>"`` per traction or pressure condition
-    with a nonzero load.
+    with a nonzero load; then, with a positive ``form.traction_weight``,
+    ``"traction:<part>"`` per traction, pressure or traction-free part: the traction
+    residuals at the boundary quadrature points, weighted by the quadrature weights
+    times the traction weight (these make the loss exceed ``Pi`` by their sum of
+    squares).
 
     Parameters
     ----------
@@ -400,6 +428,8 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
         f_hat = f * L**2 / (mu * sc.displacement)
         C = value_operator(Xv.shape[0], d, tuple(range(d)))
         groups.append(_work_group("work:body", Xv, C, f_hat, wv_hat, problem, enr))
+    tw = float(form.traction_weight)
+    residuals = []
     for k, bc in enumerate(problem.conditions):
         if not isinstance(bc, (Traction, Pressure)):
             continue
@@ -409,13 +439,20 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
         )
         name = f"work:{bc.part}" if isinstance(bc.part, str) else f"work#{k}"
         comps, t = problem.traction_values(bc, Xb, Nb, name)
+        wb_hat = wb / L ** (d - 1)
+        if tw > 0:
+            T = traction_operator(Nb, problem.lam_eff / mu, 1.0)[:, list(comps)]
+            rname = f"traction{name[4:]}"
+            if any(g.name == rname for g in residuals):
+                rname = f"{rname}#{k}"
+            residuals.append(_group(rname, Xb, T, t / sc.stress, tw * wb_hat, problem, enr))
         if not np.any(t):
             continue  # traction-free: no work
         if any(g.name == name for g in groups):
             name = f"{name}#{k}"
         C = value_operator(Xb.shape[0], d, comps)
-        groups.append(_work_group(name, Xb, C, t / sc.stress, wb / L ** (d - 1), problem, enr))
-    return groups
+        groups.append(_work_group(name, Xb, C, t / sc.stress, wb_hat, problem, enr))
+    return groups + residuals
 
 
 def quadrature_check(
@@ -466,7 +503,9 @@ def quadrature_check(
     # a mesh domain's quadrature refines its cells: halve their size, not only h
     fine = 0.5 * min(h, mesh_size(problem.geometry))
     for key, form_h in (("energy", h), ("energy_fine", fine)):
-        groups = energy_groups(problem, replace(form, h=form_h, strong_weight=0.0))
+        groups = energy_groups(
+            problem, replace(form, h=form_h, strong_weight=0.0, traction_weight=0.0)
+        )
         for grp in groups:
             if grp.n_enrichment and coefficients is not None and len(coefficients):
                 grp.set_enrichment_coefficients(coefficients)

@@ -4,6 +4,7 @@ output-layer fit, a trained field against an exact solution, and refusals."""
 
 import io
 import itertools
+import json
 import math
 
 import numpy as np
@@ -150,10 +151,10 @@ def test_strain_energy_operator_refuses_unstable_materials():
 
 
 # ------------------------------------------------------------ the loss is Pi
-def _bracket(strong_weight=1.0, **kw):
+def _bracket(strong_weight=1.0, traction_weight=0.0, **kw):
     geom = pg.Polygon(L_SHAPE, ["clamp", "free", "free", "free", "load", "free"])
     conds = [pg.Dirichlet("clamp", 0.0), pg.Traction("load", [2e6, -5e6])]
-    form = pg.EnergyForm(h=0.15, strong_weight=strong_weight)
+    form = pg.EnergyForm(h=0.15, strong_weight=strong_weight, traction_weight=traction_weight)
     return pg.ElasticityProblem(geom, STEEL, conds, plane_stress=True, formulation=form, **kw)
 
 
@@ -223,6 +224,47 @@ def test_strong_groups_are_added_with_their_weight():
     pi = loss_and_grad(mlp, theta, groups[:n_energy]).loss
     ls = loss_and_grad(mlp, theta, strong).loss
     assert loss_and_grad(mlp, theta, groups).loss == pytest.approx(pi + beta * ls, rel=1e-12)
+
+
+def test_traction_residuals_are_added_with_their_weight():
+    """With a traction weight the loss is Pi plus the weight times the integral of
+    |sigma n - t|^2 over the loaded and free parts (stress from the Solution, the
+    singular fields included, in the problem's scaled units), and its gradient
+    matches central differences."""
+    tw = 0.7
+    prob = _bracket(strong_weight=0.0, traction_weight=tw)
+    plain = _bracket(strong_weight=0.0, traction_weight=0.0)
+    mlp = pg.MLP(2, (12, 12), 2)
+    theta = 0.5 * mlp.init(np.random.default_rng(3))
+    groups = prob.residual_groups(np.random.default_rng(0))
+    # one group per traction condition: the load and the four free edges (one part)
+    assert [g.name for g in groups] == ["energy", "work:load", "traction:load", "traction:free"]
+    c = np.random.default_rng(5).normal(size=prob.enrichment().n)
+    for g in groups:
+        g.set_enrichment_coefficients(c)
+    pi_groups = plain.residual_groups(np.random.default_rng(0))
+    for g in pi_groups:
+        g.set_enrichment_coefficients(c)
+    sol = prob.solution(mlp, theta, enrichment=c)
+    sc = prob.scales
+    extra = 0.0
+    for bc in prob.conditions:
+        if isinstance(bc, pg.Traction) and bc.part in ("load", "free"):
+            Xb, Nb, wb = part_quadrature(prob.geometry, bc.part, 0.15)
+            t = np.broadcast_to(np.asarray(bc.value, float), Xb.shape)
+            r = np.einsum("pij,pj->pi", sol.stress(Xb, False), Nb) - t
+            extra += np.sum(wb * np.sum(r**2, axis=1)) / (sc.stress**2 * sc.length)
+    loss = loss_and_grad(mlp, theta, groups)
+    pi = loss_and_grad(mlp, theta, pi_groups).loss
+    assert extra > 1e-3 * abs(pi)  # a random network is far from traction-free
+    assert loss.loss == pytest.approx(pi + tw * extra, rel=1e-10)
+    v = np.random.default_rng(1).normal(size=theta.size)
+    e = 1e-6
+    fd = (
+        loss_and_grad(mlp, theta + e * v, groups).loss
+        - loss_and_grad(mlp, theta - e * v, groups).loss
+    ) / (2 * e)
+    assert loss.grad @ v == pytest.approx(fd, rel=1e-6)
 
 
 def test_energy_groups_are_the_same_for_every_rng_and_clamp_holds():
@@ -358,6 +400,23 @@ def test_energy_checkpoint_resume_is_bit_identical(tmp_path):
     C = pg.resume(tmp_path / "ck.npz", prob, mlp, rng=rng, config=cfg, out=None)
     assert C.n_iter == A.n_iter
     assert np.array_equal(C.theta, A.theta)
+    # a checkpoint written before traction_weight existed resumes with its default (0),
+    # and is refused for a problem with another weight
+    pg.train(
+        prob, mlp, rng=np.random.default_rng(1), config=cfg, callback=lambda r: r.it >= 4, out=None
+    )
+    with np.load(tmp_path / "ck.npz") as z:
+        arrays = dict(z)
+    meta = json.loads(str(arrays["meta"]))
+    for key in ("start", "now"):
+        del meta["formulation"][key]["traction_weight"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **arrays)
+    D = pg.resume(tmp_path / "old.npz", prob, mlp, rng=rng, config=cfg, out=None)
+    assert D.n_iter == A.n_iter and np.array_equal(D.theta, A.theta)
+    other = _bracket(traction_weight=0.5)
+    with pytest.raises(ValueError, match="traction_weight"):
+        pg.resume(tmp_path / "old.npz", other, mlp, rng=rng, config=cfg, out=None)
 
 
 # ------------------------------------------------------------ refusals
@@ -370,6 +429,9 @@ def test_energy_checkpoint_resume_is_bit_identical(tmp_path):
         ({"strong_weight": -1.0}, ValueError, "strong_weight"),
         ({"strong_weight": math.nan}, ValueError, "strong_weight"),
         ({"strong_weight": True}, TypeError, "strong_weight"),
+        ({"traction_weight": -0.5}, ValueError, "traction_weight must be finite and >= 0"),
+        ({"traction_weight": math.inf}, ValueError, "traction_weight"),
+        ({"traction_weight": "1"}, TypeError, "traction_weight"),
     ],
 )
 def test_energy_form_settings_checked(kw, exc, phrase):

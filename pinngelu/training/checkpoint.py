@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import zipfile
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +315,8 @@ def restore(run, path: str | os.PathLike) -> None:
             f"and network need ({run.mlp.n_params + run.n_q},)"
         )
     compare_config(path, fp["config"], config_fingerprint(run.config, run.n_params))
+    # a setting added after the checkpoint was written had its default then
+    form_start, form_now = (_with_defaults(run.form, s) for s in (form_start, form_now))
     if (form_name, form_start) != (run.form.name, run.form.settings()):
         raise ValueError(
             f"checkpoint {path} was written for the {form_name} with settings {form_start}, "
@@ -381,3 +383,10 @@ def _saved_points(path, z: dict, now):
     arrs = {n: np.asarray(z[n], dtype=np.float64).reshape(-1, d) for n in names}
     boundary = [(arrs[f"points__X{k}"], arrs[f"points__N{k}"]) for k in range(n_cond)]
     return arrs["points__interior"], boundary
+
+
+def _with_defaults(form, settings: dict) -> dict:
+    """``settings`` of a formulation like ``form``'s, with the defaults of the
+    settings it lacks."""
+    defaults = {f.name: f.default for f in fields(form) if f.default is not MISSING}
+    return {**defaults, **settings}
