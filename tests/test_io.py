@@ -406,7 +406,10 @@ def test_case_error_is_meaningful(case_run, plate):
     "argv, stages",
     [
         (["--optimizer", "lm", "--max-iter", "3"], [("lm", 3)]),
-        (["--optimizer", "lbfgs+lm", "--max-iter", "2"], [("lbfgs", UNBOUNDED), ("lm", 2)]),
+        (
+            ["--optimizer", "lbfgs+lm", "--max-iter", "2", "--time-limit", "3"],
+            [("lbfgs", UNBOUNDED), ("lm", 2)],
+        ),
         (
             ["--optimizer", "lbfgs", "--adam-iters", "2", "--max-iter", "3"],
             [("adam", 2), ("lbfgs", 3)],
@@ -421,6 +424,11 @@ def test_case_optimizer_and_hidden_options(plate, tmp_path, argv, stages):
     assert got == stages
     assert s["hidden"] == [5, 4]
     assert summary["iterations"] <= sum(n for _, n in got)
+    if "--time-limit" in argv:
+        # the open L-BFGS stage gets its share of the time budget, not all of it: the
+        # Levenberg-Marquardt stage after it runs to its iteration budget
+        assert s["stages"][0]["time_limit"] == pytest.approx(1.5)
+        assert summary["stop_reason"] == "Levenberg-Marquardt iteration budget reached"
 
 
 def test_a_format_that_drops_the_fields_is_refused(tmp_path):

@@ -236,7 +236,8 @@ def case_main(
 def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
     """The case's configuration with the command line's changes: ``--optimizer``
     replaces the stages (keeping the case's Adam warm-up), ``--adam-iters`` the Adam
-    warm-up, ``--max-iter`` the budget of the last stage."""
+    warm-up, ``--max-iter`` the budget of the last stage. Under a time budget an
+    unbounded stage before the last gets an equal share of it (not all of it)."""
     cfg = settings.config
     upd = {}
     stages = list(cfg.resolved_stages())
@@ -251,6 +252,14 @@ def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
             stages.insert(0, Adam(args.adam_iters, lr))
     if args.max_iter is not None:
         stages[-1] = replace(stages[-1], iters=args.max_iter)
+    total = cfg.time_limit if args.time_limit is None else args.time_limit
+    if total is not None and len(stages) > 1:
+        # an unbounded stage before the last would use the whole time budget: the
+        # stages after the Adam warm-up share it equally (each may end sooner)
+        open_ = [i for i, st in enumerate(stages[:-1]) if _unbounded(st)]
+        n = sum(1 for st in stages if not isinstance(st, Adam))
+        for i in open_:
+            stages[i] = replace(stages[i], time_limit=total / n)
     if tuple(stages) != cfg.resolved_stages():
         upd["stages"] = tuple(stages)
     if args.time_limit is not None:
@@ -258,6 +267,10 @@ def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
     if args.print_every is not None:
         upd["print_every"] = args.print_every
     return replace(cfg, **upd) if upd else cfg
+
+
+def _unbounded(stage) -> bool:
+    return stage.iters >= UNBOUNDED and stage.time_limit is None
 
 
 def output_folder(name: str, out: str | Path | None, overwrite: bool = False) -> Path:
