@@ -9,6 +9,10 @@ from .base import Geometry
 from .distance import DistanceFunction
 from .partint import integrate_part
 
+MOMENT_TOLERANCE = 1e-6
+"""Largest relative departure of a difference's boundary moment from its measure times
+the identity (see :class:`Difference`)."""
+
 
 class Difference(Geometry, difference=True):
     """Set difference ``a \\ b`` (regularised: the result is closed).
@@ -27,10 +31,14 @@ class Difference(Geometry, difference=True):
     Boundary parts: the parts of ``a`` restricted to points not inside ``b`` (same names), then
     the parts of ``b`` lying inside ``a`` (renamed via ``names``), whose normals are flipped so
     that they point into ``b``. Parts that vanish entirely are dropped. Names must be unique.
-    Part measures and the domain measure are computed once, deterministically: in 2D to a
-    relative accuracy of about 1e-8 (the end points of the kept arcs / segments are located by
-    bisection, the area follows from the divergence theorem by Gauss-Legendre quadrature); in
-    3D by quadrature over lines of the part parametrisation, to about 1e-4.
+    Part measures and the domain measure are computed once, deterministically: the end
+    points of the kept arcs / segments are located by bisection and the measure follows
+    from the divergence theorem by Gauss-Legendre quadrature (2D about 1e-8 relative); in
+    3D along lines of the part parametrisation, in panels between the lines where the kept
+    intervals change, graded toward them. The moment ``integral of (x - o) n^T`` over the
+    kept parts must be the measure times the identity to ``MOMENT_TOLERANCE`` (1e-6):
+    otherwise a part was missed or cut short (a wall thinner than about 1/256 of a
+    part's parametrisation) and the constructor raises ``ValueError``.
     """
 
     def __init__(self, a: Geometry, b: Geometry, names: dict[str, str] | None = None) -> None:
@@ -66,21 +74,34 @@ class Difference(Geometry, difference=True):
         origin = 0.5 * (lo + hi)
         kept: list[tuple[int, int, str]] = []
         meas: list[float] = []
-        flux = 0.0
+        moment = np.zeros((self.dim, self.dim))
         for src, k, s in cands:
             self._parts = [(src, k, s)]
-            m, f = integrate_part(self, 0, origin)
+            m, mk = integrate_part(self, 0, origin)
             if m > 1e-12 * max(self._src(src)._base_measure(k), 1e-300):
                 kept.append((src, k, s))
                 meas.append(m)
-                flux += f
+                moment += mk
         if not kept:
             raise ValueError("the difference has an empty boundary")
         self._parts = kept
         self._meas = meas
-        self._measure = flux / self.dim
+        self._measure = float(np.trace(moment)) / self.dim
         if self._measure <= 0.0:
             raise ValueError("the difference is empty (b covers a)")
+        # over a closed boundary the moment of (x - origin) n^T is the measure times the
+        # identity: a part missed or cut short (a wall thinner than the search grid of
+        # the parametrisation) breaks that
+        off = float(np.max(np.abs(moment - self._measure * np.eye(self.dim))))
+        if off > MOMENT_TOLERANCE * self._measure:
+            raise ValueError(
+                f"the boundary of the difference is not resolved: its parts enclose a "
+                f"measure of {self._measure:.6g} by one coordinate and up to "
+                f"{off:.3g} more or less by another (relative {off / self._measure:.1e}, "
+                f"tolerance {MOMENT_TOLERANCE:g}); a wall or gap of the shape is probably "
+                "thinner than about 1/256 of the size of a part: make it thicker, or "
+                "mesh the part and use MeshDomain"
+            )
 
     def __repr__(self) -> str:
         return f"Difference({self.a!r}, {self.b!r})"
