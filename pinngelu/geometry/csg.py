@@ -75,18 +75,20 @@ class Difference(Geometry, difference=True):
         kept: list[tuple[int, int, str]] = []
         meas: list[float] = []
         moment = np.zeros((self.dim, self.dim))
+        flux = 0.0
         for src, k, s in cands:
             self._parts = [(src, k, s)]
-            m, mk = integrate_part(self, 0, origin)
+            m, fk, mk = integrate_part(self, 0, origin)
             if m > 1e-12 * max(self._src(src)._base_measure(k), 1e-300):
                 kept.append((src, k, s))
                 meas.append(m)
+                flux += fk
                 moment += mk
         if not kept:
             raise ValueError("the difference has an empty boundary")
         self._parts = kept
         self._meas = meas
-        self._measure = float(np.trace(moment)) / self.dim
+        self._measure = flux / self.dim
         if self._measure <= 0.0:
             raise ValueError("the difference is empty (b covers a)")
         # over a closed boundary the moment of (x - origin) n^T is the measure times the

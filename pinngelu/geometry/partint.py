@@ -84,8 +84,9 @@ def part_intervals(
     )
 
 
-def integrate_part(geom: Geometry, k: int, origin: FloatArray) -> tuple[float, FloatArray]:
-    """Measure of part ``k`` and its moment ``integral of (x - origin) n^T`` (d, d).
+def integrate_part(geom: Geometry, k: int, origin: FloatArray) -> tuple[float, float, FloatArray]:
+    """Measure of part ``k``, its flux ``integral of (x - origin) . n`` and its moment
+    ``integral of (x - origin) n^T`` (d, d).
 
     Summed over the parts of a closed boundary the moment is the domain's measure times
     the identity (divergence theorem), so its trace over ``d`` is the measure and its
@@ -103,24 +104,27 @@ def integrate_part(geom: Geometry, k: int, origin: FloatArray) -> tuple[float, F
         a, b = split_intervals(a, b, geom._part_breaks(k), 1.0 / 16.0)
         meas = float(np.sum(b - a))
         if a.size == 0:
-            return 0.0, np.zeros((d, d))
+            return 0.0, 0.0, np.zeros((d, d))
         half = 0.5 * (b - a)
         u = (0.5 * (a + b))[:, None] + half[:, None] * _GL_X[None, :]
         X, N = geom._part_map(k, u.reshape(-1, 1))
+        f = np.sum((X - origin) * N, axis=1).reshape(u.shape)
+        flux = float(np.sum(half[:, None] * _GL_W[None, :] * f))
         w = (half[:, None] * _GL_W[None, :]).reshape(-1)
-        return base * meas, base * np.einsum("p,pi,pj->ij", w, X - origin, N)
+        return base * meas, base * flux, base * np.einsum("p,pi,pj->ij", w, X - origin, N)
     cuts = _line_breaks(geom, k)
     u1, w1 = _graded_panels(cuts)
     line, a, b = part_intervals(geom, k, u1, n_grid=LINE_GRID)
     if a.size == 0:
-        return 0.0, np.zeros((d, d))
+        return 0.0, 0.0, np.zeros((d, d))
     meas = float(np.sum(w1[line] * (b - a)))
     half = 0.5 * (b - a)
     u2 = (0.5 * (a + b))[:, None] + half[:, None] * _GL_X[None, :]
     u = np.column_stack([np.repeat(u1[line], len(_GL_X)), u2.reshape(-1)])
     X, N = geom._part_map(k, u)
     w = (w1[line, None] * half[:, None] * _GL_W[None, :]).reshape(-1)
-    return base * meas, base * np.einsum("p,pi,pj->ij", w, X - origin, N)
+    moment = base * np.einsum("p,pi,pj->ij", w, X - origin, N)
+    return base * meas, float(np.trace(moment)), moment
 
 
 LINE_GRID = 256
