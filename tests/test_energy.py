@@ -173,6 +173,17 @@ def _total_potential_energy(prob, sol, h):
     return Pi
 
 
+def _check_directional_derivative(mlp, theta, groups, grad):
+    """The gradient along a random direction against central differences (1e-6)."""
+    v = np.random.default_rng(1).normal(size=theta.size)
+    e = 1e-6
+    fd = (
+        loss_and_grad(mlp, theta + e * v, groups).loss
+        - loss_and_grad(mlp, theta - e * v, groups).loss
+    ) / (2 * e)
+    assert grad @ v == pytest.approx(fd, rel=1e-6)
+
+
 @pytest.mark.parametrize("body", [False, True])
 def test_energy_loss_equals_total_potential_energy_of_the_solution(body):
     kw = {}
@@ -196,15 +207,7 @@ def test_energy_loss_equals_total_potential_energy_of_the_solution(body):
     Pi = _total_potential_energy(prob, sol, 0.15)
     sc = prob.scales
     assert res.loss * prob.material.mu * sc.displacement**2 == pytest.approx(Pi, rel=1e-10)
-    # the gradient against central differences
-    rng = np.random.default_rng(1)
-    v = rng.normal(size=theta.size)
-    e = 1e-6
-    fd = (
-        loss_and_grad(mlp, theta + e * v, groups).loss
-        - loss_and_grad(mlp, theta - e * v, groups).loss
-    ) / (2 * e)
-    assert res.grad @ v == pytest.approx(fd, rel=1e-6)
+    _check_directional_derivative(mlp, theta, groups, res.grad)
 
 
 def test_strong_groups_are_added_with_their_weight():
@@ -258,13 +261,7 @@ def test_traction_residuals_are_added_with_their_weight():
     pi = loss_and_grad(mlp, theta, pi_groups).loss
     assert extra > 1e-3 * abs(pi)  # a random network is far from traction-free
     assert loss.loss == pytest.approx(pi + tw * extra, rel=1e-10)
-    v = np.random.default_rng(1).normal(size=theta.size)
-    e = 1e-6
-    fd = (
-        loss_and_grad(mlp, theta + e * v, groups).loss
-        - loss_and_grad(mlp, theta - e * v, groups).loss
-    ) / (2 * e)
-    assert loss.grad @ v == pytest.approx(fd, rel=1e-6)
+    _check_directional_derivative(mlp, theta, groups, loss.grad)
 
 
 def test_energy_groups_are_the_same_for_every_rng_and_clamp_holds():
