@@ -18,7 +18,10 @@ import pinngelu
 ROOT = Path(pinngelu.__file__).parent
 
 LAYERS = (
-    ("foundation", ("pinngelu.checks", "pinngelu.parallel", "pinngelu.io.files")),
+    (
+        "foundation",
+        ("pinngelu.checks", "pinngelu.memory", "pinngelu.parallel", "pinngelu.io.files"),
+    ),
     ("network and kernels", ("pinngelu.activations", "pinngelu.network", "pinngelu.kernels")),
     ("optimisers", ("pinngelu.optim",)),
     ("geometry", ("pinngelu.geometry",)),
