@@ -36,12 +36,15 @@ import numpy as np
 from ..io.files import write_npz
 from ..network import MLP
 from .history import History, history_from_arrays
+from .journal import read_journal
 
 __all__ = [
     "FORMAT",
     "check_checkpoint_path",
     "read_checkpoint",
     "checkpoint_history",
+    "constant_meta",
+    "run_state",
     "save",
     "restore",
     "rng_state",
@@ -186,6 +189,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
         meta = json.loads(str(arrays.pop("meta")))
         if not isinstance(meta, dict):
             raise ValueError("its 'meta' entry is not a JSON object")
+        if meta.get("journal"):
+            meta, arrays = _with_journal(p, meta, arrays)
     except (
         OSError,
         EOFError,
@@ -210,6 +215,33 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray
     return meta, arrays
 
 
+def _with_journal(path: Path, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """The snapshot ``(meta, arrays)`` brought to the last complete state of its
+    journal: that state's meta over the snapshot's constant part, its arrays, and the
+    snapshot's history followed by the rows of every record up to it."""
+    hist = {k: [v] for k, v in arrays.items() if k.startswith("hist__")}
+    counts = {k: v.shape[0] for k, v in arrays.items() if k.startswith("hist__")}
+    last = None
+    for rmeta, rarrays in read_journal(path, meta["journal"]):
+        added = {k: v for k, v in rarrays.items() if k.startswith("hist__")}
+        expect = {k: counts.get(k, 0) + v.shape[0] for k, v in added.items()}
+        said = rmeta.get("history_counts", {})
+        if any(said.get(k.removeprefix("hist__")) != n for k, n in expect.items()):
+            break  # not a continuation of the states read so far
+        for k, v in added.items():
+            hist.setdefault(k, []).append(v)
+        counts.update(expect)
+        last = (rmeta, {k: v for k, v in rarrays.items() if not k.startswith("hist__")})
+    if last is None:
+        return meta, arrays
+    rmeta, state = last
+    rmeta.pop("history_counts", None)
+    keep = {k: meta[k] for k in ("format", "mlp") if k in meta}
+    keep["fingerprint"] = {**meta.get("fingerprint", {}), **rmeta.get("fingerprint", {})}
+    state.update({k: np.concatenate(v) for k, v in hist.items()})
+    return {**rmeta, **keep}, state
+
+
 def checkpoint_history(path: str | os.PathLike) -> dict:
     """The history stored in a checkpoint (the layout of ``TrainResult.history``)."""
     meta, arrays = read_checkpoint(path)
@@ -227,15 +259,22 @@ def set_rng_state(rng: np.random.Generator, s: str) -> None:
     rng.bit_generator.state = json.loads(s)
 
 
-def save(run, path: str | os.PathLike) -> None:
-    """Write the state of ``run`` (a :class:`~pinngelu.training.run.Run`) to ``path``
-    (rank 0 only: every rank holds the same optimiser state)."""
-    if not run.comm.is_root:
-        return
-    scales = getattr(run.problem, "scales", None)
-    meta = {
+def constant_meta(run) -> dict:
+    """The part of a checkpoint's ``meta`` that stays the same through a run: the
+    format, the network and the configuration's fingerprint (a journal record leaves
+    it out)."""
+    return {
         "format": FORMAT,
         "mlp": run.mlp.to_dict(),
+        "fingerprint": {"config": config_fingerprint(run.config, run.n_params)},
+    }
+
+
+def run_state(run) -> tuple[dict, dict[str, np.ndarray]]:
+    """``(meta, arrays)`` of the state of ``run``, without the history and without
+    :func:`constant_meta` (what a journal record holds)."""
+    scales = getattr(run.problem, "scales", None)
+    meta = {
         "n_q": run.n_q,
         "it": run.it,
         "stage": run.stage,
@@ -255,10 +294,7 @@ def save(run, path: str | os.PathLike) -> None:
         "best_loss": run.best[0],
         "displacement_scale": None if scales is None else float(scales.displacement),
         "history_groups": run.history.buffer.group_names,
-        "fingerprint": {
-            "groups": run.fingerprint,
-            "config": config_fingerprint(run.config, run.n_params),
-        },
+        "fingerprint": {"groups": run.fingerprint},  # changes where points are drawn anew
         "hooks": {},
     }
     arrays = {"theta": run.theta}
@@ -281,6 +317,22 @@ def save(run, path: str | os.PathLike) -> None:
                 arrays["state__" + k] = v
             else:
                 scalars["state__" + k] = v
+    return meta, arrays
+
+
+def save(run, path: str | os.PathLike, journal: str | None = None) -> None:
+    """Write the state of ``run`` (a :class:`~pinngelu.training.run.Run`) to ``path``
+    as a full snapshot, atomically (rank 0 only: every rank holds the same optimiser
+    state); ``journal``: the token of the journal that will continue it (see
+    :mod:`pinngelu.training.journal`)."""
+    if not run.comm.is_root:
+        return
+    meta, arrays = run_state(run)
+    const = constant_meta(run)
+    const["fingerprint"].update(meta["fingerprint"])
+    meta.update(const)
+    if journal is not None:
+        meta["journal"] = journal
     arrays["meta"] = np.array(json.dumps(meta))
     arrays.update(run.history.buffer.arrays())
     write_npz(path, **arrays)

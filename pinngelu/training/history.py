@@ -54,9 +54,15 @@ class HistoryBuffer:
     def record_error(self, iteration: int, t: float, err: float) -> None:
         self._append("errors", [iteration, t, err])
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """``{"hist__rows": ..., "hist__errors": ...}``: views of the recorded rows."""
-        return {f"hist__{k}": v[: self._n[k]] for k, v in self._bufs.items()}
+    def arrays(self, since: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+        """``{"hist__rows": ..., "hist__errors": ...}``: views of the recorded rows
+        (those after the counts ``since``, a :meth:`counts` of earlier, where given)."""
+        since = since or {}
+        return {f"hist__{k}": v[since.get(k, 0) : self._n[k]] for k, v in self._bufs.items()}
+
+    def counts(self) -> dict[str, int]:
+        """Rows recorded per table (``{"rows": n, "errors": n_err}``)."""
+        return dict(self._n)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], group_names: list[str] | None):
