@@ -140,7 +140,7 @@ def world() -> SerialComm | MPIComm:
     ------
     RuntimeError
         When the launcher announces several ranks but mpi4py is not installed
-        (``pip install -e ".[mpi]"``).
+        (``pip install 'pinngelu[mpi]'``).
     """
     global _WORLD
     if _WORLD is None:
@@ -150,7 +150,8 @@ def world() -> SerialComm | MPIComm:
             except ImportError as exc:
                 raise RuntimeError(
                     f"started by an MPI launcher with {launched_size()} ranks but mpi4py "
-                    "is not installed; pip install -e '.[mpi]'"
+                    "is not installed: install the extra, pip install 'pinngelu[mpi]' (in a "
+                    "clone: pip install -e '.[mpi]')"
                 ) from exc
             _WORLD = MPIComm(MPI.COMM_WORLD)
         else:

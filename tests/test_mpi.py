@@ -242,3 +242,13 @@ def test_ranks_of_a_node_share_its_cores(monkeypatch):
         assert select_threads(two) == before
     finally:
         numba.set_num_threads(before)
+
+
+def test_a_launcher_without_mpi4py_names_the_extra(monkeypatch):
+    """Started by mpiexec (its environment says 2 ranks) where mpi4py cannot be
+    imported: the error names the extra to install."""
+    monkeypatch.setattr(parallel, "_WORLD", None)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import raises ImportError
+    with pytest.raises(RuntimeError, match=r"2 ranks.*pip install 'pinngelu\[mpi\]'"):
+        parallel.world()
