@@ -9,7 +9,9 @@ displacement's root-mean-square per component.  lam and mu start from a guess
 by the same optimiser (``identify=("lam", "mu")``).
 
 Reference: the true values lam = 1, mu = 0.5; the displacement is checked against
-the exact solution on a 101 x 101 grid.  Target: both constants within 2%.
+the exact solution on a 101 x 101 grid.  Target: both constants within 2%.  With
+``--fem`` the finite-element reference is solved with the identified constants (the
+summary's ``fem.material``), not with the initial guess.
 
 Run ``python cases/identify_lame.py --help`` for the options.
 """

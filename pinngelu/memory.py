@@ -23,6 +23,7 @@ __all__ = [
     "check",
     "format_bytes",
     "limit",
+    "reset_limit",
     "set_limit",
 ]
 

@@ -102,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         mod.main(rest)
     except SystemExit as exc:  # argparse inside the case: --help (0) or a usage error (2)
         return int(exc.code) if isinstance(exc.code, int) else 1
-    except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
+    except (ValueError, RuntimeError, ImportError, OSError) as exc:
+        # bad input, a missing GPU or optional package (the message names what to
+        # install), an unwritable folder: one line, exit status 1
         print(f"pinngelu: {args.case} failed: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fem.steps import StepTimes, output_to, step
 from ..io import prepare_output_dir, write_fields, write_json
 from ..kernels import get_backend
 from ..network import MLP
@@ -222,15 +223,22 @@ def case_main(
     comm = world()
     with abort_on_error(comm):
         args = case_parser(doc.strip().splitlines()[0], settings).parse_args(argv)
-        return run_case(
-            name,
-            build(args),
-            settings,
-            args,
-            error_points=None if error_points is None else error_points(),
-            extra_metrics=extra_metrics,
-            comm=comm,
-        )
+        stream = None if (args.quiet or not comm.is_root) else sys.stdout
+        times = StepTimes()
+        with times.recording(), output_to(stream):
+            with step(f"[{name}] setting up the problem", stream, key="setup"):
+                problem = build(args)
+                points = None if error_points is None else error_points()
+            return run_case(
+                name,
+                problem,
+                settings,
+                args,
+                error_points=points,
+                extra_metrics=extra_metrics,
+                comm=comm,
+                times=times,
+            )
 
 
 def _config_from_args(args, settings: CaseSettings) -> TrainConfig:
@@ -307,19 +315,92 @@ def run_case(
     error_points: np.ndarray | None = None,
     extra_metrics: Callable[[Solution], dict] | None = None,
     comm=None,
+    times: StepTimes | None = None,
 ) -> dict:
     """Train ``problem`` and write the standard outputs.
 
     With ``comm`` (several MPI ranks) every rank trains its share of the points and
     returns the summary; only rank 0 prints and writes files.
 
+    The time of each step goes to ``times`` (a new
+    :class:`~pinngelu.fem.steps.StepTimes` when not given; :func:`case_main` passes the
+    one that timed the setup of the problem): ``setup``, ``reference`` (a
+    finite-element reference solved for the case), ``training``, ``fem`` (the ``--fem``
+    comparison) and ``output`` (the metrics, files and figures), in the summary's
+    ``times_s`` with their ``total``.
+    A step longer than :data:`~pinngelu.fem.steps.STEP_SECONDS` prints a line when it
+    starts and its time when it ends (not with ``--quiet``).
+
     Returns
     -------
     dict
         The summary (also written to ``<out>/summary.json``).
     """
+    times = StepTimes() if times is None else times
+    stream = None if (args.quiet or not as_comm(comm).is_root) else sys.stdout
+    with times.recording(), output_to(stream):
+        return _run_case(
+            name, problem, settings, args, error_points, extra_metrics, comm, times, stream
+        )
+
+
+def _run_case(
+    name, problem, settings, args, error_points, extra_metrics, comm, times, stream
+) -> dict:
+    """The body of :func:`run_case`, its steps timed into ``times``."""
     comm = as_comm(comm)
     root = comm.is_root
+    with step(f"[{name}] setting up the run", stream, key="setup"):
+        out = _setup(name, args, comm)
+        config = _config_from_args(args, settings)
+        hidden = settings.hidden if args.hidden is None else args.hidden
+        mlp = MLP(problem.dim, hidden, problem.dim, settings.activation)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    with step(f"[{name}] training", None, key="training"):
+        res: TrainResult = train(
+            problem,
+            mlp,
+            rng=rng,
+            device=args.device,
+            config=config,
+            error_points=error_points,
+            out=stream,
+            comm=comm,
+        )
+    wall = time.perf_counter() - t0
+    with step(f"[{name}] metrics", stream, key="output"):
+        sol = problem.solution(mlp, res)
+        summary = _summary(
+            name, problem, settings, args, comm, hidden, config, res, sol, wall, error_points
+        )
+        if extra_metrics is not None:
+            summary.update(extra_metrics(sol))
+    if not root:
+        return summary
+    failed = write_outputs(
+        out, problem, sol, res.history, settings, args, summary, stream, times=times
+    )
+    if stream is not None:
+        for k, v in summary.items():
+            if k.startswith("rel_") or k.endswith("_error") or k in extra_keys(summary):
+                print(f"{k}: {v:.4e}" if isinstance(v, float) else f"{k}: {v}")
+        steps_ = ", ".join(f"{k} {v:.1f} s" for k, v in times.times.items())
+        print(
+            f"wall time {times.total():.1f} s ({steps_}), {res.n_iter} iterations; files in {out}/"
+        )
+    if failed:
+        raise OutputError(
+            f"training finished and the model and summary are in {out}/, but "
+            + "; ".join(f"{k} failed ({v})" for k, v in failed.items())
+        )
+    return summary
+
+
+def _setup(name: str, args, comm) -> Path:
+    """Bind the GPU and get the backend (a missing GPU fails here, before any folder
+    is made; so does a missing scikit-fem with ``--fem``); the output folder (made on
+    rank 0)."""
     select_gpu(comm, args.device)
     get_backend(args.device)  # a missing GPU fails here, before any folder is made
     if getattr(args, "fem", False):
@@ -327,26 +408,15 @@ def run_case(
 
         check_available()  # so does a missing scikit-fem with --fem
     out = output_folder(name, args.out, getattr(args, "overwrite", False))
-    if root:
+    if comm.is_root:
         out = prepare_output_dir(out)
-    config = _config_from_args(args, settings)
-    stream = None if (args.quiet or not root) else sys.stdout
-    hidden = settings.hidden if args.hidden is None else args.hidden
-    mlp = MLP(problem.dim, hidden, problem.dim, settings.activation)
-    rng = np.random.default_rng(args.seed)
-    t0 = time.perf_counter()
-    res: TrainResult = train(
-        problem,
-        mlp,
-        rng=rng,
-        device=args.device,
-        config=config,
-        error_points=error_points,
-        out=stream,
-        comm=comm,
-    )
-    wall = time.perf_counter() - t0
-    sol = problem.solution(mlp, res)
+    return out
+
+
+def _summary(
+    name, problem, settings, args, comm, hidden, config, res, sol, wall, error_points
+) -> dict:
+    """The summary of a run (before the case's metrics and the files)."""
     summary: dict = {
         "case": name,
         "wall_time_s": wall,
@@ -403,21 +473,6 @@ def run_case(
         summary["singular_fields"] = problem.stress_intensities(res)
     if error_points is not None and problem.exact is not None:
         summary["rel_l2_displacement"] = sol.relative_l2_error(error_points)
-    if extra_metrics is not None:
-        summary.update(extra_metrics(sol))
-    if not root:
-        return summary
-    failed = write_outputs(out, problem, sol, res.history, settings, args, summary, stream)
-    if stream is not None:
-        for k, v in summary.items():
-            if k.startswith("rel_") or k.endswith("_error") or k in extra_keys(summary):
-                print(f"{k}: {v:.4e}" if isinstance(v, float) else f"{k}: {v}")
-        print(f"wall time {wall:.1f} s, {res.n_iter} iterations; files in {out}/")
-    if failed:
-        raise OutputError(
-            f"training finished and the model and summary are in {out}/, but "
-            + "; ".join(f"{k} failed ({v})" for k, v in failed.items())
-        )
     return summary
 
 
@@ -427,49 +482,70 @@ class OutputError(RuntimeError):
 
 
 def write_outputs(
-    out: Path, problem, sol: Solution, history: dict, settings, args, summary: dict, stream
+    out: Path,
+    problem,
+    sol: Solution,
+    history: dict,
+    settings,
+    args,
+    summary: dict,
+    stream,
+    times: StepTimes | None = None,
 ) -> dict[str, str]:
     """The files of a run: the trained model and ``summary.json`` first, then each
     step that may fail (mesh, FEM comparison, ``solution.vtu``, figures), each
     reported on stderr and in the summary's ``failed_steps`` when it fails; the
-    summary is written again at the end.  Returns the failed steps and why."""
-    sol.save(out / "model.npz")
-    summary["files"] = [str(out / "model.npz")]
-    write_json(out / "summary.json", summary)
+    summary is written again at the end, with the steps' times (``times_s``, from
+    ``times``: the FEM comparison as ``fem``, the rest as ``output``).  Returns the
+    failed steps and why."""
     failed: dict[str, str] = {}
 
-    def step(name: str, fn):
+    case = summary.get("case", "case")
+
+    def attempt(name: str, fn, key: str = "output"):
         try:
-            return fn()
+            with step(f"[{case}] {name}", stream, key=key):
+                return fn()
         except Exception as exc:  # reported, the others go on: nothing is lost
             failed[name] = f"{type(exc).__name__}: {exc}"
             print(f"pinngelu: {name} failed after training: {failed[name]}", file=sys.stderr)
             return None
 
+    with step(f"[{case}] writing the model and summary", stream, key="output"):
+        sol.save(out / "model.npz")
+        summary["files"] = [str(out / "model.npz")]
+        if times is not None:
+            summary["times_s"] = times.as_dict()
+        write_json(out / "summary.json", summary)
+
     h = settings.mesh_h
     if h is None:
         lo, hi = (np.asarray(v) for v in problem.geometry.bbox)
         h = float(np.max(hi - lo)) / 60.0
-    mesh = step("meshing for export", lambda: problem.geometry.mesh(h))
+    mesh = attempt("meshing for export", lambda: problem.geometry.mesh(h))
     fields = (
-        None if mesh is None else step("fields", lambda: sol.fields(mesh[0], check_inside=False))
+        None if mesh is None else attempt("fields", lambda: sol.fields(mesh[0], check_inside=False))
     )
     if fields is not None and getattr(args, "fem", False):
         from ..fem import fem_report
 
-        report = step("FEM comparison", lambda: fem_report(problem, sol, mesh[0], stream))
+        report = attempt(
+            "FEM comparison", lambda: fem_report(problem, sol, mesh[0], stream), key="fem"
+        )
         if report is not None:
             summary["fem"] = report[0]
             fields.update(report[1])
     if fields is not None:
-        vtu = step("solution.vtu", lambda: write_fields(out / "solution.vtu", *mesh, fields))
+        vtu = attempt("solution.vtu", lambda: write_fields(out / "solution.vtu", *mesh, fields))
         if vtu is not None:
             summary["files"].append(str(vtu))
     if mesh is not None:
-        figs = step("figures", lambda: plot_case_figures(sol, out, history, mesh))
+        figs = attempt("figures", lambda: plot_case_figures(sol, out, history, mesh))
         summary["files"] += [str(f) for f in figs or []]
     if failed:
         summary["failed_steps"] = failed
+    if times is not None:
+        summary["times_s"] = times.as_dict()
     write_json(out / "summary.json", summary)
     return failed
 
@@ -477,4 +553,5 @@ def write_outputs(
 def extra_keys(summary: dict) -> set[str]:
     """Scalar metrics of a summary worth printing."""
     skip = {"case", "wall_time_s", "iterations", "evaluations", "stop_reason", "final_loss"}
+    skip |= {"times_s"}
     return {k for k, v in summary.items() if isinstance(v, float) and k not in skip}

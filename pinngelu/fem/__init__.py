@@ -8,6 +8,11 @@ Large systems are solved by conjugate gradients preconditioned with smoothed-agg
 algebraic multigrid (pyamg; the rigid-body motions, :func:`rigid_body_basis`, as its
 near-null space), small ones by SuperLU.  Needs the ``fem`` extra
 (``pip install pinngelu[fem]``: scikit-fem and pyamg).
+
+A solve is refused before meshing when its estimated memory exceeds the limit of
+:mod:`pinngelu.memory` (:mod:`pinngelu.fem.cost`), and its long steps (meshing,
+assembly, linear solve) print a line when they start and their time when they end
+(:mod:`pinngelu.fem.steps`).
 """
 
 from __future__ import annotations

@@ -71,6 +71,88 @@ def exclusion_mask(
     return keep
 
 
+#: Largest difference of the bounding boxes of the compared domains, as a fraction of
+#: the reference's largest extent, and largest distance of a reference node outside the
+#: solution's domain (the same fraction).
+DOMAIN_TOL = 0.01
+#: Largest relative difference of the measures (areas, volumes) of the compared domains.
+MEASURE_TOL = 0.02
+
+
+def _domain(solution) -> tuple:
+    """``(dim, bbox, measure, geometry)`` of what ``solution`` is defined on (None where
+    it does not say)."""
+    if isinstance(solution, FEMSolution):
+        P = solution.mesh.p.T
+        w = np.asarray(solution.basis.dx)
+        return solution.dim, (P.min(axis=0), P.max(axis=0)), float(w.sum()), solution.geometry
+    geom = getattr(solution, "geometry", None)
+    dim = getattr(solution, "dim", None if geom is None else geom.dim)
+    if geom is None:
+        return dim, None, None, None
+    lo, hi = (np.asarray(v, dtype=float) for v in geom.bbox)
+    try:
+        measure = float(geom.measure)
+    except NotImplementedError:
+        measure = None
+    return dim, (lo, hi), measure, geom
+
+
+def check_same_domain(solution, fem: FEMSolution) -> None:
+    """Refuse to compare fields of different dimensions or on different domains.
+
+    Raises
+    ------
+    ValueError
+        When ``solution`` and the reference ``fem`` differ in dimension, when their
+        bounding boxes differ by more than :data:`DOMAIN_TOL` of the reference's largest
+        extent, when a node of the reference's mesh lies outside the solution's domain
+        (by as much), or when their measures differ by more than :data:`MEASURE_TOL`.
+    """
+    dim, box, measure, geom = _domain(solution)
+    rdim, rbox, rmeasure, _ = _domain(fem)
+    if dim is not None and dim != rdim:
+        raise ValueError(
+            f"compare: the solution is {dim}D and the reference {rdim}D; compare a "
+            "solution with a finite-element reference of the same problem (fem.solve of "
+            "its problem)"
+        )
+    extent = float(np.max(rbox[1] - rbox[0]))
+    fix = (
+        "solve the reference on the solution's geometry (fem.solve(problem) of the "
+        "problem the network was trained on)"
+    )
+    if box is not None:
+        off = max(float(np.max(np.abs(box[0] - rbox[0]))), float(np.max(np.abs(box[1] - rbox[1]))))
+        if off > DOMAIN_TOL * extent:
+            raise ValueError(
+                "compare: the solution and the reference are on different domains: "
+                f"bounding boxes {_box(box)} and {_box(rbox)} differ by {off:.3g} (more "
+                f"than {DOMAIN_TOL:g} of the extent {extent:.3g}); {fix}"
+            )
+    if geom is not None:
+        P = fem.mesh.p.T
+        out = ~geom.contains(P, tol=DOMAIN_TOL * extent)
+        if np.any(out):
+            i = int(np.flatnonzero(out)[0])
+            raise ValueError(
+                "compare: the solution and the reference are on different domains: "
+                f"{int(out.sum())} of the reference's {P.shape[0]} nodes lie outside the "
+                f"solution's domain {geom!r} (by more than {DOMAIN_TOL:g} of the extent "
+                f"{extent:.3g}; first at {P[i].tolist()}); {fix}"
+            )
+    if measure is not None and abs(measure - rmeasure) > MEASURE_TOL * rmeasure:
+        raise ValueError(
+            "compare: the solution and the reference are on different domains: measures "
+            f"(area or volume) {measure:.6g} and {rmeasure:.6g} differ by more than "
+            f"{MEASURE_TOL:g}; {fix}"
+        )
+
+
+def _box(box) -> str:
+    return f"{np.round(box[0], 6).tolist()}..{np.round(box[1], 6).tolist()}"
+
+
 def _rel(diff2: np.ndarray, ref2: np.ndarray, w: np.ndarray) -> float:
     den = float(np.sum(w * ref2))
     if den == 0:
@@ -106,7 +188,14 @@ def compare(
     Returns
     -------
     FEMComparison
+
+    Raises
+    ------
+    ValueError
+        When ``solution`` and ``fem`` differ in dimension or lie on different domains
+        (:func:`check_same_domain`), or when the exclusions leave nothing to compare.
     """
+    check_same_domain(solution, fem)
     X, w, U, G = fem.quadrature()
     ref = fem.fields_from(U, G)
     if isinstance(solution, FEMSolution):
@@ -138,6 +227,7 @@ def comparison_fields(solution, fem: FEMSolution, X: np.ndarray) -> dict[str, np
     """Both fields and their difference at points ``X``: ``<name>`` (the network's),
     ``<name>_fem`` and ``<name>_fem_diff`` (network minus FEM) for displacement,
     stress and von Mises."""
+    check_same_domain(solution, fem)
     a = solution.fields(X) if isinstance(solution, FEMSolution) else solution.fields(X, False)
     b = fem.fields(X)
     out = {}

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..elasticity import Material
 from ..problem import ElasticityProblem
 from .compare import compare, comparison_fields
 from .mesh import fem_mesh
 from .solve import SOLVERS, solve
+from .steps import DEFAULT, output, step
 
 #: Default element size of the reference over the largest extent of the domain
 #: (2D, 3D).
@@ -73,7 +74,8 @@ def reference(
     mesh_at: Callable[[float], object] | None = None,
     *,
     solver: str = "auto",
-    out=None,
+    material: Material | None = None,
+    out=DEFAULT,
     **exclusions,
 ):
     """The P2 reference at size ``h`` and an estimate of its own error.
@@ -93,8 +95,12 @@ def reference(
         instead of :func:`~pinngelu.fem.mesh.fem_mesh`.
     solver : {"auto", "direct", "amg"}
         The linear solver of both solves (:func:`~pinngelu.fem.solve.solve`).
-    out : text stream, optional
-        Where to print a line per solve (unknowns, solver, CG iterations, times).
+    material : Material, optional
+        The material to solve with instead of the problem's (the identified one of an
+        inverse problem).
+    out : text stream, None or DEFAULT
+        Where to print a line per solve (unknowns, solver, CG iterations, times) and
+        the lines of long steps (:func:`~pinngelu.fem.solve.solve`).
     **exclusions
         ``exclude_points``, ``exclude_radius``, ``exclude`` of :func:`compare`.
 
@@ -108,12 +114,16 @@ def reference(
     """
     t0 = time.perf_counter()
     h = default_h(problem) if h is None else float(h)
-    fine, coarse = (
-        solve(problem, size, solver=solver, out=out)
-        if mesh_at is None
-        else solve(problem, mesh=mesh_at(size), solver=solver, out=out)
-        for size in (h, 2.0 * h)
-    )
+    stream = output() if out is DEFAULT else out
+
+    def at(size: float):
+        if mesh_at is None:
+            return solve(problem, size, solver=solver, material=material, out=out)
+        with step(f"P2 FEM: meshing {problem.geometry!r} (h = {size:.4g}, graded)", stream):
+            mesh = mesh_at(size)
+        return solve(problem, mesh=mesh, solver=solver, material=material, out=out)
+
+    fine, coarse = (at(size) for size in (h, 2.0 * h))
     c = compare(coarse, fine, **exclusions)
     pu, ps = ORDERS
     est = {
@@ -134,15 +144,22 @@ def fem_report(
     """Solve the reference, compare ``solution`` with it, and build the fields at
     ``points (P, d)`` for the VTU.
 
+    The reference is solved with the solution's material where the problem identifies
+    material parameters (an inverse problem's own material is only the initial guess),
+    with the problem's otherwise; the summary says which.
+
     Returns
     -------
     (dict, dict)
         The summary entry (``rel_l2_displacement``, ``rel_l2_stress``,
         ``rel_l2_von_mises``, ``max_rel_von_mises``, ``reference_error``,
-        ``solve_time_s``) and the fields ``*_fem`` and ``*_fem_diff``.
+        ``solve_time_s``, ``material``: ``lam``, ``mu``, ``E``, ``nu`` and ``source``,
+        ``"identified"`` or ``"problem"``) and the fields ``*_fem`` and ``*_fem_diff``.
     """
     t0 = time.perf_counter()
-    ref, est = reference(problem, h, out=out)
+    identified = bool(getattr(problem, "identify", ())) and hasattr(solution, "material")
+    material = solution.material if identified else problem.material
+    ref, est = reference(problem, h, material=material, out=out)
     c = compare(solution, ref)
     summary = {
         "rel_l2_displacement": c.displacement,
@@ -151,12 +168,24 @@ def fem_report(
         "max_rel_von_mises": c.von_mises_max,
         "reference_error": est,
         "solve_time_s": time.perf_counter() - t0,
+        "material": {
+            "lam": material.lam,
+            "mu": material.mu,
+            "E": material.E,
+            "nu": material.nu,
+            "source": "identified" if identified else "problem",
+        },
     }
     fields = comparison_fields(solution, ref, points)
     fields = {k: v for k, v in fields.items() if k.endswith(("_fem", "_fem_diff"))}
     if out is not None:
+        which = (
+            f", identified material lam={material.lam:.4g}, mu={material.mu:.4g}"
+            if identified
+            else ""
+        )
         print(
-            f"FEM (P2, h={est['h']:.3g}, {est['n_dofs']} dofs, own error ~"
+            f"FEM (P2, h={est['h']:.3g}, {est['n_dofs']} dofs{which}, own error ~"
             f"{est['displacement']:.1e} / {est['stress']:.1e}): PINN-vs-FEM rel. L2 "
             f"displacement {c.displacement:.3e}, stress {c.stress:.3e}",
             file=out,
@@ -197,9 +226,11 @@ class CaseReference:
         The linear solver (:func:`~pinngelu.fem.solve.solve`; ``"auto"``: AMG-CG for
         large systems).
     verbose : bool
-        Print a line per solve (unknowns, solver, CG iterations, times) and one with
-        the estimated errors and the total time on standard output when the reference
-        is solved.
+        Print a line per solve (unknowns, solver, CG iterations, times), the lines of
+        its long steps and one with the estimated errors and the total time when the
+        reference is solved, to :func:`pinngelu.fem.steps.output` (standard output,
+        nothing under ``pinngelu run --quiet``).  The time of the solve is the
+        ``reference`` step of a recording :class:`~pinngelu.fem.steps.StepTimes`.
 
     Examples
     --------
@@ -260,10 +291,12 @@ class CaseReference:
                 def mesh_at(h):
                     return graded_mesh(problem, h, pts, radius, levels, self.refine)
 
-            out = sys.stdout if self.verbose else None
-            self._solved = reference(
-                problem, self.h, mesh_at, solver=self.solver, out=out, **self.exclusions
-            )
+            out = output() if self.verbose else None
+            what = f"P2 reference of {problem.geometry!r} (h = {self.h:g} and {2 * self.h:g})"
+            with step(what, out, key="reference"):
+                self._solved = reference(
+                    problem, self.h, mesh_at, solver=self.solver, out=out, **self.exclusions
+                )
             if out is not None:
                 est = self._solved[1]
                 print(

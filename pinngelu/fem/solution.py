@@ -27,6 +27,9 @@ class FEMSolution:
     plane_stress : bool
     parts : dict
         Boundary part name -> facet indices.
+    geometry : Geometry or None
+        The geometry the mesh was made of (set by :func:`~pinngelu.fem.solve`): the
+        domain :func:`~pinngelu.fem.compare` checks a compared field against.
     """
 
     def __init__(
@@ -36,12 +39,14 @@ class FEMSolution:
         material: Material,
         plane_stress: bool = False,
         parts: dict | None = None,
+        geometry=None,
     ) -> None:
         self.basis = basis
         self.u = np.asarray(u, dtype=float)
         self.material = material
         self.plane_stress = bool(plane_stress)
         self.parts = parts or {}
+        self.geometry = geometry
 
     @property
     def mesh(self):

@@ -13,12 +13,36 @@ import warnings
 import numpy as np
 from scipy.sparse.linalg import spsolve
 
-from ..elasticity import Dirichlet, Pressure, Symmetry, Traction, _describe, _eval_spec
+from ..elasticity import (
+    Dirichlet,
+    Material,
+    Pressure,
+    Symmetry,
+    Traction,
+    _describe,
+    _eval_spec,
+)
 from ..problem import ElasticityProblem
 from ..rigid_body import free_modes, rigid_body_modes
+from .cost import (
+    KEPT_BYTES_PER_CELL,
+    check_factorisation,
+    check_solve,
+    estimate_cells,
+    unknowns,
+)
 from .forms import elasticity_form, load_form, pressure_form
-from .mesh import FEMUnavailableError, _skfem, facet_parts, fem_mesh, select_facets
+from .mesh import (
+    FEMUnavailableError,
+    _skfem,
+    default_mesh_h,
+    facet_parts,
+    fem_mesh,
+    predicate_load_facets,
+    select_facets,
+)
 from .solution import FEMSolution
+from .steps import DEFAULT, output, step
 
 #: Largest ``|n_i|`` deviation from 1 for a symmetry facet to count as axis-aligned.
 AXIS_TOL = 1e-8
@@ -74,6 +98,11 @@ def _pyamg():
 def _name(problem) -> str:
     """The problem in a message: its dimension and geometry."""
     return f"the {problem.dim}D problem on {problem.geometry!r}"
+
+
+def _direct(solver: str, d: int, n: float) -> bool:
+    """Whether ``solver`` solves ``n`` unknowns with SuperLU (pyamg assumed present)."""
+    return solver == "direct" or (solver == "auto" and n < AMG_MIN_DOFS[d])
 
 
 def _choose_solver(solver: str, d: int, n: int, problem) -> str:
@@ -220,7 +249,8 @@ def solve(
     mesh=None,
     order: int = 2,
     solver: str = "auto",
-    out=None,
+    material: Material | None = None,
+    out=DEFAULT,
 ) -> FEMSolution:
     """Finite-element solution of ``problem`` (Lagrange elements of ``order``, default P2).
 
@@ -230,7 +260,8 @@ def solve(
         The problem of the network: its geometry, material (``lam*`` in plane stress),
         body force and conditions (Dirichlet, per component or full, constants or
         callables; Traction; Pressure; Symmetry on axis-aligned facets).  Displacement
-        data and identified parameters are ignored (the given material is used).
+        data and identified parameters are ignored (the problem's material, or
+        ``material``, is used).
     h : float, optional
         Element size (m) for :func:`fem_mesh` (default 1/40 of the largest extent).
     mesh : skfem.MeshTri or skfem.MeshTet, optional
@@ -244,9 +275,17 @@ def solve(
         multigrid with the rigid-body motions as near-null space (``"amg"``, needs
         pyamg, of the ``fem`` extra); ``"auto"`` takes AMG-CG from
         :data:`AMG_MIN_DOFS` unknowns on (10000 in 3D, 100000 in 2D).
-    out : text stream, optional
+    material : Material, optional
+        The material to solve with instead of the problem's: e.g. the identified one of
+        an inverse problem (``Solution.material``), whose problem holds the initial
+        guess.
+    out : text stream, None or DEFAULT
         Where to print a line with the number of unknowns, the solver, its CG
-        iterations and the assembly and solve times (:func:`describe_solve`).
+        iterations and the assembly and solve times (:func:`describe_solve`), and the
+        lines of the steps (meshing, assembly, solve) that run longer than
+        :data:`~pinngelu.fem.steps.STEP_SECONDS`; the default prints the step lines
+        only, to :func:`pinngelu.fem.steps.output` (standard output); None prints
+        nothing.
 
     Returns
     -------
@@ -261,6 +300,10 @@ def solve(
         On a Symmetry condition on facets that are not perpendicular to an axis, or
         when the displacement constraints leave a rigid-body motion free (pure
         traction problems are refused), or on an unknown ``solver``.
+    pinngelu.memory.MemoryLimitError
+        When the solve's estimated memory exceeds the limit of :mod:`pinngelu.memory`
+        (:mod:`pinngelu.fem.cost`): checked before meshing (cells estimated from ``h``
+        and the domain's measure), after it, and before the linear solve.
     FEMUnavailableError
         When AMG-CG is asked for (or needed: more than :data:`DIRECT_MAX_DOFS`
         unknowns with ``"auto"``) and pyamg is not installed.
@@ -269,18 +312,57 @@ def solve(
     """
     skfem = _skfem()
     if not isinstance(problem, ElasticityProblem):
-        raise ValueError("problem must be a pinngelu ElasticityProblem")
+        raise ValueError(
+            f"problem must be a pinngelu ElasticityProblem, got {type(problem).__name__}"
+        )
     if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order}")
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     t0 = time.perf_counter()
     d = problem.dim
     geom = problem.geometry
+    stream = output() if out is DEFAULT else out
+    name = f"P{order} FEM"
     if mesh is None:
-        mesh = fem_mesh(geom, h)
+        size = default_mesh_h(geom) if h is None else float(h)
+        cells = estimate_cells(geom, size)
+        check_solve(geom, size, cells, order, _direct(solver, d, unknowns(cells, d, order)))
+        at = "" if size is None else f" (h = {size:.4g})"
+        with step(f"{name}: meshing {geom!r}{at}", stream):
+            mesh = fem_mesh(geom, h)
     if mesh.dim() != d:
-        raise ValueError(f"the mesh is {mesh.dim()}-D, the problem {d}-D")
+        raise ValueError(
+            f"mesh: the mesh is {mesh.dim()}D, the problem {d}D; pass a mesh of the "
+            "problem's geometry"
+        )
+    n_cells = int(mesh.t.shape[1])
+    check_solve(geom, h, n_cells, order, _direct(solver, d, unknowns(n_cells, d, order)))
+    material = problem.material if material is None else material
+    with step(f"{name}: assembling the system of {n_cells:,} cells", stream):
+        basis, parts, A, b, x, I = _assemble(skfem, problem, mesh, order, material)
+    method = _choose_solver(solver, d, A.shape[0], problem)
+    check_factorisation(A.shape[0], A.nnz, d, method, KEPT_BYTES_PER_CELL[(d, order)] * n_cells)
+    B = rigid_body_basis(basis)[I] if method == "amg" else None
+    assembly_s = time.perf_counter() - t0
+    how = "AMG-CG" if method == "amg" else "SuperLU"
+    with step(f"{name}: solving for {A.shape[0]:,} unknowns ({how})", stream):
+        x[I], info = _linear_solve(A, b, B, method, problem)
+    info = {"order": order, "n_dofs": int(basis.N), "n_free": int(A.shape[0])} | info
+    info["assembly_s"] = assembly_s
+    sol = FEMSolution(basis, x, material, problem.plane_stress, parts=parts, geometry=geom)
+    sol.solve_info = info
+    if out is not DEFAULT and out is not None:
+        print(describe_solve(info), file=out, flush=True)
+    return sol
+
+
+def _assemble(skfem, problem: ElasticityProblem, mesh, order: int, material: Material):
+    """The condensed system of ``problem`` on ``mesh``: ``(basis, parts, A, b, x, I)``
+    (the basis, the boundary facets per part, the matrix and right-hand side of the
+    free unknowns ``I``, and ``x`` holding the prescribed values)."""
+    d = problem.dim
+    geom = problem.geometry
     parts = facet_parts(geom, mesh)
     if d == 2:
         scalar = skfem.ElementTriP2() if order == 2 else skfem.ElementTriP1()
@@ -288,7 +370,8 @@ def solve(
         scalar = skfem.ElementTetP2() if order == 2 else skfem.ElementTetP1()
     elem = skfem.ElementVector(scalar)
     basis = skfem.Basis(mesh, elem, intorder=2 * order + 1)
-    lam, mu = problem.lam_eff, problem.material.mu
+    lam = material.lam_2d(problem.plane_stress) if d == 2 else material.lam
+    mu = material.mu
     kbasis = basis
     if getattr(mesh, "affine", False):
         # straight cells: the stiffness integrand is a polynomial of degree 2 (order - 1),
@@ -304,19 +387,27 @@ def solve(
     names = [f"u^{i + 1}" for i in range(d)]
     for bc in problem.conditions:
         what = f"{type(bc).__name__} on {_describe(bc.part)!r}"
-        facets = select_facets(mesh, parts, bc.part)
-        if facets.size == 0:
-            continue
         if isinstance(bc, (Traction, Pressure)):
             if _is_zero(bc.value):
                 continue
-            fb = skfem.FacetBasis(mesh, elem, facets=facets, intorder=2 * order + 2)
             if isinstance(bc, Pressure):
                 form = pressure_form(_spec(bc.value, 1, what))
             else:
                 comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
                 form = load_form(_spec(bc.value, len(comps), what, select=comps))
-            f += form.assemble(fb)
+            intorder = 2 * order + 2
+            if isinstance(bc.part, str):
+                whole, pieces = parts[bc.part], []
+            else:  # the covered part of every facet the predicate's region cuts
+                whole, pieces = predicate_load_facets(mesh, bc.part, intorder)
+            if whole.size:
+                f += form.assemble(skfem.FacetBasis(mesh, elem, facets=whole, intorder=intorder))
+            for facet, Y, W in pieces:
+                fb = skfem.FacetBasis(mesh, elem, facets=np.array([facet]), quadrature=(Y, W))
+                f += form.assemble(fb)
+            continue
+        facets = select_facets(mesh, parts, bc.part)
+        if facets.size == 0:
             continue
         if isinstance(bc, Dirichlet):
             comps = tuple(range(d)) if bc.components is None else tuple(bc.components)
@@ -345,17 +436,7 @@ def solve(
     _check_rigid(basis, D, d)
     A, b, x, I = skfem.condense(K, f, x=x, D=D)
     del K
-    method = _choose_solver(solver, d, A.shape[0], problem)
-    B = rigid_body_basis(basis)[I] if method == "amg" else None
-    assembly_s = time.perf_counter() - t0
-    x[I], info = _linear_solve(A, b, B, method, problem)
-    info = {"order": order, "n_dofs": int(basis.N), "n_free": int(A.shape[0])} | info
-    info["assembly_s"] = assembly_s
-    sol = FEMSolution(basis, x, problem.material, problem.plane_stress, parts=parts)
-    sol.solve_info = info
-    if out is not None:
-        print(describe_solve(info), file=out, flush=True)
-    return sol
+    return basis, parts, A, b, x, I
 
 
 def _check_rigid(basis, D: np.ndarray, d: int) -> None:

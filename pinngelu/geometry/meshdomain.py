@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from ._checks import BoolArray, FloatArray, IntArray, _as_float, _as_points
 from .base import Geometry
@@ -48,7 +51,17 @@ from .meshtopo import REMAINDER, assign_parts, boundary_facets, split_cells
 if TYPE_CHECKING:  # meshio is slow to import: only where a file is read
     import meshio
 
-__all__ = ["REMAINDER", "MeshDomain"]
+__all__ = ["DUPLICATE_NODES", "MERGE_TOL", "REMAINDER", "DuplicateNodesWarning", "MeshDomain"]
+
+DUPLICATE_NODES = ("merge", "error", "keep")
+"""What a :class:`MeshDomain` does with coincident nodes used by its cells."""
+MERGE_TOL = 1e-6
+"""Nodes closer than this fraction of the shortest cell edge are coincident."""
+
+
+class DuplicateNodesWarning(UserWarning):
+    """Coincident nodes of a mesh were merged into one (the cells on either side of them
+    now share their facets)."""
 
 
 class MeshDomain(MeshLocator, Geometry):
@@ -71,6 +84,14 @@ class MeshDomain(MeshLocator, Geometry):
         Named boundary parts: facets given as node pairs ``(k, 2)`` in 2D, node triples
         ``(k, 3)`` (or quadrilateral faces of hexahedra, ``(k, 4)``) in 3D, in any node order.
         Every facet must be a boundary facet of the mesh; parts must not overlap.
+    duplicate_nodes : {"merge", "error", "keep"}, optional
+        What to do with coincident nodes (closer than :data:`MERGE_TOL` times the
+        shortest cell edge) used by the cells, such as the interface nodes of two blocks
+        meshed apart: ``"merge"`` (the default) makes the cells use one of them, so that
+        the blocks form one body, with a :class:`DuplicateNodesWarning` saying how many
+        were merged; ``"error"`` refuses the mesh; ``"keep"`` keeps them apart (the cells
+        on either side then do not share their facets: a crack, traction-free unless a
+        boundary part names its facets).
 
     Attributes
     ----------
@@ -103,10 +124,13 @@ class MeshDomain(MeshLocator, Geometry):
         integers, non-finite coordinates, degenerate (zero-area / zero-volume), duplicated,
         overlapping or folded cells, a facet shared by more than two cells, named facets
         that are not on the boundary, overlapping parts (see
-        :func:`~pinngelu.geometry.meshcheck.check_mesh`).
+        :func:`~pinngelu.geometry.meshcheck.check_mesh`); coincident nodes with
+        ``duplicate_nodes="error"``.
 
     Warns
     -----
+    DuplicateNodesWarning
+        When coincident nodes were merged (``duplicate_nodes="merge"``).
     MeshOrientationWarning
         When the cells mix both orientations (they are reoriented).
     UserWarning
@@ -122,6 +146,7 @@ class MeshDomain(MeshLocator, Geometry):
         points: ArrayLike,
         cells: ArrayLike,
         boundary_parts: Mapping[str, ArrayLike] | None = None,
+        duplicate_nodes: str = "merge",
     ) -> None:
         where = "<arrays>"
         P = check_nodes(points, where)
@@ -156,7 +181,7 @@ class MeshDomain(MeshLocator, Geometry):
                     f"boundary part {name!r}: facets must be {want}, got shape {F.shape}"
                 )
             groups[str(name)] = [as_index(F, f"boundary part {name!r}")]
-        self._build(P, [(ctype, C)], groups, list(groups), dim, where)
+        self._build(P, [(ctype, C)], groups, list(groups), dim, where, duplicate_nodes)
 
     # -- construction from files --------------------------------------------------------------
 
@@ -166,6 +191,7 @@ class MeshDomain(MeshLocator, Geometry):
         path: str | os.PathLike,
         boundary_groups: GroupSpec = None,
         dim: int | None = None,
+        duplicate_nodes: str = "merge",
     ) -> MeshDomain:
         """Read a mesh file (any format meshio reads: Gmsh ``.msh``, ``.vtu``, ``.inp``...).
 
@@ -180,6 +206,8 @@ class MeshDomain(MeshLocator, Geometry):
             renamed; several groups mapped to one name are merged.
         dim : {None, 2, 3}, optional
             Spatial dimension; by default 3 if the file has 3D cells, else 2.
+        duplicate_nodes : {"merge", "error", "keep"}, optional
+            What to do with coincident nodes (see :class:`MeshDomain`).
 
         Returns
         -------
@@ -212,9 +240,24 @@ class MeshDomain(MeshLocator, Geometry):
             ``z = 0``, degenerate cells, a requested group that does not exist (the message
             lists those that do), group facets not on the boundary, or overlapping groups.
         """
-        mesh = read_mesh_file(path)
+        _check_duplicate_nodes(duplicate_nodes)
+        try:
+            mesh = read_mesh_file(path)
+        except ValueError as exc:
+            missing = exc.__cause__
+            if isinstance(missing, ModuleNotFoundError) and missing.name:
+                raise ValueError(
+                    f"cannot read mesh file {Path(path)}: its format needs the package "
+                    f"{missing.name!r}, which is not installed: pip install {missing.name} "
+                    "(or convert the mesh to .msh or .vtu, which need nothing more)"
+                ) from exc
+            raise
         return cls.from_meshio(
-            mesh, boundary_groups=boundary_groups, dim=dim, source=str(Path(path))
+            mesh,
+            boundary_groups=boundary_groups,
+            dim=dim,
+            source=str(Path(path)),
+            duplicate_nodes=duplicate_nodes,
         )
 
     @classmethod
@@ -224,6 +267,7 @@ class MeshDomain(MeshLocator, Geometry):
         boundary_groups: GroupSpec = None,
         dim: int | None = None,
         source: str = "<meshio.Mesh>",
+        duplicate_nodes: str = "merge",
     ) -> MeshDomain:
         """Build the domain from a :class:`meshio.Mesh` (see :meth:`from_file`).
 
@@ -235,6 +279,8 @@ class MeshDomain(MeshLocator, Geometry):
             As in :meth:`from_file`.
         source : str, optional
             Name of the mesh used in error messages.
+        duplicate_nodes : {"merge", "error", "keep"}, optional
+            What to do with coincident nodes (see :class:`MeshDomain`).
 
         Returns
         -------
@@ -242,7 +288,7 @@ class MeshDomain(MeshLocator, Geometry):
         """
         P, blocks, groups, order, dim = mesh_arrays(mesh, boundary_groups, dim, source)
         obj = cls.__new__(cls)
-        obj._build(P, blocks, groups, order, dim, source)
+        obj._build(P, blocks, groups, order, dim, source, duplicate_nodes)
         return obj
 
     # -- the mesh data structure --------------------------------------------------------------
@@ -255,10 +301,12 @@ class MeshDomain(MeshLocator, Geometry):
         order: list[str],
         dim: int,
         source: str,
+        duplicate_nodes: str = "merge",
     ) -> None:
         self.source = source
         self.dim = dim
         used = self._set_nodes(points, blocks)
+        blocks, groups, used = self._merge_nodes(blocks, groups, used, duplicate_nodes)
         S, cands = split_cells(self.points, blocks)
         self._set_cells(S)
         self._set_boundary(cands)
@@ -285,6 +333,63 @@ class MeshDomain(MeshLocator, Geometry):
             P = P[:, :2]
         self.points = np.ascontiguousarray(P)
         return used_nodes
+
+    def _merge_nodes(
+        self,
+        blocks: list[tuple[str, IntArray]],
+        groups: dict[str, list[IntArray]],
+        used: IntArray,
+        how: str,
+    ) -> tuple[list[tuple[str, IntArray]], dict[str, list[IntArray]], IntArray]:
+        """Coincident nodes used by the cells: one node each (``how="merge"``), refused
+        (``"error"``) or kept apart (``"keep"``).  The cells and the named facets are
+        renumbered to the node of lowest index; :attr:`points` keeps every node."""
+        _check_duplicate_nodes(how)
+        if how == "keep" or used.size < 2:
+            return blocks, groups, used
+        P = self.points
+        shortest = np.inf
+        for _, c in blocks:
+            for i in range(c.shape[1]):
+                e = np.linalg.norm(P[c[:, i]] - P[c[:, (i + 1) % c.shape[1]]], axis=1)
+                e = e[e > 0]
+                if e.size:
+                    shortest = min(shortest, float(e.min()))
+        if not np.isfinite(shortest):
+            return blocks, groups, used
+        tol = MERGE_TOL * shortest
+        pairs = cKDTree(P[used]).query_pairs(tol, output_type="ndarray")
+        if pairs.size == 0:
+            return blocks, groups, used
+        n = used.size
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+        first = np.full(label.max() + 1, n, dtype=np.int64)
+        np.minimum.at(first, label, np.arange(n))
+        target = used[first[label]]  # the lowest index of each group of coincident nodes
+        merged = int(np.sum(target != used))
+        if how == "error":
+            i = int(np.flatnonzero(target != used)[0])
+            raise ValueError(
+                f"{self.source}: {merged} node(s) coincide with other nodes (within "
+                f"{tol:.3g}, {MERGE_TOL:g} of the shortest cell edge; first: node "
+                f"{int(used[i])} at {P[used[i]].tolist()} and node {int(target[i])}), so "
+                "the cells on either side do not share their facets; pass "
+                "duplicate_nodes='merge' to merge them, or 'keep' to keep the gap"
+            )
+        remap = np.arange(P.shape[0], dtype=np.int64)
+        remap[used] = target
+        warnings.warn(
+            f"{self.source}: merged {merged} node(s) into coincident nodes (within "
+            f"{tol:.3g}, {MERGE_TOL:g} of the shortest cell edge), so that the cells on "
+            "either side share their facets; pass duplicate_nodes='error' to refuse such "
+            "a mesh, or 'keep' to keep the nodes apart",
+            DuplicateNodesWarning,
+            stacklevel=4,
+        )
+        blocks = [(t, remap[c]) for t, c in blocks]
+        groups = {name: [remap[F] for F in fs] for name, fs in groups.items()}
+        return blocks, groups, np.unique(target)
 
     def _set_cells(self, S: IntArray) -> None:
         """Check the simplices, orient them positively; cumulative volumes for sampling."""
@@ -527,6 +632,14 @@ class MeshDomain(MeshLocator, Geometry):
             Triangles / tetrahedra, positively oriented (quadrilaterals and hexahedra split).
         """
         return self.points.copy(), self.cells.copy()
+
+
+def _check_duplicate_nodes(how: str) -> None:
+    if how not in DUPLICATE_NODES:
+        raise ValueError(
+            f"duplicate_nodes must be one of {DUPLICATE_NODES}, got {how!r}: 'merge' joins "
+            "coincident nodes, 'error' refuses them, 'keep' keeps them apart"
+        )
 
 
 def _pick(cum: FloatArray, t: FloatArray) -> tuple[IntArray, FloatArray]:
