@@ -41,7 +41,7 @@ from .base import Geometry
 from .boundary_sample import BoundarySample
 from .csg import Difference
 from .meshcheck import MeshOrientationWarning, check_mesh
-from .meshdomain import MeshDomain
+from .meshdomain import DuplicateNodesWarning, MeshDomain
 from .polygon import Polygon
 from .shapes2d import AnnularSector, Annulus, Disk, Rectangle
 from .shapes3d import Box, SphericalShellOctant
@@ -54,6 +54,7 @@ __all__ = [
     "Difference",
     "Disk",
     "Geometry",
+    "DuplicateNodesWarning",
     "MeshDomain",
     "MeshOrientationWarning",
     "Polygon",
