@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from . import memory
 from .elasticity import (
     Dirichlet,
     Pressure,
@@ -50,14 +51,17 @@ from .geometry.graded import Grading
 from .geometry.quadrature import (
     POINTS_PER_CELL,
     mesh_size,
+    part_points,
     part_quadrature,
     size_for_cells,
+    volume_cells,
     volume_quadrature,
+    volume_quadrature_bytes,
 )
 from .hard_bc import build_hard_dirichlet
 from .kernels.layout import n_channels
 from .loss import ResidualGroup, loss_and_grad
-from .strong import StrongForm
+from .strong import StrongForm, collocation_bytes, group_bytes
 
 if TYPE_CHECKING:
     from .network import MLP
@@ -71,6 +75,8 @@ __all__ = [
     "QUADRATURE_CHECK_EVERY_SOLVED",
     "QUADRATURE_REFINEMENTS",
     "GRADING_LEVELS",
+    "SLENDER_LIMIT",
+    "energy_bytes",
     "strain_energy_operator",
     "energy_groups",
     "quadrature_check",
@@ -103,6 +109,15 @@ product rule near them): the energy density ``r^(2 lam - 2)`` of a 270-degree co
 over an L of size 2 at ``h = 0.1`` is integrated to 2.5e-6 relative with 3687 points
 (without grading 1.3e-2 with 2229; the default :class:`~pinngelu.geometry.graded.
 Grading`, 4.7e-10 with 25753, costs seven times more per evaluation)."""
+
+
+SLENDER_LIMIT = 16.0
+"""How many times the ``2 n_interior`` volume points asked for the default cell size
+may give, where a quarter of the smallest extent (the thin-part rule of
+:meth:`EnergyForm.cell_size`) sets it: past it the part is too slender for a default
+(a rectangle of aspect 1000 would take 130000 points for the 4000 of
+``n_interior=2000``, aspect 1e6 a hundred million), and :meth:`EnergyForm.prepare`
+refuses it, naming ``EnergyForm(h=...)`` and ``StrongForm()``."""
 
 
 class EnergyQuadratureWarning(UserWarning):
@@ -239,9 +254,69 @@ class EnergyForm(Formulation):
                     "unresolved and the quadrature check cannot tell; give h <= "
                     f"{most:.3g} m or leave h=None"
                 )
+        else:
+            self._check_slender(problem)
         hard, kinds = build_hard_for_energy(problem)
         check_energy_problem(problem, kinds)
+        self.check_memory(problem, folded=hard is not None)
         return hard, kinds
+
+    def _check_slender(self, problem: ElasticityProblem) -> None:
+        """Refuse a default cell size set by the thin-part rule that multiplies the
+        volume points by more than :data:`SLENDER_LIMIT`."""
+        d = problem.dim
+        geom = problem.geometry
+        h = self.cell_size(problem)
+        h_n = size_for_cells(d, geom.measure, 2.0 * problem.n_interior / POINTS_PER_CELL[d])
+        factor = (h_n / h) ** d
+        if factor <= SLENDER_LIMIT:
+            return
+        lo, hi = (np.asarray(v, float) for v in geom.bbox)
+        points = POINTS_PER_CELL[d] * volume_cells(geom, h)
+        raise ValueError(
+            f"the part is too slender for the energy formulation's default cell size: "
+            f"a quarter of its smallest extent ({0.25 * float(np.min(hi - lo)):.3g} m) "
+            f"gives about {points:.3g} volume quadrature points, {factor:.3g} times the "
+            f"{2 * problem.n_interior} of n_interior={problem.n_interior} (at most "
+            f"{SLENDER_LIMIT:g} times); give the cell size with EnergyForm(h=...) (a "
+            "larger h, fewer cells through the thickness), or train the strong form "
+            "(formulation=pinngelu.StrongForm())"
+        )
+
+    def check_memory(self, problem: ElasticityProblem, folded: bool | None = None) -> None:
+        """Refuse (:class:`pinngelu.memory.MemoryLimitError`) a quadrature whose
+        building and groups (:func:`energy_bytes`) would exceed the memory limit;
+        nothing is allocated.
+
+        ``folded``: whether the hard map folds the groups' operators (default: whether
+        ``problem`` has one); given, the problem is being built, and the estimate leaves
+        out the grading and the singular fields (which need its singular points)."""
+        est = energy_bytes(problem, self, folded=folded, exact=folded is None)
+        h = self.cell_size(problem)
+        memory.check(
+            est["points peak"],
+            f"the energy formulation's quadrature of cell size h={h:.3g} m (about "
+            f"{est['n_points']:.3g} volume points) and its residual groups",
+            "the cell size with EnergyForm(h=...) (larger)"
+            + (" or n_interior (fewer points)" if self.h is None else "")
+            + ", or the formulation (formulation=pinngelu.StrongForm())",
+        )
+
+    def memory_bytes(self, problem: ElasticityProblem) -> dict[str, float]:
+        """Estimated memory (bytes) of the residual groups (:func:`energy_bytes`),
+        with ``quadrature check``: what the check on a quadrature of half the cell
+        size (:func:`quadrature_check`) adds while it runs (the groups on both
+        quadratures, the finer one built)."""
+        out = energy_bytes(problem, self)
+        if self.check_every(True) or self.check_every(False):
+            bare = replace(self, strong_weight=0.0, traction_weight=0.0)
+            h = self.cell_size(problem)
+            fine = energy_bytes(problem, bare, 0.5 * min(h, mesh_size(problem.geometry)))
+            coarse = energy_bytes(problem, bare, h)
+            quad = 8.0 * (problem.dim + 1) * coarse["n_points"]  # kept by the problem
+            out["quadrature check"] = fine["points peak"] + coarse["points"] - quad
+            out["n_check"] = fine["n_group"]
+        return out
 
     def residual_groups(
         self, problem: ElasticityProblem, rng: np.random.Generator
@@ -339,6 +414,8 @@ def strain_energy_operator(d: int, lam: float, mu: float = 1.0) -> np.ndarray:
 def check_energy_problem(problem: ElasticityProblem, hard_kinds: dict[int, str]) -> None:
     """Raise ValueError when ``problem`` cannot be trained on its energy
     (``hard_kinds``: how each condition is built into the network, by index)."""
+    lo, hi = (np.asarray(v, float) for v in problem.geometry.bbox)
+    size = float(np.max(hi - lo))  # one parameter interval across the whole part
     if problem.n_q:
         raise ValueError("the energy formulation does not support identified parameters")
     if problem.data:
@@ -359,7 +436,8 @@ def check_energy_problem(problem: ElasticityProblem, hard_kinds: dict[int, str])
             )
         if isinstance(bc, (Traction, Pressure)):
             try:
-                part_quadrature(problem.geometry, bc.part, 1.0)
+                # a few intervals only: the test is whether the part has a parametrisation
+                part_quadrature(problem.geometry, bc.part, size)
             except ValueError as exc:
                 raise ValueError(f"energy formulation: {exc}") from None
 
@@ -414,13 +492,14 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
     h = form.cell_size(problem)
     geom = problem.geometry
     grading = form.grading(problem)
+    enr = form.enrichment(problem)
+    form.check_memory(problem)
     Xv, wv = problem.cached(
         ("energy-quadrature", h, grading is not None),
         lambda: volume_quadrature(geom, h, grading),
     )
     wv_hat = wv / L**d
     S = strain_energy_operator(d, problem.lam_eff / mu)
-    enr = form.enrichment(problem)
     zeros = np.zeros((Xv.shape[0], S.shape[1]))
     groups = [_group("energy", Xv, S, zeros, 0.5 * wv_hat, problem, enr)]
     if problem.body_force is not None:
@@ -453,6 +532,110 @@ def energy_groups(problem: ElasticityProblem, form: EnergyForm) -> list[Residual
         C = value_operator(Xb.shape[0], d, comps)
         groups.append(_work_group(name, Xb, C, t / sc.stress, wb_hat, problem, enr))
     return groups + residuals
+
+
+def energy_bytes(
+    problem: ElasticityProblem,
+    form: EnergyForm,
+    h: float | None = None,
+    *,
+    folded: bool | None = None,
+    exact: bool = True,
+) -> dict[str, float]:
+    """Estimated memory (bytes) of :func:`energy_groups` ``(problem, form)`` at cell
+    size ``h``, from the number of cells alone (nothing is built).
+
+    The volume points are ``POINTS_PER_CELL[d]`` per cell
+    (:func:`~pinngelu.geometry.quadrature.volume_cells`); building them peaks at
+    :func:`~pinngelu.geometry.quadrature.volume_quadrature_bytes`, and they are kept
+    (``8 (d + 1)`` bytes a point: coordinates and weights).  Then the groups are built
+    one after another (:func:`pinngelu.strong.group_bytes`, with two more floats a
+    point for the weights): the strain energy at the volume points (``K = 2 d - 1``
+    rows: 3 in 2D, 7 in 3D, with the singular fields' ``n_e`` columns of residuals and
+    the fields' jets while they are made), the work of the body force at each volume
+    point twice, each loaded part's quadrature at each of its points twice, the
+    traction residuals, and the strong-form groups when ``strong_weight > 0``
+    (:func:`pinngelu.strong.collocation_bytes`).  Measured against the rise of the
+    peak resident memory: see ``tests/test_memory.py``.
+
+    Parameters
+    ----------
+    problem : ElasticityProblem
+    form : EnergyForm
+    h : float, optional
+        Cell size (m); default ``form.cell_size(problem)``.
+    folded : bool, optional
+        Whether the hard map folds the operators (default: whether the problem has
+        one).
+    exact : bool
+        Count the grading and the singular fields (this finds the problem's singular
+        points); False leaves them out (while the problem is being built).
+
+    Returns
+    -------
+    dict
+        ``n_points`` (volume points), ``quadrature peak`` (building the volume
+        quadrature), ``points`` (bytes held by the quadrature and the groups),
+        ``points peak`` (the peak while all are built), ``n_group`` (points of the
+        largest group), ``rows`` (residual rows of all the groups), ``k_group`` (rows
+        a point of the strain energy: ``2 d - 1``) and ``n_e`` (the singular fields).
+    """
+    d = problem.dim
+    h = form.cell_size(problem) if h is None else float(h)
+    geom = problem.geometry
+    folded = problem.hard is not None if folded is None else bool(folded)
+    grading = form.grading(problem) if exact else None
+    enr = form.enrichment(problem) if exact else None
+    n_e = 0 if enr is None else len(enr)
+    nv = POINTS_PER_CELL[d] * volume_cells(geom, h)
+    key = ("energy-quadrature", h, grading is not None)
+    built = key in getattr(problem, "_cache", {})  # problem.cached keeps it
+    quad = 0.0 if built else volume_quadrature_bytes(geom, h, grading)
+    held = 8.0 * (d + 1) * nv
+    peak = quad
+    rows = 2 * d - 1
+    n_rows = rows * nv
+    n_group = nv
+    g_h, g_x = group_bytes(d, rows, nv, folded=folded, n_e=n_e)
+    g_x += 16.0 * n_e * d * (d + 1) * nv  # the singular fields' jets
+    parts = [(g_h + 8.0 * nv, g_x + 8.0 * nv)]  # and the point weights
+    if problem.body_force is not None:
+        b_h, b_x = group_bytes(d, d, 2 * nv, folded=folded, n_e=n_e)
+        parts.append((b_h + 16.0 * (d + 1) * nv, b_x))
+        n_rows += 2 * d * nv
+        n_group = 2 * nv
+    tw = float(form.traction_weight)
+    for bc in problem.conditions:
+        if not isinstance(bc, (Traction, Pressure)) or not isinstance(bc.part, str):
+            continue
+        nb = part_points(geom, bc.part, h)
+        held += 8.0 * (2 * d + 1) * nb
+        w_h, w_x = group_bytes(d, d, 2 * nb, folded=folded, n_e=n_e)
+        parts.append((w_h + 16.0 * (d + 1) * nb, w_x))
+        n_rows += 2 * d * nb
+        n_group = max(n_group, 2 * nb)
+        if tw > 0:
+            parts.append(group_bytes(d, d, nb, per_point=True, folded=folded, n_e=n_e))
+            n_rows += d * nb
+    for g_held, extra in parts:
+        peak = max(peak, held + g_held + extra)
+        held += g_held
+    if form.strong_weight > 0 and exact:  # the strong-form groups need the hard map
+        s_held, s_peak = collocation_bytes(problem)
+        peak = max(peak, held + s_peak)
+        held += s_held
+        n_group = max(n_group, problem.n_interior)
+        n_rows += d * (problem.n_interior + problem.n_boundary)
+    return {
+        "n_points": nv,
+        "quadrature peak": quad,
+        "points": held,
+        "points peak": peak,
+        "n_group": n_group,
+        "rows": n_rows,
+        "k_group": float(rows),
+        "n_e": float(n_e),
+    }
 
 
 def quadrature_check(

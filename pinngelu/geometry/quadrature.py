@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import memory
 from ._checks import FloatArray, IntArray
 from .graded import Grading, as_grading, graded_cell_quadrature
 from .partint import part_intervals, split_intervals
@@ -64,12 +65,42 @@ __all__ = [
     "refinement_levels",
     "refine_simplices",
     "POINTS_PER_CELL",
+    "MESH_CELLS_PER_H",
+    "BYTES_PER_CELL",
+    "GRADED_BYTES_PER_CELL",
+    "volume_cells",
+    "volume_quadrature_bytes",
+    "PART_BYTES_PER_POINT",
+    "part_points",
 ]
 
 _GL3_X, _GL3_W = np.polynomial.legendre.leggauss(3)
 
 POINTS_PER_CELL = {2: 3.0, 3: 2.2}
 """About how many merged volume points each cell of a large mesh contributes."""
+
+MESH_CELLS_PER_H = {2: 4.0 / math.sqrt(3.0), 3: 12.0}
+"""Cells of :meth:`Geometry.mesh` of size ``h`` per volume ``h^d``: the triangular
+lattice's equilateral triangles in 2D; in 3D the Delaunay tetrahedra of the
+body-centred cubic lattice (two points per ``h^3``, measured 12.0 cells per ``h^3`` on a
+box and 11.8 on a spherical shell)."""
+
+BYTES_PER_CELL = {2: 700.0, 3: 1300.0}
+"""Peak memory (bytes) per cell of building the volume quadrature: the mesh (Delaunay
+included), the cells' quadratic maps at every rule point, the merging of shared points
+and the points and weights returned.  Measured as the rise of the peak resident memory:
+671 to 686 bytes per triangle (a square, a disk, a mesh domain refined five times) and
+1231 to 1278 per tetrahedron (a box, a spherical shell, a mesh domain refined three
+times)."""
+
+GRADED_BYTES_PER_CELL = {2: 2900.0, 3: 4200.0}
+"""The same with grading (:mod:`.graded`): every cell goes through the recursive split;
+measured 2790 to 3010 bytes per triangle (an L-shaped polygon graded toward its corner)
+and 4170 per tetrahedron (a box graded toward two points)."""
+
+GRADED_BYTES_PER_LEVEL = {2: 2.5e5, 3: 2.0e6}
+"""Bytes per grading point and level of the sub-cells around it (measured 4.3 MB for a
+2D point at 20 levels, 18 MB for a 3D point at 10)."""
 
 
 def closed_rule(d: int) -> list[tuple[int, float]]:
@@ -122,11 +153,24 @@ def volume_quadrature(
     w : ndarray, shape (n,)
         Weights (length^d), positive: ``sum(w f(X))`` approximates the integral of
         ``f``, exactly for cubic polynomials on straight cells.
+
+    Raises
+    ------
+    MemoryLimitError
+        If building it (:func:`volume_quadrature_bytes`, estimated from the number of
+        cells before any is made) would exceed the memory limit
+        (:mod:`pinngelu.memory`).
     """
     if not (isinstance(h, (int, float)) and math.isfinite(h) and h > 0):
         raise ValueError(f"quadrature cell size h must be a positive number, got {h!r}")
     d = geometry.dim
     grading = as_grading(grading, d)
+    memory.check(
+        volume_quadrature_bytes(geometry, float(h), grading),
+        f"the volume quadrature of cell size h={float(h):.3g} (about "
+        f"{volume_cells(geometry, float(h)):.3g} cells)",
+        "the cell size h (larger)",
+    )
     P, cells = geometry.mesh(float(h))
     if getattr(geometry, "straight_cells", False):
         for _ in range(refinement_levels(geometry, float(h))):
@@ -157,6 +201,52 @@ def volume_quadrature(
         Xs.append(x[first])
         ws.append(w)
     return np.ascontiguousarray(np.concatenate(Xs)), np.concatenate(ws)
+
+
+def volume_cells(geometry: Geometry, h: float) -> float:
+    """About how many cells :func:`volume_quadrature` integrates over at size ``h``,
+    found without meshing.
+
+    Parameters
+    ----------
+    geometry : Geometry
+    h : float
+        Cell size (length units), ``> 0``.
+
+    Returns
+    -------
+    float
+        A mesh domain's own cells times ``2^d`` per uniform refinement
+        (:func:`refinement_levels`), exactly; for analytic shapes
+        ``MESH_CELLS_PER_H[d] measure / h^d`` (the lattice of :meth:`Geometry.mesh`;
+        the boundary adds a few percent on slender parts).
+    """
+    d = geometry.dim
+    if getattr(geometry, "straight_cells", False):
+        _, cells = geometry.mesh(None)
+        return float(cells.shape[0]) * float(2**d) ** refinement_levels(geometry, h)
+    return MESH_CELLS_PER_H[d] * float(geometry.measure) / float(h) ** d
+
+
+def volume_quadrature_bytes(
+    geometry: Geometry, h: float, grading: Grading | ArrayLike | None = None
+) -> float:
+    """Estimated peak memory (bytes) of :func:`volume_quadrature` ``(geometry, h,
+    grading)``, from the number of cells (:func:`volume_cells`) alone.
+
+    ``BYTES_PER_CELL[d] cells`` without grading; with it
+    ``GRADED_BYTES_PER_CELL[d] cells + GRADED_BYTES_PER_LEVEL[d] levels k`` for ``k``
+    grading points.  The points and weights returned are ``8 (d + 1)`` bytes per point
+    of it, about ``POINTS_PER_CELL[d]`` points per cell.
+    """
+    d = geometry.dim
+    cells = volume_cells(geometry, h)
+    grading = as_grading(grading, d)
+    if grading is None:
+        return BYTES_PER_CELL[d] * cells
+    levels = grading.resolved()[0]
+    k = grading.points.shape[0]
+    return GRADED_BYTES_PER_CELL[d] * cells + GRADED_BYTES_PER_LEVEL[d] * levels * k
 
 
 CELLS_PER_H = {2: 4.0 / math.sqrt(3.0), 3: 6.0}
@@ -296,6 +386,44 @@ def _quadratic_map(V: FloatArray, mid: FloatArray, lam: FloatArray):
     return x, np.linalg.det(J)
 
 
+PART_BYTES_PER_POINT = {2: 64.0, 3: 104.0}
+"""Peak memory (bytes) per point of :func:`part_quadrature` on an analytic shape (the
+parameters, the mapped points, normals and weights): measured 60 on a square's side,
+94 on a box's face and 99 on a spherical surface."""
+
+
+def part_points(geometry: Geometry, part: str, h: float) -> float:
+    """About how many points :func:`part_quadrature` ``(geometry, part, h)`` returns on
+    an analytic shape, found without building them (an upper bound where a filter
+    leaves out some of the parameter domain): 3 per parameter interval of length at most
+    ``h`` in 2D (``3 (measure / h + breaks + 1)``), 9 per cell of the parameter square
+    in 3D (``9 ceil(l1 / h) ceil(l2 / h)`` for the part's extents ``l1``, ``l2``).
+
+    Parameters
+    ----------
+    geometry : Geometry
+    part : str
+    h : float
+        Largest parameter interval (length units), ``> 0``.
+
+    Returns
+    -------
+    float
+        0 for mesh domains (their facets are integrated as they are).
+    """
+    if getattr(geometry, "straight_cells", False):
+        return 0.0
+    k = geometry._part_index(part)
+    try:
+        if geometry.dim == 2:
+            base = geometry._base_measure(k)
+            return 3.0 * (base / h + len(geometry._part_breaks(k)) + 1.0)
+        l1, l2 = geometry._part_extent(k)
+    except NotImplementedError:
+        return 0.0
+    return 9.0 * math.ceil(l1 / h - 1e-9) * math.ceil(l2 / h - 1e-9)
+
+
 def part_quadrature(geometry: Geometry, part: str, h: float) -> tuple[FloatArray, ...]:
     """Points, outward normals and weights integrating over a named boundary part.
 
@@ -321,12 +449,21 @@ def part_quadrature(geometry: Geometry, part: str, h: float) -> tuple[FloatArray
     ------
     ValueError
         If the geometry's parts have no parametrisation (mesh domains).
+    MemoryLimitError
+        If the points (:func:`part_points`, :data:`PART_BYTES_PER_POINT` bytes each)
+        would exceed the memory limit (:mod:`pinngelu.memory`).
     """
     if not (isinstance(h, (int, float)) and math.isfinite(h) and h > 0):
         raise ValueError(f"quadrature cell size h must be a positive number, got {h!r}")
     k = geometry._part_index(part)
     if getattr(geometry, "straight_cells", False):
         return _facet_quadrature(*geometry.part_facets(part))
+    n = part_points(geometry, part, float(h))
+    memory.check(
+        PART_BYTES_PER_POINT[geometry.dim] * n,
+        f"the quadrature of boundary part {part!r} at h={float(h):.3g} (about {n:.3g} points)",
+        "the cell size h (larger)",
+    )
     try:
         base = geometry._base_measure(k)
     except NotImplementedError:
