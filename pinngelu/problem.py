@@ -43,6 +43,7 @@ from .geometry import Geometry
 from .hard_bc import HardDirichlet
 from .kernels import Backend
 from .loss import ResidualGroup, check_points
+from .memory import MemoryLimitError
 from .network import MLP
 from .rigid_body import RigidBodyWarning, describe_free_modes, free_modes, rigid_body_modes
 from .solution import Solution
@@ -64,6 +65,16 @@ class DisplacementData:
 
 #: Boundary points per displacement condition in the rigid-body test.
 RIGID_BODY_POINTS = 32
+
+#: The range of the displacement, strain and stress scales (``U`` in m, ``U / L``,
+#: ``mu U / L`` in Pa) a problem accepts: the square root of the float64 range, so
+#: that the fields, multiples of them, and their squares (the von Mises stress, the
+#: strain energy) stay finite and normal.
+SCALE_RANGE = (1e-150, 1e150)
+
+#: Decades of the energy unit ``mu U^2 L^(d-2)`` (J) the energy formulation accepts
+#: either side of 1: the float64 range less headroom for the calibration of ``U``.
+ENERGY_DECADES = 290
 
 
 class ElasticityProblem:
@@ -207,6 +218,11 @@ class ElasticityProblem:
         self._cache: dict[str, tuple] = {}
         self._validate()
         check_conflicts(self.conditions, d)
+        if not math.isfinite(self.lam_eff):
+            raise ValueError(
+                f"plane stress: lam* = 2 lam mu / (lam + 2 mu) of {self.material!r} "
+                "overflows float64; give the material in other units (e.g. GPa or MPa)"
+            )
         check_lame_ratio(self.lam_eff, self.material.mu, self.plane_stress)
         if traction_free_default:
             self.conditions += self._free_conditions()
@@ -231,7 +247,7 @@ class ElasticityProblem:
                 f"got {type(formulation).__name__}"
             )
         else:
-            prepared = formulation.prepare(self)
+            prepared = self._prepare(formulation)
             self.formulation_reason = "given"
         self.formulation = formulation
         self.hard, self.hard_conditions = prepared
@@ -251,7 +267,11 @@ class ElasticityProblem:
         else:
             form = EnergyForm()
             try:
-                prepared = form.prepare(self)
+                prepared = self._prepare(form)
+            except MemoryLimitError:
+                # the machine's memory must not choose the formulation: refused, the
+                # message names the cell size, n_interior and StrongForm()
+                raise
             except ValueError as exc:
                 why = f"the energy formulation does not apply: {exc}"
             else:
@@ -262,7 +282,65 @@ class ElasticityProblem:
                     "network, so the minimum of the total potential energy applies",
                 )
         form = StrongForm()
-        return form, form.prepare(self), f"chosen by default, {strong}: {why}"
+        return form, self._prepare(form), f"chosen by default, {strong}: {why}"
+
+    def _prepare(self, form: Formulation) -> tuple:
+        """``form.prepare(self)``, then the checks of the conditions' weights and of the
+        energy's floating-point range that depend on the formulation."""
+        prepared = form.prepare(self)
+        self._check_condition_weights(form, prepared[1])
+        if isinstance(form, EnergyForm):
+            self._check_energy_range()
+        return prepared
+
+    def _check_condition_weights(self, form: Formulation, kinds: dict[int, str]) -> None:
+        """Refuse a condition weight that cannot apply (ValueError naming the condition,
+        the weight and the fix): ``weight=0`` on a Symmetry condition built into the
+        network (``u . n = 0`` holds whatever the weight), and any weight other than 1
+        on a Symmetry, Traction or Pressure condition of the energy formulation without
+        strong-form residuals, which has no residual of them to weight (a weight on a
+        Dirichlet condition built into the network is refused by
+        :func:`pinngelu.hard_bc.build_hard_dirichlet`)."""
+        energy_only = isinstance(form, EnergyForm) and form.strong_weight == 0
+        for k, bc in enumerate(self.conditions):
+            what = f"{type(bc).__name__} on {_describe(bc.part)!r}"
+            if kinds.get(k) == "symmetry" and bc.weight == 0:
+                raise ValueError(
+                    f"{what}: weight=0 cannot switch the condition off, u . n = 0 is built "
+                    "into the network and holds exactly; remove the condition, or keep a "
+                    "positive weight (it weights the tangential tractions)"
+                )
+            if energy_only and bc.weight != 1.0 and not isinstance(bc, Dirichlet):
+                how = (
+                    "u . n = 0 is built into the network and the zero tangential traction "
+                    "is natural to the energy"
+                    if isinstance(bc, Symmetry)
+                    else "the load enters the energy as its work"
+                )
+                raise ValueError(
+                    f"{what}: weight={bc.weight:g} cannot apply, the energy formulation "
+                    f"has no residual of this condition to weight ({how}); remove the "
+                    "weight, or train on the strong form (formulation=pinngelu.StrongForm()) "
+                    "or with EnergyForm(strong_weight=...) where the weights apply"
+                )
+
+    def _check_energy_range(self) -> None:
+        """Refuse loads and a material whose energy unit ``mu U^2 L^(d-2)`` (J, the
+        energy formulation's) or its factors leave the floating-point range with
+        :data:`ENERGY_DECADES` decades to spare (the calibration of ``U`` moves it)."""
+        sc = self.scales
+        U, L, mu = sc.displacement, sc.length, self.material.mu
+        lu = 2.0 * math.log10(U)
+        logs = (lu, math.log10(mu) + lu, math.log10(mu) + lu + (self.dim - 2) * math.log10(L))
+        if max(logs) > ENERGY_DECADES or logs[-1] < -ENERGY_DECADES:
+            raise ValueError(
+                f"the loads and the material give a displacement scale of {U:.3g} m and an "
+                f"energy unit mu U^2 L^(d-2) of 1e{logs[-1]:.0f} J, beyond the range in "
+                f"which the energy formulation computes (1e-{ENERGY_DECADES} .. "
+                f"1e{ENERGY_DECADES} J); express the loads and the material in other units "
+                "(e.g. MPa and mm), give displacement_scale, or train on the strong form "
+                "(formulation=pinngelu.StrongForm())"
+            )
 
     def __repr__(self) -> str:
         plane = ""
@@ -360,13 +438,13 @@ class ElasticityProblem:
                     )
             # evaluate the prescribed values once on a few boundary points
             if isinstance(bc, (Dirichlet, Traction)):
-                smp = self.geometry.sample_boundary(4, rng, parts=bc.part)
+                smp = self._sample_part(bc, 4, rng)
                 ncomp = d if bc.components is None else len(bc.components)
                 _eval_spec(
                     bc.value, smp.points, ncomp, f"{type(bc).__name__} on {_describe(bc.part)!r}"
                 )
             if isinstance(bc, Pressure):
-                smp = self.geometry.sample_boundary(4, rng, parts=bc.part)
+                smp = self._sample_part(bc, 4, rng)
                 _eval_spec(bc.value, smp.points, 1, f"Pressure on {_describe(bc.part)!r}")
         if self.body_force is not None:
             Xs = self.geometry.sample_interior(4, rng)
@@ -405,6 +483,16 @@ class ElasticityProblem:
                 out.append(Traction(name, 0.0, components=None if len(missing) == d else missing))
         return out
 
+    def _sample_part(self, bc: BoundaryCondition, n: int, rng: np.random.Generator):
+        """``n`` points of the part of ``bc`` (:meth:`Geometry.sample_boundary`); the
+        refusal of a predicate that selects too few points names the condition."""
+        try:
+            return self.geometry.sample_boundary(n, rng, parts=bc.part)
+        except ValueError as exc:
+            if isinstance(bc.part, str):
+                raise
+            raise ValueError(f"{type(bc).__name__} on {_describe(bc.part)!r}: {exc}") from None
+
     def _check_rigid_body(self) -> None:
         """Warn (:class:`RigidBodyWarning`) when the displacement constraints leave a
         rigid-body motion free (see :mod:`pinngelu.rigid_body`).
@@ -422,7 +510,7 @@ class ElasticityProblem:
         for bc in self.conditions:
             if not isinstance(bc, (Dirichlet, Symmetry)) or bc.weight == 0:
                 continue
-            smp = self.geometry.sample_boundary(RIGID_BODY_POINTS, rng, parts=bc.part)
+            smp = self._sample_part(bc, RIGID_BODY_POINTS, rng)
             M = rigid_body_modes((smp.points - origin) / half)
             if isinstance(bc, Dirichlet):
                 rows.append(M[:, list(prescribed_components(bc, d))].reshape(-1, m))
@@ -500,12 +588,19 @@ class ElasticityProblem:
         if not (L > 0 and math.isfinite(L)):
             raise ValueError(f"length scale must be > 0, got {L}")
         mu = self.material.mu
+        tiny = float(np.finfo(np.float64).tiny)
+        if mu < tiny:
+            raise ValueError(
+                f"the shear modulus mu = {mu:g} Pa is below the smallest normal float64 "
+                f"({tiny:.3g}): its digits and the scaled equations are lost; give the "
+                "material in other units (e.g. MPa and mm for a soft solid)"
+            )
         if U is None:
             rng = np.random.default_rng(0)
             cands = [0.0]
             for bc in self.conditions:
                 if isinstance(bc, (Dirichlet, Traction, Pressure)):
-                    smp = self.geometry.sample_boundary(64, rng, parts=bc.part)
+                    smp = self._sample_part(bc, 64, rng)
                     nc = (
                         1
                         if isinstance(bc, Pressure)
@@ -530,7 +625,20 @@ class ElasticityProblem:
                 f"length / shear modulus, mu = {mu:g} Pa): check the material's and the "
                 "loads' units, or give displacement_scale"
             )
-        return Scales(origin, float(L), float(U), mu)
+        scales = Scales(origin, float(L), float(U), mu)
+        lo, hi = SCALE_RANGE
+        for what, v in (
+            (f"displacement scale U = {U:g} m", U),
+            (f"strain scale U / L = {U / L:g}", U / L),
+            (f"stress scale mu U / L = {scales.stress:g} Pa", scales.stress),
+        ):
+            if not lo < v < hi:
+                raise ValueError(
+                    f"the {what} (mu = {mu:g} Pa, U = {U:g} m, L = {L:g} m) leaves the range "
+                    f"in which the loads and the fields are computed ({lo:g} .. {hi:g}): "
+                    "check the material's and the loads' units, or give displacement_scale"
+                )
+        return scales
 
     # ------------------------------------------------------ residual groups
     def residual_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:

@@ -4,7 +4,8 @@ the argument and the problem (or warn, where a warning is the documented answer)
 
 Every row is one probe: ``(make, exception, message phrase)``, where ``make(tmp)``
 performs the bad call (``tmp`` is a scratch folder).  Nothing here trains or runs a
-kernel beyond a zero-point evaluation.
+kernel beyond a zero-point evaluation, except the few probes of resuming, which write a
+checkpoint of two iterations on a tiny energy problem, and of a zero-iteration stage.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import contextlib
 import io
 import re
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pinngelu as pg
 from pinngelu.app import cli
+from pinngelu.training.adaptive import density
 
 STEEL = pg.Material.from_E_nu(210e9, 0.3)
 
@@ -71,7 +75,67 @@ def train_small(**kw):
     return pg.train(problem(), mlp(), **{"rng": np.random.default_rng(0), **kw})
 
 
+BEAM = pg.Rectangle(0.0, 1.0, 0.0, 0.2)
+
+
+def beam(conditions=None, **kw) -> pg.ElasticityProblem:
+    """A 1 x 0.2 cantilever: clamped left, loaded right."""
+    if conditions is None:
+        conditions = [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, -1e6])]
+    return pg.ElasticityProblem(BEAM, STEEL, conditions, **kw)
+
+
+@dataclass(frozen=True)
+class CoarseCheckFails(pg.EnergyForm):
+    """The energy formulation whose check during training fails on cells of 0.05 m or
+    more after every iteration: training refines its quadrature once (to 0.025 m)."""
+
+    def check_every(self, solved_output_layer: bool) -> int:
+        return 1
+
+    def self_check(self, problem, mlp, theta, device, coefficients=None) -> dict:
+        return {"relative_difference": 1.0 if self.h >= 0.05 else 0.0, "tolerance": 0.5}
+
+
+_REFINED: list = []
+
+
+def refined_checkpoint(tmp: Path) -> Path:
+    """A checkpoint of an energy run whose quadrature was refined once (h 0.05 -> 0.025),
+    written once (into the first caller's scratch folder) and read by the others."""
+    if _REFINED:
+        return _REFINED[0]
+    path = tmp / "refined.npz"
+    cfg = pg.TrainConfig(stages=(pg.LBFGS(2),), print_every=0, checkpoint=path)
+    prob = beam(formulation=CoarseCheckFails(h=0.05), n_interior=16)
+    res = pg.train(prob, mlp(), rng=np.random.default_rng(0), config=cfg, out=None)
+    assert res.formulation.h == 0.025
+    _REFINED.append(path)
+    return path
+
+
+def resume_refined(tmp: Path, formulation, out=None) -> pg.TrainResult:
+    """Resume the run of :func:`refined_checkpoint` on a beam with ``formulation``."""
+    path = refined_checkpoint(tmp)
+    cfg = pg.TrainConfig(stages=(pg.LBFGS(3),), print_every=0, checkpoint=tmp / "more.npz")
+    prob = beam(formulation=formulation, n_interior=16)
+    return pg.resume(path, prob, mlp(), rng=np.random.default_rng(1), config=cfg, out=out)
+
+
+def at_origin(X: np.ndarray) -> np.ndarray:
+    """A point-like predicate: the boundary points within 1e-7 m of the origin."""
+    return np.linalg.norm(X, axis=1) < 1e-7
+
+
+def exclusion_mask(*args) -> np.ndarray:
+    """:func:`pinngelu.fem.compare.exclusion_mask` (imported here: the ``fem`` extra)."""
+    from pinngelu.fem.compare import exclusion_mask as mask
+
+    return mask(*args)
+
+
 P = pytest.param
+ENERGY = {"formulation": pg.EnergyForm()}
 CASES = [
     # ------------------------------------------------------------------ geometry
     P(
@@ -483,7 +547,8 @@ CASES = [
             formulation=pg.EnergyForm(h=2.0),
         ),
         ValueError,
-        "h=2 m is larger than a quarter of the part's smallest extent",
+        "h=2 m is larger than a quarter of the part's smallest extent.*so few cells.*"
+        "the quadrature check cannot tell",
         id="energy-h-too-coarse",
     ),
     P(
@@ -493,8 +558,30 @@ CASES = [
             [pg.Dirichlet("left", 0.0), pg.Traction("right", [1.0, 0.0])],
         ),
         ValueError,
-        "displacement scale of inf m .*check the material's and the loads' units",
+        "shear modulus mu = 9.99989e-321 Pa is below the smallest normal float64.*give "
+        "the material in other units",
         id="material-tiny-mu",
+    ),
+    P(
+        lambda t: problem(material=pg.Material(-6e199, 1e200), plane_stress=True),
+        ValueError,
+        r"plane stress: lam\* = 2 lam mu / \(lam \+ 2 mu\) of Material.*overflows",
+        id="plane-stress-lam-overflow",
+    ),
+    P(
+        lambda t: problem(
+            [pg.Dirichlet("left"), pg.Traction("right", [1e6, 0.0])],
+            material=pg.Material.from_E_nu(1e-300, 0.3),
+        ),
+        ValueError,
+        r"displacement scale U = 1.3e\+306 m .*leaves the range.*check the material's",
+        id="displacement-scale-overflow",
+    ),
+    P(
+        lambda t: problem(material=pg.Material(0.0, 1e-300)),
+        ValueError,
+        r"stress scale mu U / L = 1e-303 Pa .*leaves the range.*check the material's",
+        id="stress-scale-underflow",
     ),
     P(
         lambda t: pg.ElasticityProblem(
@@ -623,6 +710,92 @@ CASES = [
         "duplicated",
         id="write-solution-mesh-duplicated",
     ),
+    P(
+        lambda t: beam([pg.Dirichlet("left"), pg.Symmetry("bottom", weight=3.0)], **ENERGY),
+        ValueError,
+        "Symmetry on 'bottom': weight=3 cannot apply, the energy formulation has no residual",
+        id="symmetry-weight-energy",
+    ),
+    P(
+        lambda t: beam(
+            [pg.Dirichlet("left"), pg.Traction("right", [0, -1e6], weight=0.0)], **ENERGY
+        ),
+        ValueError,
+        "Traction on 'right': weight=0 cannot apply.*the load enters the energy as its work",
+        id="traction-weight-energy",
+    ),
+    P(
+        lambda t: beam(
+            [pg.Dirichlet("left"), pg.Symmetry("bottom", weight=0.0)], hard_dirichlet=True
+        ),
+        ValueError,
+        "Symmetry on 'bottom': weight=0 cannot switch the condition off",
+        id="symmetry-weight-0-hard",
+    ),
+    P(
+        lambda t: beam([pg.Dirichlet("left"), pg.Traction("right", [0.0, -1e300])], **ENERGY),
+        ValueError,
+        r"displacement scale U = 6.19048e\+288 m .*leaves the range.*check the material's",
+        id="traction-1e300-energy",
+    ),
+    P(
+        lambda t: pg.ElasticityProblem(
+            BEAM,
+            pg.Material.from_E_nu(1e-3, 0.3),
+            [pg.Dirichlet("left"), pg.Traction("right", [0.0, -1e145])],
+            **ENERGY,
+        ),
+        ValueError,
+        r"energy unit mu U\^2 L\^\(d-2\) of 1e293 J, beyond the range.*StrongForm",
+        id="energy-unit-overflow",
+    ),
+    P(
+        lambda t: beam([pg.Dirichlet(at_origin), pg.Traction("right", [0.0, -1e6])]),
+        ValueError,
+        "Dirichlet on 'at_origin': boundary predicate accepts .*selects too few points",
+        id="point-like-predicate",
+    ),
+    P(
+        lambda t: pg.io.write_solution(t / "s.inp", solution()),
+        ValueError,
+        r"abaqus format \(\.inp\) does not store the point fields.*\.vtu, \.vtk, \.xdmf or \.msh",
+        id="write-solution-inp",
+    ),
+    P(
+        lambda t: pg.io.write_solution(t / "s.su2", solution()),
+        ValueError,
+        r"meshio cannot write and read back 's\.su2'.*\.vtu",
+        id="write-solution-su2",
+    ),
+    P(
+        lambda t: exclusion_mask(np.zeros((3, 2)), None, 0.1),
+        ValueError,
+        "exclude_radius",
+        id="exclude-radius-without-points",
+        marks=pytest.mark.xfail(
+            reason="pinngelu.fem.compare.exclusion_mask ignores a radius without points",
+            strict=False,
+        ),
+    ),
+    P(lambda t: pg.Adam(5, lr=True), ValueError, "Adam: lr must be .* got True", id="lr-true"),
+    P(
+        lambda t: pg.LBFGS(time_limit=True),
+        ValueError,
+        "LBFGS: time_limit must be .* got True",
+        id="time-limit-true",
+    ),
+    P(
+        lambda t: resume_refined(t, None),
+        ValueError,
+        "written for the energy formulation with settings.*resume with the formulation",
+        id="resume-refined-default-formulation",
+    ),
+    P(
+        lambda t: resume_refined(t, pg.StrongForm()),
+        ValueError,
+        "the problem has the strong form.*resume with the formulation of the run",
+        id="resume-refined-strong-form",
+    ),
 ]
 
 
@@ -660,6 +833,58 @@ WARNS = [
 def test_suspicious_input_warns(make, category, match):
     with pytest.warns(category, match=match):
         make()
+
+
+def test_rad_density_stays_in_logarithms_instead_of_going_uniform():
+    """k = 100 on residuals near 1e-5 (r^k underflows), k = 1e6, and residuals whose
+    r^k is subnormal: the density is the formula's, never a silent uniform draw."""
+    r = np.array([0.5e-5, 1e-5, 2e-5])
+    p = density(r, 100.0, 0.0)
+    assert p[2] > 0.999 and p[0] / p[1] == pytest.approx(0.5**100, rel=1e-10)
+    assert density(r, 1e6, 0.0)[2] == 1.0
+    tiny = np.array([1e-160, 3e-160])  # r^2 is subnormal: digits would be lost
+    q = density(tiny, 2.0, 0.0)
+    assert q[1] / q[0] == pytest.approx(9.0, rel=1e-13)
+
+
+def test_rad_growth_is_capped():
+    """RAD(every=1, add=10) adds 10 n0 points per adaptation at most up to
+    max_growth n0 (10 n0 by default), then none."""
+    rad = pg.RAD(every=1, add=10)
+    assert rad.n_new(100, 100) == 900
+    assert rad.n_new(100, 1000) == 0
+
+
+def test_zero_iteration_stage_reports_the_loss_at_the_start():
+    out = io.StringIO()
+    cfg = pg.TrainConfig(stages=(pg.Adam(0),), print_every=0)
+    res = pg.train(problem(), mlp(), rng=np.random.default_rng(0), config=cfg, out=out)
+    assert np.isfinite(res.loss) and res.n_iter == 0
+    [line] = [s for s in out.getvalue().splitlines() if s.startswith("stopped after")]
+    assert line.endswith(f"best loss {res.loss:.4e}") and "nan" not in line
+
+
+def test_resume_says_it_keeps_the_refined_quadrature(tmp_path):
+    """Resuming with EnergyForm(h=0.05) from a checkpoint whose quadrature was refined
+    continues on the refined one and says so in one line (not silently)."""
+    out = io.StringIO()
+    res = resume_refined(tmp_path, CoarseCheckFails(h=0.05), out=out)
+    assert res.formulation.h == 0.025
+    lines = [s for s in out.getvalue().splitlines() if s.startswith("resuming")]
+    assert lines == [
+        "resuming with the checkpoint's refined energy formulation (a quadrature of cell "
+        "size 0.025 m) instead of the problem's (a quadrature of cell size 0.05 m): the run "
+        "moved on to it after a failed check of its discretisation, and the resumed run "
+        "continues where it stopped"
+    ]
+
+
+def test_default_formulation_is_the_strong_form_where_a_weight_applies():
+    """A weight the energy formulation cannot apply makes the default the strong form,
+    where it does apply (and the reason says why)."""
+    prob = beam([pg.Dirichlet("left"), pg.Traction("right", [0.0, -1e6], weight=2.0)])
+    assert isinstance(prob.formulation, pg.StrongForm)
+    assert "weight=2 cannot apply" in prob.formulation_reason
 
 
 def run_cli(argv: list[str]) -> tuple[int, str]:

@@ -57,6 +57,17 @@ def _empty_boundary(dim: int) -> tuple[FloatArray, FloatArray]:
     return np.empty((0, dim)), np.empty((0, dim))
 
 
+def _too_few(accepted: int, drawn: int, n: int) -> str:
+    """The refusal of a boundary predicate that accepts too few of the drawn points."""
+    return (
+        f"boundary predicate accepts (almost) no boundary points ({accepted} of {drawn} "
+        f"accepted, {n} needed): it selects too few points to hold a condition (a point, "
+        "or a set of zero length or area); select a part of the boundary of positive "
+        "measure, e.g. a band |x - x0| < tol with tol a fraction of the part's size, or "
+        "a named part"
+    )
+
+
 class Geometry:
     """Base class of all domains.
 
@@ -435,10 +446,7 @@ class Geometry:
             batch = max(2 * n, 256)
             while have < n:
                 if drawn > max_draw:
-                    raise ValueError(
-                        "boundary predicate accepts (almost) no boundary points "
-                        f"({have} of {drawn} accepted)"
-                    )
+                    raise ValueError(_too_few(have, drawn, n))
                 X, N, P = self._sample_parts(idx, batch, method, rng)
                 keep = _eval_predicate(pred, X)
                 xs.append(X[keep])
@@ -461,10 +469,7 @@ class Geometry:
             if int(keep.sum()) >= n:
                 break
             if total > max_draw:
-                raise ValueError(
-                    "boundary predicate accepts (almost) no boundary points "
-                    f"({int(keep.sum())} of {total} accepted)"
-                )
+                raise ValueError(_too_few(int(keep.sum()), total, n))
             total *= 2
         X, N, P = X[keep], N[keep], P[keep]
         avail = np.array([int(np.sum(P == k)) for k in idx])

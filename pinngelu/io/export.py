@@ -105,22 +105,32 @@ def write_fields(
 
     mesh = meshio.Mesh(_pad3(points) if d == 2 else points, [(ctype, cells)], point_data=data)
 
+    keep = "write .vtu, .vtk, .xdmf or .msh instead, which keep the fields"
+
     def write(tmp: Path) -> None:
         try:
             mesh.write(tmp, file_format=fmt)
+            # a format may drop point data silently: read it back
+            kept = set(data) if fmt in FIELD_FORMATS else set()
+            if data and fmt not in FIELD_FORMATS:
+                kept = set(meshio.read(tmp, file_format=fmt).point_data)
         except ModuleNotFoundError as exc:
             raise ImportError(
                 f"writing {path.suffix} files needs the package {exc.name!r} "
                 f"(pip install {exc.name}); .vtu needs nothing more"
             ) from exc
-        if data and fmt not in FIELD_FORMATS:  # a format may drop point data silently
-            kept = set(meshio.read(tmp, file_format=fmt).point_data)
-            lost = sorted(set(data) - kept)
-            if lost:
-                raise ValueError(
-                    f"the {fmt} format ({path.suffix}) does not store the point fields "
-                    f"{lost}: write .vtu, .xdmf or .msh instead"
-                )
+        except Exception as exc:  # meshio's writers and readers raise what they like
+            if fmt in FIELD_FORMATS:
+                raise
+            raise ValueError(
+                f"meshio cannot write and read back {path.name!r} as {fmt} with the point "
+                f"fields ({type(exc).__name__}: {exc}); {keep}"
+            ) from exc
+        lost = sorted(set(data) - kept)
+        if lost:
+            raise ValueError(
+                f"the {fmt} format ({path.suffix}) does not store the point fields {lost}: {keep}"
+            )
 
     return atomic_write(path, write)
 

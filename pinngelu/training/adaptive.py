@@ -36,6 +36,8 @@ from ..loss import pointwise_residuals
 
 __all__ = ["RAD", "density", "draw", "adapt_points", "PointSets"]
 
+_TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
+
 PointSets = tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]
 """Collocation points of a problem: interior points ``(N, d)`` and, per boundary
 condition, points ``(n_k, d)`` with their outward unit normals ``(n_k, d)`` (the
@@ -127,9 +129,10 @@ def density(r: np.ndarray, k: float, c: float) -> np.ndarray:
     -------
     ndarray, shape (M,)
         ``p_i = (r_i^k / mean(r^k) + c) / sum_j (r_j^k / mean(r^k) + c)``; uniform when
-        ``r^k`` is zero everywhere.  Where ``r^k`` overflows or underflows in floating
-        point (a large ``k``) the ratios are formed in logarithms, so that the density
-        stays the one asked for.
+        ``r^k`` is zero everywhere.  Where ``r^k`` overflows, underflows or becomes
+        subnormal in floating point (a large ``k``, tiny residuals) the ratios are
+        formed in logarithms, so that the density stays the one asked for (never a
+        silent uniform draw).
 
     Raises
     ------
@@ -142,8 +145,10 @@ def density(r: np.ndarray, k: float, c: float) -> np.ndarray:
     with np.errstate(over="ignore", under="ignore"):
         rk = np.ones_like(r) if k == 0 else r**k
         mean = float(np.mean(rk)) if rk.size else 0.0
-    lost = np.any((rk == 0) & (r > 0)) or not math.isfinite(mean)
-    if lost:  # r^k leaves the floating-point range: r^k / mean(r^k) in logarithms
+    # r^k leaves the normal floating-point range (zero, subnormal with lost digits, or
+    # inf): r^k / mean(r^k) in logarithms
+    lost = np.any((rk < _TINY) & (r > 0)) or not math.isfinite(mean)
+    if lost:
         with np.errstate(divide="ignore"):
             lr = k * np.log(r)
         top = float(np.max(lr))

@@ -156,4 +156,20 @@ def resume(
     run.hooks = make_hooks(run, config, callback, error_points)
     check_second_derivatives(mlp, run.obj.groups)
     restore(run, path)
+    _say_formulation_moved(run)
     return run_stages(run)
+
+
+def _say_formulation_moved(run: Run) -> None:
+    """One progress line when the checkpoint's run had moved on from the problem's
+    formulation (the energy formulation on a refined quadrature): the resumed run
+    continues on the checkpoint's, not on the settings the problem was given."""
+    given = run.problem.formulation
+    if run.form.settings() == given.settings():
+        return
+    run.say(
+        f"resuming with the checkpoint's refined {run.form.name} "
+        f"({run.form.discretisation(run.problem)}) instead of the problem's "
+        f"({given.discretisation(run.problem)}): the run moved on to it after a failed "
+        "check of its discretisation, and the resumed run continues where it stopped"
+    )

@@ -107,6 +107,11 @@ class Run:
             self.set_groups(problem.groups_at(*self.points))
         else:
             self.set_groups(self.form.residual_groups(problem, rng))
+        # the singular fields' coefficients are zero until solved (without a solved
+        # output layer they stay so, and the result still holds one per field)
+        n_e = max((g.n_enrichment for g in self.obj.groups), default=0)
+        if n_e and self.obj.coefficients.size != n_e:
+            self.obj.apply_coefficients(np.zeros(n_e))
 
     # ------------------------------------------------------------ clocks
     def elapsed(self) -> float:

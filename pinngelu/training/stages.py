@@ -164,6 +164,8 @@ class Stage:
 class _AdamRun:
     x: np.ndarray
     adam: AdamState
+    f: float = math.nan  # the loss at ``x``, evaluated where a stage records its start
+    g: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"x": self.x, **self.adam.to_dict()}
@@ -189,14 +191,22 @@ class Adam(Stage):
     name = "adam"
     label = "Adam"
     restarts_on_resample = False
-    records_initial = False
 
     def __post_init__(self) -> None:
         _check(self)
         object.__setattr__(self, "lr", checks.positive("Adam: lr", self.lr))
 
+    @property
+    def records_initial(self) -> bool:  # type: ignore[override]
+        """Adam records the point each step starts from; a stage of no iterations
+        records its start instead (its loss is then the run's, not NaN)."""
+        return self.iters == 0
+
     def init(self, obj, x):
-        return _AdamRun(np.array(x, dtype=np.float64), adam_init(x))
+        state = _AdamRun(np.array(x, dtype=np.float64), adam_init(x))
+        if self.records_initial:
+            state.f, state.g = obj(state.x)
+        return state
 
     def step(self, obj, state):
         f, g = obj(state.x)
