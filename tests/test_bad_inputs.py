@@ -772,10 +772,6 @@ CASES = [
         ValueError,
         "exclude_radius",
         id="exclude-radius-without-points",
-        marks=pytest.mark.xfail(
-            reason="pinngelu.fem.compare.exclusion_mask ignores a radius without points",
-            strict=False,
-        ),
     ),
     P(lambda t: pg.Adam(5, lr=True), ValueError, "Adam: lr must be .* got True", id="lr-true"),
     P(

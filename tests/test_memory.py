@@ -502,7 +502,6 @@ def test_levenberg_marquardt_refused_below_its_need():
         "optimiser",
         "LevenbergMarquardt",
         "LBFGS",
-        "GB",
     )
 
     def normal(x):
@@ -518,6 +517,18 @@ def test_dense_quasi_newton_refused_before_allocating():
         raise AssertionError("the objective is not evaluated")
 
     _refused(lambda: qn_init(fun, np.zeros(2000)), "2000 x 2000", "LBFGS")
+
+
+def test_default_optimiser_falls_back_to_lbfgs_where_the_matrix_does_not_fit():
+    """5000 parameters: a 200 MB dense matrix, above a 100 MB limit: the default stage
+    is L-BFGS (and says why); given explicitly, the quasi-Newton stage is refused."""
+    memory.set_limit("100M")
+    cfg = pg.TrainConfig(time_limit=10.0)
+    assert [type(s) for s in cfg.resolved_stages(5000)] == [pg.LBFGS]
+    assert "200 MB" in cfg.default_fallback(5000)
+    assert [type(s) for s in cfg.resolved_stages(3000)] == [pg.QuasiNewton]  # 72 MB
+    _refused(lambda: pg.QuasiNewton(10).check(5000), "5000 x 5000", "LBFGS")
+    _refused(lambda: pg.LevenbergMarquardt(10).check(5000), "LevenbergMarquardt", "800 MB")
 
 
 def test_collocation_points_refused_before_drawing():

@@ -55,6 +55,11 @@ def exclusion_mask(
     """Boolean ``(N,)``: True where ``X (N, d)`` is kept (farther than ``radius`` from
     every one of ``points (k, d)`` and not selected by ``exclude(X) -> bool (N,)``)."""
     keep = np.ones(X.shape[0], dtype=bool)
+    if points is None and radius is not None:
+        raise ValueError(
+            f"exclude_radius={radius!r} needs exclude_points (the points to exclude "
+            "around); pass exclude_points, or drop exclude_radius"
+        )
     if points is not None:
         P = np.atleast_2d(np.asarray(points, dtype=float))
         if P.shape[1] != X.shape[1]:

@@ -55,6 +55,7 @@ from .lm import (
     LMConfig,
     LMState,
     lm_init,
+    lm_memory_bytes,
     lm_step,
     lm_stop_reason,
     lm_stop_test,
@@ -113,6 +114,7 @@ __all__ = [
     "qn_stop_reason",
     "broyden_parameters",
     "dense_memory_bytes",
+    "lm_memory_bytes",
     # Levenberg-Marquardt
     "LMConfig",
     "LMState",

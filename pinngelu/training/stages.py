@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import checks
+from .. import checks, memory
 from ..optim import (
     AdamState,
     LBFGSConfig,
@@ -45,6 +45,7 @@ from ..optim import (
     lbfgs_step,
     lbfgs_stop_reason,
     lm_init,
+    lm_memory_bytes,
     lm_step,
     lm_stop_reason,
     qn_init,
@@ -290,6 +291,11 @@ class QuasiNewton(Stage):
                 f"{need / 1e9:.2f} GB, above the cap of {self.config.max_bytes / 1e9:.2f} GB "
                 "(QNConfig.max_bytes): use an LBFGS stage (memory O(m n)) or a smaller network"
             )
+        memory.check(  # a MemoryLimitError is a ValueError: the default falls back to L-BFGS
+            need,
+            f"QuasiNewton stage: the dense matrix of {n} parameters ({n} x {n} float64)",
+            "the optimiser (an LBFGS stage, memory O(m n)) or the network (fewer parameters)",
+        )
 
     def init(self, obj, x):
         return qn_init(obj, x, self.config)
@@ -335,14 +341,19 @@ class LevenbergMarquardt(Stage):
         return state, StageStep(state.x, state.f, 2.0 * info.gnorm, stop, not info.accepted)
 
     def check(self, n: int) -> None:
-        need = 2 * dense_memory_bytes(n)  # J^T J and its factor
+        need = lm_memory_bytes(n)  # J^T J, the next one and their temporaries
         if need > self.config.max_bytes:
             raise ValueError(
-                f"LevenbergMarquardt stage: {n} parameters need two {n} x {n} matrices of "
-                f"{need / 1e9:.2f} GB together, above the cap of "
+                f"LevenbergMarquardt stage: {n} parameters need {n} x {n} normal equations "
+                f"of {need / 1e9:.2f} GB with their temporaries, above the cap of "
                 f"{self.config.max_bytes / 1e9:.2f} GB (LMConfig.max_bytes): use an LBFGS "
                 "stage or a smaller network"
             )
+        memory.check(
+            need,
+            f"the LevenbergMarquardt stage on {n} parameters (its normal equations)",
+            "the optimiser (an LBFGS or QuasiNewton stage) or the network (fewer parameters)",
+        )
 
     def state_from_dict(self, data):
         return LMState.from_dict(data)
