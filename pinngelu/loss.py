@@ -27,7 +27,7 @@ import numpy as np
 from .kernels import Backend, NetArrays, get_backend
 from .kernels.layout import n_channels
 from .network import MLP
-from .parallel import as_comm, chunk_range, complete_tree, segment_nodes
+from .parallel import as_comm, balanced_ranges, complete_tree, segment_nodes
 
 __all__ = [
     "ResidualGroup",
@@ -425,19 +425,19 @@ def loss_and_grad(
     nc = n_channels(mlp.in_dim)
     res = {} if want_residuals else None
     jts = {} if want_jets else None
+    # a group without second derivatives runs on 1 + d channels (the jets asked for are
+    # those of all the channels: the full path)
+    channels = [1 + mlp.in_dim if not want_jets and _first_order(g) else nc for g in groups]
+    ranges = _rank_chunks(groups, channels, comm)
     # every rank reduces the tree nodes inside its chunk range, group by group
     mine: list[list[tuple[int, int, np.ndarray]]] = []
-    for grp in groups:
-        # a group without second derivatives runs on 1 + d channels (the jets asked
-        # for are those of all the channels: the full path)
-        nk = 1 + mlp.in_dim if not want_jets and _first_order(grp) else nc
+    for grp, nk, (lo, hi) in zip(groups, channels, ranges, strict=True):
         X, C, g, w = grp.on(be, q)
         need = grp.n_q > 0
         N = grp.n_points
         R = np.empty((N, grp.n_rows)) if (want_residuals or need) else None
         J = np.empty((N, mlp.out_dim, nk)) if (want_jets or need) else None
         nch = n_chunks(N)
-        lo, hi = chunk_range(nch, comm.rank, comm.size)
         vecs = np.zeros((hi - lo, 1 + P + nq))
         if hi > lo:
             gbuf = np.empty((hi - lo, P))
@@ -506,8 +506,8 @@ def pointwise_residuals(
     comm = as_comm(comm)
     be = get_backend(device)
     mine = []
-    for grp in groups:
-        lo, hi = chunk_range(n_chunks(grp.n_points), comm.rank, comm.size)
+    nc = n_channels(mlp.in_dim)
+    for grp, (lo, hi) in zip(groups, _rank_chunks(groups, [nc] * len(groups), comm), strict=True):
         p0, p1 = lo * CHUNK, min(grp.n_points, hi * CHUNK)
         R = np.zeros((0, grp.n_rows))
         if p1 > p0:  # a slice starting on a chunk boundary: the chunks of the whole group
@@ -516,6 +516,20 @@ def pointwise_residuals(
         mine.append(R)
     parts = comm.allgather(mine)
     return [np.concatenate([part[i] for part in parts]) for i in range(len(groups))]
+
+
+def _rank_chunks(groups, channels: list[int], comm) -> list[tuple[int, int]]:
+    """Per group, the chunks ``[lo, hi)`` this rank evaluates: the chunks of all groups
+    cut into pieces of about equal cost (points times jet channels times residual rows
+    per point), see :func:`pinngelu.parallel.balanced_ranges`."""
+    if comm.size == 1:
+        return [(0, n_chunks(g.n_points)) for g in groups]
+    costs = []
+    for g, nk in zip(groups, channels, strict=True):
+        nch = n_chunks(g.n_points)
+        sizes = [min(CHUNK, g.n_points - k * CHUNK) for k in range(nch)]
+        costs.append([float(n * nk * max(1, g.n_rows)) for n in sizes])
+    return balanced_ranges(costs, comm.rank, comm.size)
 
 
 def jets(

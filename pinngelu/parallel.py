@@ -33,6 +33,7 @@ __all__ = [
     "world",
     "launched_size",
     "as_comm",
+    "balanced_ranges",
     "chunk_range",
     "tree_sum",
     "segment_nodes",
@@ -174,6 +175,47 @@ def as_comm(comm) -> SerialComm | MPIComm:
 def chunk_range(n_chunks: int, rank: int, size: int) -> tuple[int, int]:
     """The contiguous chunks ``[lo, hi)`` of ``rank`` among ``size`` ranks."""
     return (rank * n_chunks) // size, ((rank + 1) * n_chunks) // size
+
+
+def balanced_ranges(costs: list[list[float]], rank: int, size: int) -> list[tuple[int, int]]:
+    """The chunks ``[lo, hi)`` of each group that ``rank`` evaluates, balanced by cost.
+
+    ``costs[g][k]`` is the cost of chunk ``k`` of group ``g``.  The chunks of all groups,
+    in group order, are cut into ``size`` contiguous pieces of about equal cost: chunk
+    ``k`` goes to the rank whose share of the total holds the middle of its cost.  Every
+    rank computes the same cut, so a group split over ranks is reduced by the same
+    tree (:func:`complete_tree`) whatever the cut.  Groups too small to split (one
+    chunk) then go to different ranks, not all to the last one.
+
+    Parameters
+    ----------
+    costs : list of list of float
+        Per group, the cost of each of its chunks (e.g. points times jet channels).
+    rank, size : int
+        This rank and the number of ranks.
+
+    Returns
+    -------
+    list of (int, int)
+        Per group, the range of its chunks this rank owns (``lo == hi``: none).
+    """
+    total = float(sum(sum(c) for c in costs))
+    if not total > 0:
+        return [(0, 0)] * len(costs)
+    out, before = [], 0.0
+    for group in costs:
+        lo = hi = None
+        for k, c in enumerate(group):
+            mid = before + 0.5 * c
+            before += c
+            owner = (
+                min(size - 1, int(mid * size / total)) if total > 0 else (k * size) // len(group)
+            )
+            if owner == rank:
+                lo = k if lo is None else lo
+                hi = k + 1
+        out.append((0, 0) if lo is None else (lo, hi))
+    return out
 
 
 def tree_sum(leaf: Callable[[int], np.ndarray], lo: int, hi: int) -> np.ndarray:

@@ -72,6 +72,32 @@ def test_segments_complete_to_the_same_bits_for_any_split(n):
         assert np.array_equal(parallel.complete_tree(nodes, n), ref), size
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 9])
+def test_balanced_ranges_cover_every_chunk_once_with_balanced_costs(size):
+    rng = np.random.default_rng(size)
+    costs = [list(rng.uniform(1.0, 10.0, n)) for n in (1, 7, 1, 1, 12, 0, 3)]
+    costs[0] = [60.0]  # one heavy group of one chunk (a small interior group)
+    owned = {}
+    load = np.zeros(size)
+    for r in range(size):
+        ranges = parallel.balanced_ranges(costs, r, size)
+        assert len(ranges) == len(costs)
+        for g, (lo, hi) in enumerate(ranges):
+            assert 0 <= lo <= hi <= len(costs[g])
+            for k in range(lo, hi):
+                assert (g, k) not in owned
+                owned[(g, k)] = r
+                load[r] += costs[g][k]
+    assert set(owned) == {(g, k) for g, c in enumerate(costs) for k in range(len(c))}
+    # contiguous and in rank order along the chunks of all groups
+    order = [owned[(g, k)] for g, c in enumerate(costs) for k in range(len(c))]
+    assert order == sorted(order)
+    total, biggest = sum(map(sum, costs)), max(max(c) for c in costs if c)
+    assert load.max() <= total / size + biggest
+    if size >= 2:  # the groups of one chunk do not all land on the last rank
+        assert owned[(0, 0)] != size - 1  # chunk_range per group gave it to the last
+
+
 def test_missing_chunk_is_an_error():
     leaf = lambda i: np.ones(1)
     nodes = {(a, b): v for a, b, v in parallel.segment_nodes(leaf, 4, 0, 2)}
