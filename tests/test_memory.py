@@ -358,7 +358,7 @@ def test_evaluation_estimate():
         _PROBLEMS
         + """
 from pinngelu.loss import loss_and_grad
-from pinngelu.training.start import evaluation_bytes
+from pinngelu.training.memory_plan import evaluation_bytes
 p = pg.ElasticityProblem(RECT, MAT, RECT_BCS, formulation=pg.StrongForm(),
                          n_interior=100000, n_boundary=1000)
 groups = p.residual_groups(np.random.default_rng(0))
@@ -388,7 +388,7 @@ def test_output_layer_estimate(case):
         _PROBLEMS
         + f"""
 from pinngelu.loss import fit_linear_layer
-from pinngelu.training.start import output_layer_bytes
+from pinngelu.training.memory_plan import output_layer_bytes
 p = pg.ElasticityProblem({case})
 groups = p.residual_groups(np.random.default_rng(0))
 d = p.dim
@@ -430,7 +430,7 @@ def test_training_estimate(case, stage, width):
     setup = (
         _PROBLEMS
         + f"""
-from pinngelu.training.start import memory_estimates
+from pinngelu.training.memory_plan import memory_estimates
 config = pg.TrainConfig(stages=({stage},), print_every=0)
 p0 = pg.ElasticityProblem({case.split(", n_interior")[0]}, n_interior=100)
 d = p0.dim
