@@ -2,8 +2,9 @@
 is made and refused above a limit.
 
 The limit defaults to a fraction (:data:`DEFAULT_FRACTION`) of the memory the machine
-has available when it is first asked for (``MemAvailable`` of ``/proc/meminfo``, or the
-physical memory where that file does not exist).  It is set with :func:`set_limit` or
+has available at the moment of each check (``MemAvailable`` of ``/proc/meminfo``, read
+again every time, or the physical memory where that file does not exist), so that what
+the process already holds counts.  It is set with :func:`set_limit` or
 the environment variable ``PINNGELU_MEMORY_LIMIT`` (bytes, or a number with a suffix
 ``K``, ``M``, ``G``, ``T``: ``"8G"``); ``"none"`` switches the check off.
 
