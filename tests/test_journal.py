@@ -5,6 +5,7 @@ folding the journal into new snapshots keeps the states."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -143,8 +144,7 @@ def test_copy_at_any_iteration_resumes_to_the_same_bits(uninterrupted, tmp_path,
 
 
 def read_checkpoint_token(ck) -> str:
-    import json
-
+    """The journal token the snapshot ``ck`` names."""
     with np.load(ck) as z:
         return json.loads(str(z["meta"]))["journal"]
 
