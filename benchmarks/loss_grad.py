@@ -42,7 +42,7 @@ import numpy as np
 from pinngelu.elasticity import navier_operator
 from pinngelu.energy import strain_energy_operator
 from pinngelu.kernels import get_backend, n_channels
-from pinngelu.loss import CHUNK, ResidualGroup, loss_and_grad, n_chunks
+from pinngelu.loss import ResidualGroup, chunk_size, loss_and_grad, n_chunks
 from pinngelu.network import MLP
 
 LAM, MU = 1.0, 0.5
@@ -135,12 +135,12 @@ def time_energy(d, N, W, L, device="cpu", reps=10) -> dict:
     grp = ResidualGroup("energy", X, S, np.zeros((N, S.shape[1])), point_weights=rng.random(N) / N)
     be = get_backend(device)
     Xd, Cd, gd, wd = grp.on(be)
-    nch = n_chunks(N)
+    nch, ck = n_chunks(N, be.split_chunks), chunk_size(N, be.split_chunks)
     grads = np.empty((nch, mlp.n_params))
 
     def kernels(nc):
         net = be.net_arrays(mlp, theta)
-        return be.loss_grad_chunks(net, Xd, Cd, gd, wd, CHUNK, 0, nch, grads, None, None, nc)
+        return be.loss_grad_chunks(net, Xd, Cd, gd, wd, ck, 0, nch, grads, None, None, nc)
 
     full = n_channels(d)
     ts = {full: [], 1 + d: []}

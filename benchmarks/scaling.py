@@ -38,6 +38,7 @@ def worker(sizes: list[int], reps: int) -> None:
     from pinngelu.network import MLP
 
     comm = parallel.world()
+    comm.count_bytes = True
     mlp = MLP(2, (30, 30, 30), 2, "gelu")
     theta = mlp.init(np.random.default_rng(0))
     C = navier_operator(2, 1.0, 0.5)

@@ -41,17 +41,45 @@ __all__ = [
     "check_points",
     "check_inputs",
     "CHUNK",
+    "MIN_CHUNK",
+    "SPLIT",
+    "chunk_size",
     "n_chunks",
 ]
 
 CHUNK = 4096
-"""Points per chunk of a residual group: the unit of work of one kernel call and the
-leaf of the reduction tree (fixed, so the bits do not depend on the number of ranks)."""
+"""Most points per chunk of a residual group.  A chunk is the leaf of the reduction
+tree and the unit of work a rank takes; its size depends on the group's number of
+points only, so the bits do not depend on the number of ranks."""
+
+MIN_CHUNK = 256
+"""Fewest points per chunk where the backend splits groups (:attr:`Backend.split_chunks`)."""
+
+SPLIT = 8
+"""A group of up to ``SPLIT * CHUNK`` points is cut into about this many chunks (of at
+least :data:`MIN_CHUNK` points), so that ranks can share it."""
+
+_ROUND = 32
+"""Chunk sizes are multiples of this many points (the CPU kernel's tile)."""
 
 
-def n_chunks(n_points: int) -> int:
-    """Number of chunks of a group of ``n_points`` points."""
-    return -(-n_points // CHUNK)
+def chunk_size(n_points: int, split: bool = True) -> int:
+    """Points per chunk of a group of ``n_points`` points.
+
+    ``ceil(n_points / SPLIT)`` rounded up to a multiple of 32, within
+    ``[MIN_CHUNK, CHUNK]``; :data:`CHUNK` whatever the size with ``split=False``
+    (backends whose kernel calls are costly, such as a GPU's launches).
+    """
+    if not split:
+        return CHUNK
+    c = -(-max(int(n_points), 1) // SPLIT)
+    c = -(-c // _ROUND) * _ROUND
+    return min(CHUNK, max(MIN_CHUNK, c))
+
+
+def n_chunks(n_points: int, split: bool = True) -> int:
+    """Number of chunks of a group of ``n_points`` points (:func:`chunk_size`)."""
+    return -(-n_points // chunk_size(n_points, split))
 
 
 def check_points(X: np.ndarray, d: int, what: str = "points") -> np.ndarray:
@@ -406,7 +434,7 @@ def loss_and_grad(
 
     Notes
     -----
-    Each group is cut into chunks of :data:`CHUNK` points, one kernel call each, and
+    Each group is cut into chunks of :func:`chunk_size` points, one kernel call each, and
     the chunk partials (loss, gradient) are summed along a fixed binary tree over the
     chunk indices (:mod:`pinngelu.parallel`); groups are then added in list order.
     The result has the same bits for any number of ranks and threads.
@@ -428,7 +456,8 @@ def loss_and_grad(
     # a group without second derivatives runs on 1 + d channels (the jets asked for are
     # those of all the channels: the full path)
     channels = [1 + mlp.in_dim if not want_jets and _first_order(g) else nc for g in groups]
-    ranges = _rank_chunks(groups, channels, comm)
+    split = be.split_chunks
+    ranges = _rank_chunks(groups, channels, comm, split)
     # every rank reduces the tree nodes inside its chunk range, group by group
     mine: list[list[tuple[int, int, np.ndarray]]] = []
     for grp, nk, (lo, hi) in zip(groups, channels, ranges, strict=True):
@@ -437,16 +466,17 @@ def loss_and_grad(
         N = grp.n_points
         R = np.empty((N, grp.n_rows)) if (want_residuals or need) else None
         J = np.empty((N, mlp.out_dim, nk)) if (want_jets or need) else None
-        nch = n_chunks(N)
+        nch = n_chunks(N, split)
+        ck = chunk_size(N, split)
         vecs = np.zeros((hi - lo, 1 + P + nq))
         if hi > lo:
             gbuf = np.empty((hi - lo, P))
-            vecs[:, 0] = be.loss_grad_chunks(net, X, C, g, w, CHUNK, lo, hi, gbuf, R, J, nk)
+            vecs[:, 0] = be.loss_grad_chunks(net, X, C, g, w, ck, lo, hi, gbuf, R, J, nk)
             vecs[:, 1 : 1 + P] = gbuf
             if need:
                 J = _all_channels(J, nc)
                 for i in range(hi - lo):
-                    p0, p1 = (lo + i) * CHUNK, min(N, (lo + i + 1) * CHUNK)
+                    p0, p1 = (lo + i) * ck, min(N, (lo + i + 1) * ck)
                     vecs[i, 1 + P :] = grp.param_gradient(R[p0:p1], J[p0:p1], p0, p1)
         mine.append(segment_nodes(lambda i, vecs=vecs, lo=lo: vecs[i - lo].copy(), nch, lo, hi))
         if want_residuals:
@@ -459,7 +489,7 @@ def loss_and_grad(
     grad_q = None if q is None else np.zeros(nq)
     per: dict[str, float] = {}
     for gi, grp in enumerate(groups):
-        nch = n_chunks(grp.n_points)
+        nch = n_chunks(grp.n_points, split)
         if nch == 0:
             per[grp.name] = per.get(grp.name, 0.0)
             continue
@@ -507,8 +537,11 @@ def pointwise_residuals(
     be = get_backend(device)
     mine = []
     nc = n_channels(mlp.in_dim)
-    for grp, (lo, hi) in zip(groups, _rank_chunks(groups, [nc] * len(groups), comm), strict=True):
-        p0, p1 = lo * CHUNK, min(grp.n_points, hi * CHUNK)
+    split = be.split_chunks
+    ranges = _rank_chunks(groups, [nc] * len(groups), comm, split)
+    for grp, (lo, hi) in zip(groups, ranges, strict=True):
+        ck = chunk_size(grp.n_points, split)
+        p0, p1 = lo * ck, min(grp.n_points, hi * ck)
         R = np.zeros((0, grp.n_rows))
         if p1 > p0:  # a slice starting on a chunk boundary: the chunks of the whole group
             sub = grp.rows(p0, p1)
@@ -518,17 +551,23 @@ def pointwise_residuals(
     return [np.concatenate([part[i] for part in parts]) for i in range(len(groups))]
 
 
-def _rank_chunks(groups, channels: list[int], comm) -> list[tuple[int, int]]:
+POINT_COST = 2.0
+"""Work per point outside the jet channels, in channels: a chunk of ``n`` points on
+``nk`` channels costs about ``n (nk + POINT_COST)`` (measured on the CPU kernel, 3 x 30
+network: 2.63 us a point on 6 channels, 1.64 us on 3)."""
+
+
+def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[tuple[int, int]]:
     """Per group, the chunks ``[lo, hi)`` this rank evaluates: the chunks of all groups
-    cut into pieces of about equal cost (points times jet channels times residual rows
-    per point), see :func:`pinngelu.parallel.balanced_ranges`."""
+    cut into pieces of about equal cost (:data:`POINT_COST`), see
+    :func:`pinngelu.parallel.balanced_ranges`."""
     if comm.size == 1:
-        return [(0, n_chunks(g.n_points)) for g in groups]
+        return [(0, n_chunks(g.n_points, split)) for g in groups]
     costs = []
     for g, nk in zip(groups, channels, strict=True):
-        nch = n_chunks(g.n_points)
-        sizes = [min(CHUNK, g.n_points - k * CHUNK) for k in range(nch)]
-        costs.append([float(n * nk * max(1, g.n_rows)) for n in sizes])
+        ck = chunk_size(g.n_points, split)
+        sizes = [min(ck, g.n_points - k * ck) for k in range(n_chunks(g.n_points, split))]
+        costs.append([n * (nk + POINT_COST) for n in sizes])
     return balanced_ranges(costs, comm.rank, comm.size)
 
 

@@ -26,6 +26,7 @@ from .kernels import Backend
 from .loss import check_points
 from .loss import jets as network_jets
 from .network import MLP, save_npz_atomic
+from .parallel import as_comm, chunk_range
 
 __all__ = ["Solution"]
 
@@ -156,8 +157,13 @@ class Solution:
             out["displacement_error"] = u - ue
         return out
 
-    def relative_l2_error(self, X: np.ndarray) -> float:
+    def relative_l2_error(self, X: np.ndarray, comm=None) -> float:
         """``||u - u_exact|| / ||u_exact||`` over the points ``X (N, d)`` (m).
+
+        ``comm`` (an mpi4py or :mod:`pinngelu.parallel` communicator): every rank
+        evaluates the network on its share of the points (whole tiles of the kernel,
+        so each point's value has the bits it has on one rank) and the values are
+        gathered; every rank returns the same number.
 
         Raises
         ------
@@ -167,7 +173,16 @@ class Solution:
         """
         if self.exact is None:
             raise ValueError("no exact solution is known for this problem")
-        u = self.displacement(X)
+        comm = as_comm(comm)
+        if comm.size == 1:
+            u = self.displacement(X)
+        else:
+            from .kernels.cpu import TILE  # compiled code, loaded on first use
+
+            n = np.asarray(X).shape[0]
+            t0, t1 = chunk_range(-(-n // TILE), comm.rank, comm.size)
+            part = self.displacement(np.asarray(X)[t0 * TILE : min(n, t1 * TILE)])
+            u = np.concatenate(comm.allgather(part))
         if u.shape[0] == 0:
             raise ValueError("relative_l2_error needs at least one point, got 0")
         X = np.asarray(X, dtype=float)

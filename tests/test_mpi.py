@@ -111,6 +111,101 @@ def test_serial_world_and_bad_comm():
         parallel.as_comm(3)
 
 
+def test_chunk_size_depends_on_the_group_alone():
+    """Groups of up to 8 x 4096 points are cut into about 8 chunks of whole tiles (at
+    least 256 points), larger ones into chunks of 4096; a backend with costly calls
+    keeps 4096."""
+    from pinngelu.loss import chunk_size, n_chunks
+
+    table = {1: 256, 114: 256, 256: 256, 2000: 256, 10_000: 1280, 32_768: 4096, 10**6: 4096}
+    for n, c in table.items():
+        assert chunk_size(n) == c and c % 32 == 0
+    assert [n_chunks(n) for n in (114, 257, 2000, 10_000, 40_000)] == [1, 2, 8, 8, 10]
+    assert chunk_size(2000, split=False) == 4096 and n_chunks(2000, split=False) == 1
+
+
+def test_two_ranks_share_the_flagship_interior_evenly():
+    """The flagship's groups (2000 interior points on 6 channels, seven boundary groups
+    of 114 points on 3): with two ranks both evaluate part of the interior, and their
+    modelled costs differ by less than 10% (with one chunk of 4096 points the interior
+    went to one rank alone: 80% of the modelled work)."""
+    from types import SimpleNamespace
+
+    from pinngelu.loss import POINT_COST, _rank_chunks, chunk_size
+
+    groups = [SimpleNamespace(n_points=2000)] + [SimpleNamespace(n_points=114)] * 7
+    channels = [6] + [3] * 7
+    costs = []
+    for rank in (0, 1):
+        comm = SimpleNamespace(size=2, rank=rank)
+        ranges = _rank_chunks(groups, channels, comm, True)
+        cost = 0.0
+        for g, nk, (lo, hi) in zip(groups, channels, ranges, strict=True):
+            ck = chunk_size(g.n_points)
+            cost += (min(g.n_points, hi * ck) - min(g.n_points, lo * ck)) * (nk + POINT_COST)
+        assert ranges[0][1] > ranges[0][0], f"rank {rank} has no interior chunk"
+        costs.append(cost)
+    assert abs(costs[0] - costs[1]) < 0.1 * max(costs), costs
+
+
+def test_dense_kernels_on_row_blocks_give_the_rows_of_the_whole():
+    """The quasi-Newton matrix split over ranks by rows: the product and the update of
+    each block are the rows of those of the whole matrix, bit for bit."""
+    from pinngelu.kernels.dense import sym_update, symv
+
+    rng = np.random.default_rng(4)
+    n = 37
+    A = rng.normal(size=(n, n))
+    H = A @ A.T
+    x, s, u = rng.normal(size=(3, n))
+    whole_v = np.empty(n)
+    symv(H, x, whole_v)
+    whole_H = H.copy()
+    sym_update(whole_H, 0.7, s, u, 1.3, -0.4, 0.2)
+    for cut in ((0, 10, 25, 37), (0, 1, 36, 37), (0, 37)):
+        parts_v, parts_H = [], []
+        for r0, r1 in zip(cut[:-1], cut[1:], strict=True):
+            block = H[r0:r1].copy()
+            v = np.empty(r1 - r0)
+            symv(block, x, v)
+            sym_update(block, 0.7, s, u, 1.3, -0.4, 0.2, r0)
+            parts_v.append(v)
+            parts_H.append(block)
+        assert np.array_equal(np.concatenate(parts_v), whole_v)
+        assert np.array_equal(np.concatenate(parts_H), whole_H)
+    np.testing.assert_allclose(whole_v, H @ x, rtol=1e-12, atol=1e-12 * np.abs(H).max())
+    ref = 0.7 * H + 1.3 * np.outer(s, s) - 0.4 * (np.outer(s, u) + np.outer(u, s))
+    ref += 0.2 * np.outer(u, u)
+    np.testing.assert_allclose(whole_H, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+
+
+def test_training_runs_blas_on_one_thread():
+    """Inside train, numpy's BLAS runs on one thread (a threaded BLAS splits reductions
+    by thread: the bits would depend on the thread count); outside it is left alone."""
+    from threadpoolctl import threadpool_info
+
+    import pinngelu as pg
+    from pinngelu.cases.plate_manufactured import build_problem
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    seen = []
+    problem = build_problem(n_interior=100, n_boundary=40)
+    cfg = pg.TrainConfig(stages=(pg.LBFGS(2),), print_every=0)
+    pg.train(
+        problem,
+        pg.MLP(2, (4,), 2),
+        rng=np.random.default_rng(0),
+        config=cfg,
+        callback=lambda run: seen.append(blas_threads()) and False,
+        out=None,
+    )
+    assert seen and all(s == {1} for s in seen), seen
+    assert blas_threads() == before
+
+
 def test_chunked_loss_matches_one_call_and_finite_differences():
     """The chunked loss equals the unchunked kernel to rounding, and its gradient
     matches central differences."""
@@ -252,7 +347,7 @@ def test_ranks_of_a_node_share_its_cores(monkeypatch):
 
     import numba
 
-    from pinngelu.parallel import SerialComm, select_threads
+    from pinngelu.parallel import OversubscriptionWarning, SerialComm, select_threads
 
     before = numba.get_num_threads()
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
@@ -261,8 +356,9 @@ def test_ranks_of_a_node_share_its_cores(monkeypatch):
         assert select_threads(SerialComm()) == before
         two = SimpleNamespace(size=2, local_size=2)
         assert select_threads(two) == min(2, numba.config.NUMBA_NUM_THREADS)
-        eight = SimpleNamespace(size=8, local_size=8)
-        assert select_threads(eight) == 1
+        eight = SimpleNamespace(size=8, local_size=8, local_rank=0)
+        with pytest.warns(OversubscriptionWarning, match="8 MPI ranks share 4 cores"):
+            assert select_threads(eight) == 1
         numba.set_num_threads(before)
         monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
         assert select_threads(two) == before

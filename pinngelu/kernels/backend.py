@@ -67,6 +67,10 @@ class Backend:
     """Interface of a compute backend (see the module docstring)."""
 
     name: str = "abstract"
+    split_chunks: bool = False
+    """Whether :func:`pinngelu.loss.loss_and_grad` cuts small groups into chunks of
+    :data:`~pinngelu.loss.MIN_CHUNK` points and more (cheap kernel calls, as on CPU
+    threads) rather than :data:`~pinngelu.loss.CHUNK` (see :func:`pinngelu.loss.chunk_size`)."""
 
     def asarray(self, a: np.ndarray) -> Any:  # pragma: no cover - interface
         raise NotImplementedError

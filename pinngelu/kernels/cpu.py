@@ -317,6 +317,7 @@ class CPUBackend(Backend):
     """Numba CPU threads (the kernels of this module); arrays stay on the host."""
 
     name = "cpu"
+    split_chunks = True
 
     def asarray(self, a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.float64)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -139,6 +139,8 @@ class DescentState:
         cast = {"float": float, "int": int, "str": str}
         kw: dict[str, Any] = {}
         for f in fields(cls):  # type: ignore[arg-type]
+            if f.name not in data and f.default is not MISSING:
+                continue  # a field added later (an older file): its default
             v = np.asarray(data[f.name])
             kind = cast.get(str(f.type))
             kw[f.name] = np.array(v, dtype=np.float64) if kind is None else kind(v)

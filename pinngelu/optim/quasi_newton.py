@@ -23,7 +23,11 @@ the update in place in one pass over ``H``; no ``(n, n)`` array is allocated aft
 :func:`qn_init`.
 
 The state owns ``H``: :func:`qn_step` updates it in place and returns a state that
-shares it (the other fields are fresh).  Every other field is a scalar or a vector,
+shares it (the other fields are fresh).  Under MPI (``comm``) each rank holds a block
+of rows of ``H`` (:func:`pinngelu.parallel.chunk_range`), multiplies and updates only
+those and gathers the products (``n`` doubles, twice an iteration): the matrix's
+memory and passes are split over the ranks, and every entry is computed as on one
+rank, so the bits do not depend on the number of ranks.  Every other field is a scalar or a vector,
 and :meth:`QNState.to_dict` / :meth:`QNState.from_dict` make the state, ``H``
 included, serialisable, so a restored run continues bit-identically.
 
@@ -41,6 +45,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import memory
+from ..parallel import as_comm, chunk_range
 from .common import (
     TINY,
     DescentState,
@@ -162,8 +167,11 @@ class QNState(DescentState):
     x, g : ndarray, shape (n,)
         Current (best) point and its gradient.
     f : float
-    H : ndarray, shape (n, n)
-        Inverse-Hessian approximation (owned by the state, updated in place).
+    H : ndarray, shape (k, n)
+        Rows ``row0 <= i < row0 + k`` of the inverse-Hessian approximation (owned by
+        the state, updated in place): all ``n`` of them unless split over MPI ranks.
+    row0 : int
+        The first row of ``H``.
     n_updates : int
         Updates applied to ``H`` since it was last the identity.
     n_iter, n_eval, n_fail, n_stall : int
@@ -175,6 +183,7 @@ class QNState(DescentState):
     f: float
     g: FloatArray
     H: FloatArray
+    row0: int = 0
     n_updates: int = 0
     n_iter: int = 0
     n_eval: int = 0
@@ -185,11 +194,27 @@ class QNState(DescentState):
 
     @property
     def memory_bytes(self) -> int:
-        """Bytes held by the dense matrix: ``8 n^2``."""
-        return dense_memory_bytes(self.n)
+        """Bytes held by the dense matrix: ``8 n^2`` (``8 k n`` for a block of rows)."""
+        return 8 * int(self.H.shape[0]) * self.n
 
 
-def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QNState:
+def _identity_rows(H: FloatArray, row0: int) -> None:
+    """Set the rows ``row0 ...`` of ``H`` to those of the identity, in place."""
+    H[...] = 0.0
+    k = H.shape[0]
+    H[np.arange(k), row0 + np.arange(k)] = 1.0
+
+
+def _matvec(state: QNState, v: FloatArray, comm) -> FloatArray:
+    """``H v`` (n,): this rank's rows, gathered from every rank under MPI."""
+    from ..kernels.dense import symv  # compiled code, loaded on first use
+
+    out = np.empty(state.H.shape[0])
+    symv(state.H, v, out)
+    return out if comm.size == 1 else np.concatenate(comm.allgather(out))
+
+
+def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None, *, comm=None) -> QNState:
     """Evaluate ``fun`` at ``x0`` and build the state with ``H = I``.
 
     Parameters
@@ -200,11 +225,14 @@ def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QN
         Starting point.
     config : QNConfig, optional
         Only ``max_bytes`` is used here.
+    comm : mpi4py communicator or pinngelu.parallel communicator, optional
+        Split the rows of ``H`` over the ranks (every rank calls with the same
+        arguments; ``fun`` returns the same values on every rank).
 
     Returns
     -------
     QNState
-        ``H`` of shape (n, n) is the identity.
+        ``H`` holds this rank's rows of the identity (all of them without ``comm``).
 
     Raises
     ------
@@ -216,6 +244,7 @@ def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QN
         checked before it is allocated (a ``ValueError`` too).
     """
     config = QNConfig() if config is None else config
+    comm = as_comm(comm)
     x = start_point(x0)
     n = x.shape[0]
     need = dense_memory_bytes(n)
@@ -225,15 +254,18 @@ def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None) -> QN
             f"{need / 1e9:.2f} GB, above the cap of {config.max_bytes / 1e9:.2f} GB "
             "(QNConfig.max_bytes): use L-BFGS (memory O(m n)) or a smaller network"
         )
+    r0, r1 = chunk_range(n, comm.rank, comm.size)
     memory.check(
-        need,
-        f"the dense quasi-Newton matrix of {n} parameters ({n} x {n} float64)",
+        8 * (r1 - r0) * n,
+        f"the dense quasi-Newton matrix of {n} parameters ({r1 - r0} x {n} float64)",
         "the optimiser (an LBFGS stage, memory O(m n)) or the network (fewer parameters)",
     )
     f, g = evaluate(fun, x, n)
     if not all_finite(f, g):
         raise ValueError("objective or gradient is not finite at the starting point")
-    return QNState(x=x, f=f, g=g, H=np.eye(n), n_eval=1, f_init=f, gnorm_init=inf_norm(g))
+    H = np.empty((r1 - r0, n))
+    _identity_rows(H, r0)
+    return QNState(x=x, f=f, g=g, H=H, row0=r0, n_eval=1, f_init=f, gnorm_init=inf_norm(g))
 
 
 def broyden_parameters(
@@ -297,9 +329,12 @@ def broyden_parameters(
     return phi, tau
 
 
-def _update_H(state: QNState, s: FloatArray, y: FloatArray, alpha: float, config: QNConfig) -> bool:
+def _update_H(
+    state: QNState, s: FloatArray, y: FloatArray, alpha: float, config: QNConfig, comm=None
+) -> bool:
     """Apply the configured update to ``state.H`` in place; False if the pair is skipped."""
-    from ..kernels.dense import sym_update, symv  # compiled code, loaded on first use
+    comm = as_comm(comm)
+    from ..kernels.dense import sym_update  # compiled code, loaded on first use
 
     sy = float(s @ y)
     if not (
@@ -312,8 +347,7 @@ def _update_H(state: QNState, s: FloatArray, y: FloatArray, alpha: float, config
     if first and config.update in (QNUpdate.BFGS, QNUpdate.SSBFGS_AB, QNUpdate.SSBFGS_OL):
         # the usual initial scaling H0 = (y^T s / y^T y) I before the first update
         H *= sy / float(y @ y)
-    u = np.empty_like(s)
-    symv(H, y, u)
+    u = _matvec(state, y, comm)
     yu = float(y @ u)
     if not (math.isfinite(yu) and yu > 0.0):
         return False
@@ -323,7 +357,7 @@ def _update_H(state: QNState, s: FloatArray, y: FloatArray, alpha: float, config
     m_ss = rho + phi * rho * rho * yu / tau
     m_su = -phi * rho / tau
     m_uu = (phi - 1.0) / (tau * yu)
-    sym_update(H, 1.0 / tau, s, u, m_ss, m_su, m_uu)
+    sym_update(H, 1.0 / tau, s, u, m_ss, m_su, m_uu, state.row0)
     return True
 
 
@@ -333,6 +367,7 @@ def qn_step(
     config: QNConfig | None = None,
     *,
     max_evals: int | None = None,
+    comm=None,
 ) -> tuple[QNState, StepInfo]:
     """One dense quasi-Newton iteration.
 
@@ -356,6 +391,8 @@ def qn_step(
     config : QNConfig, optional
     max_evals : int, optional
         Objective evaluations this step may spend (``None``: no limit).
+    comm : mpi4py communicator or pinngelu.parallel communicator, optional
+        The communicator of :func:`qn_init` (``state.H`` holds this rank's rows).
 
     Returns
     -------
@@ -363,7 +400,7 @@ def qn_step(
     info : StepInfo
     """
     config = QNConfig() if config is None else config
-    n = state.n
+    comm = as_comm(comm)
     gnorm = inf_norm(state.g)
     budget = math.inf if max_evals is None else max_evals
     if gnorm == 0.0 or budget < 1:
@@ -380,11 +417,7 @@ def qn_step(
 
     d, step0 = None, 1.0
     if n_updates > 0:
-        from ..kernels.dense import symv
-
-        d = np.empty(n)
-        symv(H, state.g, d)
-        d = -d
+        d = -_matvec(state, state.g, comm)
         dg = float(state.g @ d)
         if not (math.isfinite(dg) and dg < 0.0 and np.all(np.isfinite(d))):
             d, reset = None, True
@@ -399,8 +432,7 @@ def qn_step(
         best, ls_ok, message, m = _search(fun, state, d, step0, max_ls, config)
         n_evals += m
     if reset:
-        H[...] = 0.0
-        H.flat[:: n + 1] = 1.0
+        _identity_rows(H, state.row0)
         n_updates = 0
     if best is None:
         new = replace(
@@ -419,7 +451,7 @@ def qn_step(
     s = x_new - state.x
     y = g_new - state.g
     cur = replace(state, n_updates=n_updates)
-    updated = _update_H(cur, s, y, alpha, config)
+    updated = _update_H(cur, s, y, alpha, config, comm)
     stalled = state.f - f_new <= config.ftol * max(abs(state.f), abs(f_new), TINY)
     new = replace(
         state,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..kernels import get_backend
 from ..network import MLP
-from ..parallel import as_comm, select_gpu, select_threads
+from ..parallel import as_comm, one_blas_thread, select_gpu, select_threads
 from .checkpoint import check_checkpoint_path, restore
 from .config import TrainConfig, TrainResult
 from .loop import run_stages
@@ -78,8 +78,19 @@ def train(
         problem's, its activation has no second derivative for a second-order loss,
         a stage does not suit the formulation, the checkpoint path cannot be written,
         or ``theta0`` has the wrong length.
+
+    Notes
+    -----
+    The run's BLAS and LAPACK calls (numpy, scipy) use one thread
+    (:func:`pinngelu.parallel.one_blas_thread`): the kernels have their own threads,
+    and a threaded BLAS would make the bits depend on the number of threads.
     """
     config = check_setup(problem, mlp, rng, config, callback, comm)
+    with one_blas_thread():
+        return _train(problem, mlp, rng, device, config, theta0, callback, error_points, out, comm)
+
+
+def _train(problem, mlp, rng, device, config, theta0, callback, error_points, out, comm):
     select_gpu(as_comm(comm), device)
     select_threads(as_comm(comm))
     get_backend(device)
@@ -149,6 +160,11 @@ def resume(
     if config.checkpoint is None:
         config = replace(config, checkpoint=path)
         check_checkpoint_path(path)
+    with one_blas_thread():
+        return _resume(path, problem, mlp, rng, device, config, callback, error_points, out, comm)
+
+
+def _resume(path, problem, mlp, rng, device, config, callback, error_points, out, comm):
     select_gpu(as_comm(comm), device)
     select_threads(as_comm(comm))
     get_backend(device)

@@ -272,7 +272,8 @@ def constant_meta(run) -> dict:
 
 def run_state(run) -> tuple[dict, dict[str, np.ndarray]]:
     """``(meta, arrays)`` of the state of ``run``, without the history and without
-    :func:`constant_meta` (what a journal record holds)."""
+    :func:`constant_meta` (what a journal record holds).  Every rank calls it (the
+    optimiser's state may be split over the ranks); it is complete on rank 0."""
     scales = getattr(run.problem, "scales", None)
     meta = {
         "n_q": run.n_q,
@@ -312,7 +313,7 @@ def run_state(run) -> tuple[dict, dict[str, np.ndarray]]:
             arrays.update({f"hook__{hook.key}__{k}": v for k, v in harrays.items()})
     scalars = meta["scalars"] = {}
     if run.state is not None:
-        for k, v in run.stages[run.si].state_to_dict(run.state).items():
+        for k, v in run.stages[run.si].state_to_dict(run.state, run.comm).items():
             if isinstance(v, np.ndarray):
                 arrays["state__" + k] = v
             else:
@@ -320,14 +321,17 @@ def run_state(run) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
-def save(run, path: str | os.PathLike, journal: str | None = None) -> None:
+def save(
+    run, path: str | os.PathLike, journal: str | None = None, state: tuple | None = None
+) -> None:
     """Write the state of ``run`` (a :class:`~pinngelu.training.run.Run`) to ``path``
-    as a full snapshot, atomically (rank 0 only: every rank holds the same optimiser
-    state); ``journal``: the token of the journal that will continue it (see
-    :mod:`pinngelu.training.journal`)."""
+    as a full snapshot, atomically; ``journal``: the token of the journal that will
+    continue it (see :mod:`pinngelu.training.journal`); ``state``: the
+    :func:`run_state` already taken.  Every rank calls it (a dense matrix split over
+    the ranks is gathered); rank 0 writes."""
+    meta, arrays = run_state(run) if state is None else state
     if not run.comm.is_root:
         return
-    meta, arrays = run_state(run)
     const = constant_meta(run)
     const["fingerprint"].update(meta["fingerprint"])
     meta.update(const)
@@ -415,7 +419,7 @@ def restore(run, path: str | os.PathLike) -> None:
     except (KeyError, TypeError, ValueError) as exc:
         raise _incomplete(path, exc) from exc
     if run.si < len(run.stages):
-        run.state = run.stages[run.si].state_from_dict(st) if st else None
+        run.state = run.stages[run.si].state_from_dict(st, run.comm) if st else None
     run.it = it
     run.stage = stage
     run.history = History.from_arrays(z, meta["history_groups"], run.n_q)

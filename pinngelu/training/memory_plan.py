@@ -11,7 +11,7 @@ import math
 from .. import memory
 from ..jacobian import BLOCK_ROWS
 from ..kernels.layout import n_channels
-from ..loss import n_chunks
+from ..loss import chunk_size, n_chunks
 from ..network import MLP
 from ..optim.lm import lm_memory_bytes
 from ..optim.quasi_newton import dense_memory_bytes
@@ -21,20 +21,15 @@ from .stages import LBFGS, Adam, LevenbergMarquardt, QuasiNewton
 __all__ = ["check_memory", "evaluation_bytes", "memory_estimates", "output_layer_bytes"]
 
 
-BLOCKS_PER_CHUNK = 64
-"""Work items of a full chunk in the CPU kernel (``CHUNK / TILE = 128`` tiles in at
-most ``MAX_BLOCKS = 64`` blocks of :mod:`pinngelu.kernels.cpu`), each with a gradient
-row of its own."""
-
-
 def evaluation_bytes(n_params: int, n_points: float) -> float:
     """Work memory (bytes) of one evaluation of the loss and gradient
     (:func:`pinngelu.loss.loss_and_grad`) on a group of ``n_points`` points with
     ``n_params`` network parameters.
 
-    ``8 n_params (64 + 2)`` per chunk of :data:`~pinngelu.loss.CHUNK` points: the
-    gradient row of each of the kernel's work items (:data:`BLOCKS_PER_CHUNK`) and the
-    chunk's two rows of partial sums, about ``n_params / 8`` bytes a point.  The groups
+    ``8 n_params (b + 2)`` per chunk (:func:`~pinngelu.loss.chunk_size`): the gradient
+    row of each of the kernel's ``b`` work items (one per tile, at most
+    ``MAX_BLOCKS`` of :mod:`pinngelu.kernels.cpu`) and the chunk's two rows of partial sums, about
+    ``n_params / 8`` bytes a point in chunks of 4096.  The groups
     are evaluated one after another, so the largest counts.  Measured: 202 MB for
     557000 points and 2802 parameters (362 bytes a point), 303 MB for 833000 and 2903
     (364), against 358 and 371 bytes a point here.
@@ -50,7 +45,11 @@ def evaluation_bytes(n_params: int, n_points: float) -> float:
     -------
     float
     """
-    return 8.0 * n_params * (BLOCKS_PER_CHUNK + 2) * n_chunks(int(math.ceil(n_points)))
+    from ..kernels.cpu import MAX_BLOCKS, TILE  # compiled code, loaded on first use
+
+    n = int(math.ceil(n_points))
+    blocks = min(MAX_BLOCKS, -(-chunk_size(n) // TILE))
+    return 8.0 * n_params * (blocks + 2) * n_chunks(n)
 
 
 def output_layer_bytes(

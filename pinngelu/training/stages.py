@@ -23,7 +23,7 @@ uses ``obj.normal(x) -> (f, JtJ, Jtr)`` and ``obj.value(x) -> f``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ from ..optim import (
     qn_step,
     qn_stop_reason,
 )
+from ..parallel import as_comm, chunk_range
 
 _QN_LABELS = {
     QNUpdate.BFGS: "BFGS",
@@ -154,10 +155,13 @@ class Stage:
         """The starting point's record."""
         return StageStep(state.x, float(state.f), float(np.max(np.abs(state.g))))
 
-    def state_to_dict(self, state) -> dict[str, Any]:
+    def state_to_dict(self, state, comm=None) -> dict[str, Any]:
+        """The state as flat arrays and scalars; a collective call under MPI (every
+        rank calls it; the dict is complete on rank 0)."""
         return state.to_dict()
 
-    def state_from_dict(self, data) -> Any:
+    def state_from_dict(self, data, comm=None) -> Any:
+        """Inverse of :meth:`state_to_dict` (on every rank, with its communicator)."""
         raise NotImplementedError  # pragma: no cover
 
 
@@ -218,7 +222,7 @@ class Adam(Stage):
         rec = StageStep(state.x, f, float(np.max(np.abs(g))))
         return _AdamRun(state.x + upd, adam), rec
 
-    def state_from_dict(self, data):
+    def state_from_dict(self, data, comm=None):
         x = np.array(data["x"], dtype=np.float64)
         return _AdamRun(x, AdamState.from_dict({k: data[k] for k in ("m", "v", "t")}))
 
@@ -252,7 +256,7 @@ class LBFGS(Stage):
         stop = lbfgs_stop_reason(state, info, self.config)
         return state, StageStep(state.x, state.f, info.gnorm, stop, not info.accepted)
 
-    def state_from_dict(self, data):
+    def state_from_dict(self, data, comm=None):
         return LBFGSState.from_dict(data)
 
 
@@ -298,15 +302,31 @@ class QuasiNewton(Stage):
         )
 
     def init(self, obj, x):
-        return qn_init(obj, x, self.config)
+        return qn_init(obj, x, self.config, comm=getattr(obj, "comm", None))
 
     def step(self, obj, state):
-        state, info = qn_step(obj, state, self.config)
+        state, info = qn_step(obj, state, self.config, comm=getattr(obj, "comm", None))
         stop = qn_stop_reason(state, info, self.config)
         return state, StageStep(state.x, state.f, info.gnorm, stop, not info.accepted)
 
-    def state_from_dict(self, data):
-        return QNState.from_dict(data)
+    def state_to_dict(self, state, comm=None):
+        """The state with the whole matrix (its rows gathered from the ranks on rank 0)."""
+        out = state.to_dict()
+        comm = as_comm(comm)
+        if comm.size > 1:
+            blocks = comm.gather(state.H)
+            out["H"] = np.concatenate(blocks) if comm.is_root else None
+            out["row0"] = 0
+        return out
+
+    def state_from_dict(self, data, comm=None):
+        """The state from a whole matrix, this rank's rows of it under MPI."""
+        state = QNState.from_dict(data)
+        comm = as_comm(comm)
+        if comm.size == 1:
+            return state
+        r0, r1 = chunk_range(state.n, comm.rank, comm.size)
+        return replace(state, H=np.ascontiguousarray(state.H[r0:r1]), row0=r0)
 
 
 @dataclass(frozen=True)
@@ -355,7 +375,7 @@ class LevenbergMarquardt(Stage):
             "the optimiser (an LBFGS or QuasiNewton stage) or the network (fewer parameters)",
         )
 
-    def state_from_dict(self, data):
+    def state_from_dict(self, data, comm=None):
         return LMState.from_dict(data)
 
 

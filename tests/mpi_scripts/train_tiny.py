@@ -74,7 +74,9 @@ def main() -> None:
             res = pg.resume(args.resume, problem, mlp, **common)
         else:
             res = pg.train(problem, mlp, **common)
-        vec = np.concatenate([res.theta, res.q, [res.loss]])
+        errors = res.history["error"]  # evaluated on every rank's share of error_points
+        assert errors, "no error recorded"
+        vec = np.concatenate([res.theta, res.q, [res.loss], errors])
         np.save(f"{args.out}.rank{comm.rank}.npy", vec)
         if comm.is_root:
             np.save(args.out, vec)

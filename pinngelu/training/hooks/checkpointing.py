@@ -45,7 +45,9 @@ class Checkpoint(Hook):
         return None
 
     def write(self, run) -> None:
-        """Append the state of ``run`` to the journal, or write a new snapshot."""
+        """Append the state of ``run`` to the journal, or write a new snapshot (every
+        rank calls it; rank 0 writes)."""
+        state = run_state(run)
         if not run.comm.is_root:
             return
         counts = run.history.buffer.counts()
@@ -55,20 +57,21 @@ class Checkpoint(Hook):
             or j.size > max(JOURNAL_FACTOR * self.snapshot_bytes, JOURNAL_MIN_BYTES)
             or any(counts.get(k, 0) < n for k, n in self.counts.items())
         ):
-            self.snapshot(run)
+            self.snapshot(run, state)
             return
-        meta, arrays = run_state(run)
+        meta, arrays = state
         meta["history_counts"] = counts
         arrays.update(run.history.buffer.arrays(since=self.counts))
         j.append(meta, arrays)
         self.counts = counts
 
-    def snapshot(self, run) -> None:
-        """A full snapshot continued by a new journal."""
+    def snapshot(self, run, state: tuple | None = None) -> None:
+        """A full snapshot continued by a new journal (rank 0; ``state``: the
+        :func:`~pinngelu.training.checkpoint.run_state` already taken)."""
         if self.journal is not None:
             self.journal.close()
         token = secrets.token_hex(8)
-        save(run, self.path, journal=token)
+        save(run, self.path, journal=token, state=state)
         self.snapshot_bytes = self.path.stat().st_size
         self.journal = Journal(self.path, token)
         self.counts = run.history.buffer.counts()

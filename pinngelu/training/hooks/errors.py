@@ -23,6 +23,6 @@ class ErrorTracker(Hook):
             return
         theta, q = run.current()
         sol = run.problem.solution(run.mlp, theta, q, enrichment=run.obj.coefficients)
-        err = sol.relative_l2_error(self.points)
+        err = sol.relative_l2_error(self.points, comm=run.comm)
         run.history.record_error(run.it, run.elapsed(), err)
         run.last_error = err
