@@ -27,6 +27,7 @@ import numpy as np
 from .kernels import Backend, NetArrays, get_backend
 from .kernels.layout import n_channels
 from .network import MLP
+from .network.mlp import MAX_PARAM
 from .parallel import as_comm, balanced_ranges, complete_tree, segment_nodes
 
 __all__ = [
@@ -60,6 +61,9 @@ SPLIT = 8
 least :data:`MIN_CHUNK` points), so that ranks can share it."""
 
 _ROUND = 32
+
+_CHANNEL_DIMS = {n_channels(d): d for d in (1, 2, 3)}
+"""The spatial dimension of an operator from its number of jet channels."""
 """Chunk sizes are multiples of this many points (the CPU kernel's tile)."""
 
 
@@ -147,10 +151,16 @@ class ResidualGroup:
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
-        if X.ndim != 2 or not (1 <= X.shape[1] <= 3):
-            raise ValueError(f"group {self.name!r}: points must have shape (N, d), got {X.shape}")
-        d = X.shape[1]
-        self.X = check_points(X, d, f"group {self.name!r} points")
+        C = np.asarray(self.C)
+        d = _CHANNEL_DIMS.get(C.shape[-1], 0) if C.ndim == 4 else 0
+        if X.ndim != 2 or not (1 <= X.shape[1] <= 3 or (d and d < X.shape[1] <= d + MAX_PARAM)):
+            raise ValueError(
+                f"group {self.name!r}: points must have shape (N, d), or (N, d + n_param) for a "
+                f"family of problems, got {X.shape}"
+            )
+        if not d:
+            d = X.shape[1]
+        self.X = check_points(X, X.shape[1], f"group {self.name!r} points")
         N = self.X.shape[0]
         for what, arr in (
             ("coefficients", self.C),
@@ -213,6 +223,12 @@ class ResidualGroup:
     def n_rows(self) -> int:
         """Residual rows per point ``K``."""
         return self.C.shape[1]
+
+    @property
+    def dim(self) -> int:
+        """Spatial dimension ``d`` (the columns of the points the jets differentiate;
+        any further columns are parameters of a family of problems)."""
+        return _CHANNEL_DIMS[self.C.shape[3]]
 
     @property
     def out_dim(self) -> int:
@@ -346,11 +362,12 @@ def _check_groups(mlp: MLP, groups: list[ResidualGroup], q: np.ndarray | None) -
             )
     if q is not None and not np.all(np.isfinite(q)):
         raise ValueError("trainable parameters q contain NaN or inf")
+    extra = f" and {mlp.n_param} parameters ({mlp.n_inputs} columns)" if mlp.n_param else ""
     for grp in groups:
-        if grp.X.shape[1] != mlp.in_dim:
+        if grp.X.shape[1] != mlp.n_inputs:
             raise ValueError(
                 f"group {grp.name!r} has {grp.X.shape[1]}-D points but the network "
-                f"takes {mlp.in_dim}-D inputs"
+                f"takes {mlp.in_dim}-D inputs{extra}"
             )
         if grp.out_dim != mlp.out_dim:
             raise ValueError(
@@ -378,7 +395,7 @@ def _first_order(grp: ResidualGroup) -> bool:
     about half the work).  Decided once per group."""
     key = ("first-order",)
     if key not in grp._dev:
-        n1 = 1 + grp.X.shape[1]
+        n1 = 1 + grp.dim
         Cq = grp.param_coefficients
         grp._dev[key] = not np.any(grp.C[..., n1:]) and (Cq is None or not np.any(Cq[..., n1:]))
     return grp._dev[key]
@@ -590,10 +607,13 @@ def jets(
         ``du[p, j, i] = d u_j / d x_i``.
     ddu : ndarray, shape (N, m, d (d + 1) / 2)
         Distinct second derivatives in the order ``(0,0), (0,1), .., (1,1), ..``.
+
+    With parameter inputs (``mlp.n_param > 0``) ``X`` has ``d + n_param`` columns, the
+    coordinates first; the derivatives are in the coordinates only.
     """
     theta = mlp.check_theta(theta)
     d = mlp.in_dim
-    X = check_points(X, d)
+    X = check_points(X, mlp.n_inputs)
     be = get_backend(device)
     J = np.empty((X.shape[0], mlp.out_dim, n_channels(d)))
     if X.shape[0] > 0:
@@ -630,7 +650,7 @@ def features(
     """
     theta = mlp.check_theta(theta)
     d = mlp.in_dim
-    X = check_points(X, d)
+    X = check_points(X, mlp.n_inputs)
     L = mlp.n_layers - 1
     W = int(mlp.sizes[L])
     sizes = mlp.sizes.copy()
@@ -639,7 +659,7 @@ def features(
     offsets[-1] = offsets[L] + W * (W + 1)
     th = np.concatenate([theta[: mlp.offsets[L]], np.eye(W).ravel(), np.zeros(W)])
     be = get_backend(device)
-    net = NetArrays(be.asarray(th), be.asarray_int(sizes), be.asarray_int(offsets), mlp.act_code)
+    net = NetArrays(be.asarray(th), be.asarray_int(sizes), be.asarray_int(offsets), mlp.act_code, d)
     F = np.empty((X.shape[0], W, 1 + d if first_order else n_channels(d)))
     if X.shape[0] > 0:
         be.jets(net, be.asarray(X), F)

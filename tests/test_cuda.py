@@ -64,14 +64,14 @@ def assert_close(b, a, rtol=RTOL):
     assert err <= rtol * scale, f"max abs difference {err:.3e} vs scale {scale:.3e}"
 
 
-def make_problem(d, act, broadcast, weighted, seed=0, N=(9, 5), hidden=(5, 3), m=2):
+def make_problem(d, act, broadcast, weighted, seed=0, N=(9, 5), hidden=(5, 3), m=2, n_param=0):
     rng = np.random.default_rng(seed)
-    mlp = MLP(d, hidden, m, act)
+    mlp = MLP(d, hidden, m, act, n_param=n_param)
     theta = mlp.init(rng, "glorot") + 0.1 * rng.normal(size=mlp.n_params)
     nc = n_channels(d)
     groups = []
     for gi, n in enumerate(N):
-        X = rng.uniform(-1.0, 1.0, size=(n, d))
+        X = rng.uniform(-1.0, 1.0, size=(n, d + n_param))
         K = 3 - gi
         C = rng.normal(size=(1 if broadcast else n, K, m, nc))
         g = rng.normal(size=(n, K))
@@ -99,6 +99,28 @@ def test_jets_match_cpu(d, act, cuda_backend):
     X = np.concatenate([g.X for g in groups])
     for a, b in zip(jets(mlp, theta, X, "cpu"), jets(mlp, theta, X, "cuda"), strict=True):
         assert_close(b, a)
+
+
+@pytest.mark.parametrize("d,p", [(2, 1), (3, 2)])
+def test_parameter_inputs_match_cpu(d, p, cuda_backend):
+    """A network with parameter inputs (not differentiated): jets, loss, gradient and
+    residual Jacobian as on the CPU."""
+    from pinngelu.jacobian import residuals_and_jacobian
+
+    mlp, theta, groups = make_problem(d, "gelu", False, True, seed=11 * d + p, n_param=p)
+    X = np.concatenate([g.X for g in groups])
+    for a, b in zip(jets(mlp, theta, X, "cpu"), jets(mlp, theta, X, "cuda"), strict=True):
+        assert_close(b, a)
+    a = loss_and_grad(mlp, theta, groups, "cpu")
+    b = loss_and_grad(mlp, theta, groups, "cuda")
+    assert abs(b.loss - a.loss) <= RTOL * abs(a.loss)
+    assert_close(b.grad, a.grad)
+    for x, y in zip(
+        residuals_and_jacobian(mlp, theta, groups, "cpu"),
+        residuals_and_jacobian(mlp, theta, groups, "cuda"),
+        strict=True,
+    ):
+        assert_close(y, x)
 
 
 def test_jets_plain_net_arrays(cuda_backend):

@@ -647,7 +647,9 @@ def net2():
 def test_bad_shapes(net2):
     mlp, theta, X, C, g = net2
     with pytest.raises(ValueError, match=r"points must have shape \(N, d\)"):
-        ResidualGroup("a", np.zeros((6, 4)), C, g)
+        ResidualGroup("a", np.zeros((6, 2 + 17)), C, g)  # more than 16 parameter columns
+    # columns after the operator's d = 2 are parameters of a family of problems
+    assert ResidualGroup("a", np.zeros((6, 4)), C, g).dim == 2
     with pytest.raises(ValueError, match=r"points must have shape"):
         ResidualGroup("a", X[:, 0], C, g)
     with pytest.raises(ValueError, match=r"coefficients must have shape .*6\)"):

@@ -55,12 +55,17 @@ class NetArrays:
         Start of each affine layer in ``theta`` as int64 (on the backend).
     kind : int
         Activation code (see :mod:`pinngelu.activations`).
+    dims : int or None
+        The inputs the jets differentiate: the first ``dims`` columns of the points
+        (the spatial coordinates); the others (``sizes[0] - dims``, parameters of a
+        family of problems) enter the value only.  ``None``: all ``sizes[0]``.
     """
 
     theta: Any
     sizes: Any
     offsets: Any
     kind: int
+    dims: int | None = None
 
 
 class Backend:
@@ -88,6 +93,7 @@ class Backend:
             self.asarray_int(mlp.sizes),
             self.asarray_int(mlp.offsets),
             int(mlp.act_code),
+            int(mlp.in_dim),
         )
 
     def loss_grad_chunks(

@@ -110,7 +110,7 @@ def _work_items(N, T, chunk, c0, nblk, nw):
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _loss_grad_chunks(
-    theta, sizes, offsets, kind, X, Cop, g, w, T, C, chunk, c0,
+    theta, sizes, offsets, kind, X, d, Cop, g, w, T, C, chunk, c0,
     boff, ich, it0, it1, wstart, gout, lout, R, want_r, J, want_j,
 ):  # fmt: skip
     """Chunks ``c0 + i`` (``i < gout.shape[0]``) in one parallel region, the jets on
@@ -122,8 +122,9 @@ def _loss_grad_chunks(
 
     The residuals are summed over all the ``NC`` channels of ``Cop``, those not
     propagated (``C <= c < NC``) zero in the output jets ``U``: the same sum, with the
-    same association (LLVM vectorises it by its length), as on all the channels."""
-    N, d = X.shape
+    same association (LLVM vectorises it by its length), as on all the channels.
+    The jets differentiate the first ``d`` columns of ``X``."""
+    N = X.shape[0]
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
     P = theta.shape[0]
@@ -178,8 +179,8 @@ def _loss_grad_chunks(
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _jets(theta, sizes, offsets, kind, X, T, C, J):
-    N, d = X.shape
+def _jets(theta, sizes, offsets, kind, X, d, T, C, J):
+    N = X.shape[0]
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
     wmax = 1
@@ -202,8 +203,7 @@ def _jets(theta, sizes, offsets, kind, X, T, C, J):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, Jac, J, want_j):
-    N, d = X.shape
+def _residual_jacobian(theta, sizes, offsets, kind, X, d, Cop, g, w, C, p0, p1, r, Jac, J, want_j):
     L = sizes.shape[0] - 2
     m = sizes[L + 1]
     K = g.shape[1]
@@ -252,16 +252,19 @@ def channels(d: int, nc: int | None) -> int:
 
 
 def loss_grad_chunks(
-    theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None
-) -> np.ndarray:
+    theta, sizes, offsets, kind, X, Cop, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None,
+    dims=None,
+) -> np.ndarray:  # fmt: skip
     """Losses ``(c1 - c0,)`` and gradients ``grads (c1 - c0, P)`` of the chunks
     ``c0 <= c < c1`` of ``chunk`` points (see :meth:`Backend.loss_grad_chunks`), in one
     parallel region; each chunk is split into blocks by its own size only.  The jets
-    propagate ``nc`` channels (:func:`channels`); ``J`` (N, m, nc)."""
+    differentiate the first ``dims`` columns of ``X`` (default all) and propagate
+    ``nc`` channels (:func:`channels`); ``J`` (N, m, nc)."""
     N = X.shape[0]
     K = g.shape[1]
     m = int(sizes[-1])
-    C = channels(X.shape[1], nc)
+    d = X.shape[1] if dims is None else int(dims)
+    C = channels(d, nc)
     n = c1 - c0
     nblk = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -277,21 +280,23 @@ def loss_grad_chunks(
     if n > 0:
         boff, ich, t0, t1, wstart = _work_items(N, TILE, chunk, c0, nblk, get_num_threads())
         _loss_grad_chunks(
-            theta, sizes, offsets, kind, X, Cop, g, w, TILE, C, chunk, c0, boff, ich, t0, t1,
-            wstart, grads[:n], lout, R, want_r, J, want_j,
+            theta, sizes, offsets, kind, X, d, Cop, g, w, TILE, C, chunk, c0, boff, ich, t0,
+            t1, wstart, grads[:n], lout, R, want_r, J, want_j,
         )  # fmt: skip
     return lout
 
 
-def jets(theta, sizes, offsets, kind, X, J) -> None:
-    """Output jets ``J`` (N, m, nc) of the network at the points ``X`` (N, d), on the
-    ``nc`` channels of ``J`` (:func:`channels`)."""
-    C = channels(X.shape[1], J.shape[2])
-    _jets(theta, sizes, offsets, kind, X, TILE, C, J)
+def jets(theta, sizes, offsets, kind, X, J, dims=None) -> None:
+    """Output jets ``J`` (N, m, nc) of the network at the points ``X`` (N, n_in), in
+    the first ``dims`` inputs (default all), on the ``nc`` channels of ``J``
+    (:func:`channels`)."""
+    d = X.shape[1] if dims is None else int(dims)
+    C = channels(d, J.shape[2])
+    _jets(theta, sizes, offsets, kind, X, d, TILE, C, J)
 
 
 def residual_jacobian(
-    theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J=None, nc=None
+    theta, sizes, offsets, kind, X, Cop, g, w, p0, p1, r, Jac, J=None, nc=None, dims=None
 ) -> None:
     """Scaled residuals and their Jacobian at the points ``p0 <= p < p1``.
 
@@ -299,15 +304,19 @@ def residual_jacobian(
     ``sqrt(w_p) r_k(p)`` and its gradient in the parameters; ``J`` (n, m, nc), when
     given, the output jets on ``nc`` channels (:func:`channels`).  One reverse pass
     per row from a one-point tile, rows written independently (no reduction: the same
-    bits for any thread count).
+    bits for any thread count).  The jets differentiate the first ``dims`` columns of
+    ``X`` (default all).
     """
     m = int(sizes[-1])
-    C = channels(X.shape[1], nc)
+    d = X.shape[1] if dims is None else int(dims)
+    C = channels(d, nc)
     want_j = J is not None
     if J is None:
         J = np.empty((0, m, C))
     if p1 > p0:
-        _residual_jacobian(theta, sizes, offsets, kind, X, Cop, g, w, C, p0, p1, r, Jac, J, want_j)
+        _residual_jacobian(
+            theta, sizes, offsets, kind, X, d, Cop, g, w, C, p0, p1, r, Jac, J, want_j
+        )
 
 
 announce_compile([_loss_grad_chunks])  # the kernel every loss evaluation runs
@@ -331,13 +340,14 @@ class CPUBackend(Backend):
     def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None):
         return loss_grad_chunks(
             net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, chunk, c0, c1, grads, R, J,
-            nc,
+            nc, net.dims,
         )  # fmt: skip
 
     def jets(self, net, X, J) -> None:
-        jets(net.theta, net.sizes, net.offsets, net.kind, X, J)
+        jets(net.theta, net.sizes, net.offsets, net.kind, X, J, net.dims)
 
     def residual_jacobian(self, net, X, C, g, w, p0, p1, r, Jac, J=None, nc=None) -> None:
         residual_jacobian(
-            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, p0, p1, r, Jac, J, nc
-        )
+            net.theta, net.sizes, net.offsets, net.kind, X, C, g, w, p0, p1, r, Jac, J, nc,
+            net.dims,
+        )  # fmt: skip

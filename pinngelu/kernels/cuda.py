@@ -161,11 +161,13 @@ def _pointwise() -> types.SimpleNamespace:
     return _state["pw"]
 
 
-def _layout(sizes) -> tuple[int, int, int, int]:
-    """``(L, wmax, d, m)`` from the layer sizes (host array)."""
+def _layout(sizes, dims: int | None = None) -> tuple[int, int, int, int]:
+    """``(L, wmax, d, m)`` from the layer sizes (host array); ``d`` the differentiated
+    inputs (``dims``, default all ``sizes[0]``)."""
     s = np.asarray(sizes)
     L = int(s.shape[0]) - 2
-    return L, int(max(1, *s[1 : L + 1])), int(s[0]), int(s[-1])
+    d = int(s[0]) if dims is None else int(dims)
+    return L, int(max(1, *s[1 : L + 1])), d, int(s[-1])
 
 
 def tile_shape(L: int, W: int, d: int, m: int, C: int | None = None) -> Shape:
@@ -287,12 +289,14 @@ class CUDABackend(Backend):
     def net_arrays(self, mlp, theta: np.ndarray) -> _NetArraysCUDA:
         net = super().net_arrays(mlp, theta)
         # the kernel shapes come from the host copy of the sizes (no download)
-        return _NetArraysCUDA(net.theta, net.sizes, net.offsets, net.kind, _layout(mlp.sizes))
+        return _NetArraysCUDA(
+            net.theta, net.sizes, net.offsets, net.kind, net.dims, _layout(mlp.sizes, net.dims)
+        )
 
     def _shape_of(self, net) -> tuple[int, int, int, int]:
         if isinstance(net, _NetArraysCUDA):
             return net.layout
-        return _layout(self.to_host(net.sizes))
+        return _layout(self.to_host(net.sizes), net.dims)
 
     def _scratch(self, shape: Shape, P: int, nb: int):
         """Per-block work arrays for ``nb`` blocks (kept between calls)."""
@@ -328,7 +332,7 @@ class CUDABackend(Backend):
 
     def check_shape(self, mlp) -> Shape:
         """:func:`check_shape` for an :class:`~pinngelu.network.MLP`."""
-        return check_shape(*_layout(mlp.sizes))
+        return check_shape(*_layout(mlp.sizes, mlp.in_dim))
 
     # ----------------------------------------------------------------- kernels
     def loss_grad_chunks(self, net, X, C, g, w, chunk, c0, c1, grads, R=None, J=None, nc=None):

@@ -318,17 +318,19 @@ def kernel_set(cuda_mod, pw, shape: Shape) -> types.SimpleNamespace:
                 product_t(theta, offsets[l], n_out, sizes[l], Zb, Ab, sW, tid)
             else:
                 woff = offsets[0]
-                for e in range(tid, n_out * d, NT):
-                    k = e // d
-                    i = e - k * d
+                n_in = X.shape[1]  # the first d inputs differentiated, the rest parameters
+                for e in range(tid, n_out * n_in, NT):
+                    k = e // n_in
+                    i = e - k * n_in
                     s = 0.0
                     for p in range(nT):
                         s += Zb[k, p] * X[start + p, i]
-                    ci = (1 + i) * T
-                    for p in range(T):
-                        s += Zb[k, ci + p]
+                    if i < d:
+                        ci = (1 + i) * T
+                        for p in range(T):
+                            s += Zb[k, ci + p]
                     gb[woff + e] += s
-                boff = woff + n_out * d
+                boff = woff + n_out * n_in
                 for k in range(tid, n_out, NT):
                     s = 0.0
                     for p in range(T):

@@ -327,20 +327,23 @@ def activate_reverse(Ab, Z, F, Zb, n, d, C, T):
 def input_layer(theta, o0, n0, k0, k1, d, X, start, nT, T, C, Z0):
     """Pre-activation jets of the first-layer neurons ``k0 <= k < k1`` on a tile.
 
-    ``z = W x + b`` with ``W`` (n0, d) at ``theta[o0:]``: the value channel holds
-    ``z``, first-derivative channel ``i`` holds ``W[k, i]``, the second-derivative
-    channels are zero.  Padding points (``p >= nT``) get the bias.
+    ``z = W x + b`` with ``W`` (n0, n_in) at ``theta[o0:]``, ``n_in = X.shape[1]``:
+    the value channel holds ``z``, first-derivative channel ``i < d`` holds
+    ``W[k, i]`` (the inputs ``d <= i < n_in`` are parameters, not differentiated),
+    the second-derivative channels are zero.  Padding points (``p >= nT``) get the
+    bias.
     """
+    n_in = X.shape[1]
     for k in range(k0, k1):
-        b = theta[o0 + n0 * d + k]
+        b = theta[o0 + n0 * n_in + k]
         for p in range(T):
             s = b
             if p < nT:
-                for i in range(d):
-                    s += theta[o0 + k * d + i] * X[start + p, i]
+                for i in range(n_in):
+                    s += theta[o0 + k * n_in + i] * X[start + p, i]
             Z0[k, p] = s
         for i in range(d):
-            w = theta[o0 + k * d + i]
+            w = theta[o0 + k * n_in + i]
             for p in range(T):
                 Z0[k, (1 + i) * T + p] = w
         for p in range((1 + d) * T, C * T):
@@ -458,16 +461,17 @@ def tile_backward(theta, sizes, offsets, X, start, nT, T, d, C, ZJ, AJ, F, Ub, Z
         if l > 0:
             gemm_nt_acc(Zb, AJ[l - 1], grad, woff, n_out, n_in, Q)
             gemm_tn(theta, woff, n_out, n_in, Zb, Ab, Q)
-        else:
+        else:  # n_in = X.shape[1] inputs, the first d of them differentiated
             for k in range(n_out):
-                for i in range(d):
+                for i in range(n_in):
                     s = 0.0
                     for p in range(nT):
                         s += Zb[k, p] * X[start + p, i]
-                    ci = (1 + i) * T
-                    for p in range(T):
-                        s += Zb[k, ci + p]
-                    grad[woff + k * d + i] += s
+                    if i < d:
+                        ci = (1 + i) * T
+                        for p in range(T):
+                            s += Zb[k, ci + p]
+                    grad[woff + k * n_in + i] += s
 
 
 def copy_jets(U, J, start, nT, T, m, C):

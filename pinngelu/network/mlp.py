@@ -21,7 +21,10 @@ import numpy as np
 from ..activations import activation_code, activation_name
 from .stats import variance_preserving_gain
 
-__all__ = ["MLP", "gelu_fixed_point_gain", "glorot_normal", "save_npz_atomic"]
+__all__ = ["MLP", "MAX_PARAM", "gelu_fixed_point_gain", "glorot_normal", "save_npz_atomic"]
+
+MAX_PARAM = 16
+"""Most parameter inputs of a network (:attr:`MLP.n_param`)."""
 
 
 def _dimension(v: object, arg: str, what: str) -> int:
@@ -67,12 +70,13 @@ def _widths(hidden: object) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class MLP:
-    """Architecture of a fully connected network ``R^d -> R^m``.
+    """Architecture of a fully connected network ``R^d -> R^m`` (or
+    ``R^(d + n_param) -> R^m`` for a family of problems).
 
     Parameters
     ----------
     in_dim : int
-        Input dimension ``d`` (1 to 3).
+        Spatial input dimension ``d`` (1 to 3): the inputs the jets differentiate.
     hidden : sequence of int
         Widths of the hidden layers, e.g. ``[50, 50, 50]`` (at least one; every
         width a positive integer; ``20.0`` counts as ``20``).
@@ -80,6 +84,11 @@ class MLP:
         Output dimension ``m`` (1 to 3).
     activation : str
         Activation of the hidden layers (see :mod:`pinngelu.activations`).
+    n_param : int
+        Further inputs after the coordinates (0 to :data:`MAX_PARAM`): the parameters
+        of a family of problems (material, load, shape), taken by the network as
+        inputs but not differentiated (the kernels' jets stay those of ``d``
+        inputs; the first layer has ``d + n_param`` input columns).
 
     Raises
     ------
@@ -89,13 +98,15 @@ class MLP:
         ``MLP(2, [20], 2)``).
     ValueError
         For a dimension outside 1..3, a fractional, non-finite, zero or negative
-        width, no hidden layer, or an unknown activation name.
+        width, no hidden layer, an unknown activation name, or ``n_param`` outside
+        ``0 .. MAX_PARAM``.
     """
 
     in_dim: int
     hidden: tuple[int, ...]
     out_dim: int
     activation: str = "gelu"
+    n_param: int = 0
     sizes: np.ndarray = field(init=False, repr=False, compare=False)
     offsets: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -108,12 +119,23 @@ class MLP:
         object.__setattr__(self, "out_dim", out_dim)
         object.__setattr__(self, "hidden", hidden)
         object.__setattr__(self, "activation", activation_name(code))
-        sizes = np.array([self.in_dim, *hidden, self.out_dim], dtype=np.int64)
+        n_param = self.n_param
+        if isinstance(n_param, bool) or not isinstance(n_param, (int, np.integer)):
+            raise TypeError(f"n_param must be an integer, got {n_param!r}")
+        if not 0 <= int(n_param) <= MAX_PARAM:
+            raise ValueError(f"n_param must be between 0 and {MAX_PARAM}, got {n_param}")
+        object.__setattr__(self, "n_param", int(n_param))
+        sizes = np.array([self.n_inputs, *hidden, self.out_dim], dtype=np.int64)
         offs = [0]
         for i in range(len(sizes) - 1):
             offs.append(offs[-1] + int(sizes[i + 1]) * (int(sizes[i]) + 1))
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "offsets", np.array(offs, dtype=np.int64))
+
+    @property
+    def n_inputs(self) -> int:
+        """Columns of the points the network takes: ``in_dim + n_param``."""
+        return self.in_dim + self.n_param
 
     @property
     def act_code(self) -> int:
@@ -191,12 +213,15 @@ class MLP:
     # ------------------------------------------------------------- save/load
     def to_dict(self) -> dict:
         """Architecture as a JSON-serialisable dictionary."""
-        return {
+        out = {
             "in_dim": int(self.in_dim),
             "hidden": [int(h) for h in self.hidden],
             "out_dim": int(self.out_dim),
             "activation": self.activation,
         }
+        if self.n_param:
+            out["n_param"] = int(self.n_param)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> MLP:
@@ -211,7 +236,9 @@ class MLP:
         keys = ("in_dim", "hidden", "out_dim", "activation")
         if not isinstance(d, dict) or any(k not in d for k in keys):
             raise ValueError(f"an MLP architecture needs a dict with the keys {keys}, got {d!r}")
-        return cls(d["in_dim"], tuple(d["hidden"]), d["out_dim"], d["activation"])
+        return cls(
+            d["in_dim"], tuple(d["hidden"]), d["out_dim"], d["activation"], d.get("n_param", 0)
+        )
 
     def save(self, path: str | os.PathLike, theta: np.ndarray, **extra: np.ndarray) -> None:
         """Save architecture and parameters to an ``.npz`` file, atomically."""
