@@ -86,6 +86,9 @@ class Solution:
         self.exact = exact
         self.geometry = geometry
         self.device = device
+        #: The scaled parameter inputs ``(n_param,)`` of a member of a family
+        #: (:meth:`pinngelu.family.FamilySolution.at`), appended to every point.
+        self.parameters: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -108,7 +111,17 @@ class Solution:
                     f"{int((~inside).sum())} evaluation point(s) lie outside the domain "
                     f"(first: row {i}, {X[i].tolist()}); pass check_inside=False to extrapolate"
                 )
-        u, du, ddu = network_jets(self.mlp, self.theta, self.scales.to_hat(X), self.device)
+        Xn = self.scales.to_hat(X)
+        if self.mlp.n_param:
+            if self.parameters is None or self.parameters.shape != (self.mlp.n_param,):
+                raise ValueError(
+                    f"the network takes {self.mlp.n_param} parameter inputs: evaluate a "
+                    "member of its family (FamilySolution.at(...))"
+                )
+            Xn = np.column_stack(
+                [Xn, np.broadcast_to(self.parameters, (len(Xn), self.mlp.n_param))]
+            )
+        u, du, ddu = network_jets(self.mlp, self.theta, Xn, self.device)
         if self.hard is not None:
             JN = np.concatenate([u[:, :, None], du, ddu], axis=2)
             J = self.hard.displacement_jets(X, JN, self.scales)

@@ -1,0 +1,336 @@
+"""One training for a family of problems: parameters (material, loads, shape) as
+network inputs.
+
+A :class:`Family` holds named :class:`Parameter` ranges and a function
+``build(**values) -> ElasticityProblem`` that makes the member problem for given
+values: the material, the loads and the geometry may all depend on them (a hole
+radius, a length).  The network (:meth:`Family.network`) takes the member's scaled
+coordinates and the scaled parameters ``(v - centre) / half-width`` in ``[-1, 1]``;
+its jets differentiate the coordinates only.
+
+Training (:func:`pinngelu.train` on the family) minimises the mean over ``members``
+parameter points, drawn from a scrambled Sobol sequence with the run's generator
+(deterministic for a seed; new points at every resampling), of each member's loss
+in its own scaled units (:class:`FamilyForm`): for the energy formulation, a
+quasi-Monte Carlo estimate of the integral of the total potential energy over the
+parameter box, each member's displacement scale chosen from its own material and
+loads, so that the network learns ``u / U(p)`` of order one for every member.
+
+:meth:`Family.solution` returns a :class:`FamilySolution`; ``at(**values)`` is the
+member's :class:`~pinngelu.solution.Solution` (displacement, strain, stress,
+export), evaluated in one network pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .formulation import Formulation
+from .loss import ResidualGroup
+from .network import MLP
+from .network.mlp import MAX_PARAM
+
+__all__ = ["Parameter", "Family", "FamilyForm", "FamilySolution"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named parameter of a family of problems and its range.
+
+    Parameters
+    ----------
+    name : str
+        A Python identifier (the keyword of ``build`` and of ``FamilySolution.at``).
+    low, high : float
+        The range, ``low < high`` (in the parameter's own unit: Pa for a modulus,
+        N/m or Pa for a load, m for a length, rad for an angle).
+
+    Raises
+    ------
+    ValueError
+        For a name that is not an identifier, or a range that is not finite and
+        increasing.
+    """
+
+    name: str
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"a parameter's name must be an identifier, got {self.name!r}")
+        lo, hi = self.low, self.high
+        if isinstance(lo, bool) or isinstance(hi, bool):
+            raise ValueError(f"parameter {self.name!r}: the range must be numbers")
+        lo, hi = float(lo), float(hi)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(
+                f"parameter {self.name!r}: the range must be finite with low < high, got "
+                f"[{self.low}, {self.high}]"
+            )
+        object.__setattr__(self, "low", lo)
+        object.__setattr__(self, "high", hi)
+
+    @property
+    def centre(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+    def scaled(self, v):
+        """``(v - centre) / half-width``: the network's input, ``[-1, 1]`` on the range."""
+        return (np.asarray(v, dtype=np.float64) - self.centre) / (0.5 * (self.high - self.low))
+
+    def unscaled(self, s):
+        """Inverse of :meth:`scaled`."""
+        return self.centre + 0.5 * (self.high - self.low) * np.asarray(s, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class FamilyForm(Formulation):
+    """The loss of a family: the mean of the members' losses over ``members``
+    parameter points (scrambled Sobol, drawn with the run's generator).
+
+    Groups of the same name are merged over the members: their points get the
+    member's scaled parameters as further columns, their coefficients become per
+    point and their kernel weights are divided by ``members``.  The members'
+    formulation is the reference member's (the energy formulation by default),
+    without singular-field enrichment, whose coefficients would depend on the
+    parameters.
+
+    Parameters
+    ----------
+    members : int
+        Parameter points per draw (a power of 2 keeps the Sobol points balanced).
+    """
+
+    members: int = 16
+    least_squares: bool = False  # the kind of loss: the members' (Family sets these)
+    collocation: bool = False
+    solves_output_layer: bool = True
+    starts_from_fit: bool = True
+    name: ClassVar[str] = "family"
+
+    def __post_init__(self) -> None:
+        m = self.members
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ValueError(f"FamilyForm(members=...) must be a positive integer, got {m!r}")
+
+    @staticmethod
+    def member_form(problem) -> Formulation:
+        """The formulation a member is trained with: its own, without enrichment."""
+        form = problem.formulation
+        if getattr(form, "enrich", False) is not False and hasattr(form, "enrich"):
+            form = replace(form, enrich=False)
+        return form
+
+    def prepare(self, problem):  # pragma: no cover - a family prepares its members
+        raise NotImplementedError
+
+    def residual_groups(self, family: Family, rng: np.random.Generator) -> list[ResidualGroup]:
+        """The merged groups of ``members`` members drawn with ``rng``."""
+        values = family.draw(self.members, rng)
+        merged: dict[str, list] = {}
+        order: list[str] = []
+        for row in values:
+            kw = dict(zip(family.names, row.tolist(), strict=True))
+            member = family.member(**kw)
+            s = family.scaled(kw)
+            for grp in member.formulation.residual_groups(member, rng):
+                if grp.enrichment is not None:  # pragma: no cover - enrichment is off
+                    raise ValueError("a family's members cannot have singular-field enrichment")
+                if grp.param_coefficients is not None:
+                    raise ValueError("a family's members cannot identify parameters")
+                if grp.name not in merged:
+                    merged[grp.name] = []
+                    order.append(grp.name)
+                merged[grp.name].append((grp, s))
+        out = []
+        for name in order:
+            parts = merged[name]
+            X, C, g, w = [], [], [], []
+            for grp, s in parts:
+                n = grp.n_points
+                X.append(np.column_stack([grp.X, np.broadcast_to(s, (n, s.shape[0]))]))
+                C.append(np.broadcast_to(grp.C, (n, *grp.C.shape[1:])))
+                g.append(grp.g)
+                w.append(np.broadcast_to(grp.kernel_weights(), (n,)) / self.members)
+            out.append(
+                ResidualGroup(
+                    name,
+                    np.concatenate(X),
+                    np.concatenate(C),
+                    np.concatenate(g),
+                    1.0,
+                    point_weights=np.concatenate(w),
+                )
+            )
+        return out
+
+    def settings(self) -> dict:
+        return {"members": int(self.members)}
+
+    def discretisation(self, problem) -> str:
+        return f"{self.members} members a draw"
+
+
+class Family:
+    """A family of elasticity problems over a box of parameters.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(**values) -> ElasticityProblem`` for values of every parameter (by
+        name) in their ranges; the same dimension, conditions and formulation for
+        every member.
+    parameters : sequence of Parameter
+        At least one, at most :data:`~pinngelu.network.mlp.MAX_PARAM`, distinct names.
+    members : int
+        Parameter points per draw of the training loss (:class:`FamilyForm`).
+
+    Raises
+    ------
+    TypeError
+        If ``build`` is not callable or a parameter is not a :class:`Parameter`.
+    ValueError
+        For no parameters, repeated names, or a ``build`` whose problem at the centre
+        of the box is not an elasticity problem.
+    """
+
+    n_q = 0
+    exact = None
+    data: ClassVar[tuple] = ()
+
+    def __init__(self, build: Callable[..., Any], parameters, members: int = 16) -> None:
+        if not callable(build):
+            raise TypeError(f"build must be callable, got {type(build).__name__}")
+        params = tuple(parameters)
+        if not params or len(params) > MAX_PARAM:
+            raise ValueError(f"a family needs 1 to {MAX_PARAM} parameters, got {len(params)}")
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"parameters must be pinngelu.Parameter, got {type(p).__name__}")
+        names = [p.name for p in params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameter names must be distinct, got {names}")
+        self.build = build
+        self.parameters = params
+        self.reference = self.member(**{p.name: p.centre for p in params})
+        ref = FamilyForm.member_form(self.reference)
+        # the loop asks the family's formulation what kind of loss it is: the members'
+        self.formulation = FamilyForm(
+            members,
+            ref.least_squares,
+            ref.collocation,
+            ref.solves_output_layer,
+            ref.starts_from_fit,
+        )
+
+    def __repr__(self) -> str:
+        ranges = ", ".join(f"{p.name} in [{p.low:g}, {p.high:g}]" for p in self.parameters)
+        return f"Family({ranges}; {self.formulation.members} members a draw)"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def dim(self) -> int:
+        return self.reference.dim
+
+    def network(self, hidden=(30, 30, 30), activation: str = "gelu") -> MLP:
+        """An :class:`~pinngelu.network.MLP` for this family: the coordinates and the
+        parameters in, the displacement out."""
+        return MLP(self.dim, hidden, self.dim, activation, n_param=len(self.parameters))
+
+    def check_values(self, values: dict) -> dict[str, float]:
+        """The values of every parameter, checked: all named, finite, in range."""
+        unknown = sorted(set(values) - set(self.names))
+        missing = [n for n in self.names if n not in values]
+        if unknown or missing:
+            raise ValueError(
+                f"the family's parameters are {list(self.names)}; "
+                + (f"unknown: {unknown}" if unknown else f"missing: {missing}")
+            )
+        out = {}
+        for p in self.parameters:
+            v = values[p.name]
+            if isinstance(v, bool) or not np.isfinite(v):
+                raise ValueError(f"parameter {p.name!r} must be a finite number, got {v!r}")
+            span = 1e-12 * (p.high - p.low)
+            if not (p.low - span <= float(v) <= p.high + span):
+                raise ValueError(
+                    f"parameter {p.name}={v} is outside its range [{p.low:g}, {p.high:g}] "
+                    "(the family was trained there only)"
+                )
+            out[p.name] = float(v)
+        return out
+
+    def member(self, **values: float):
+        """The member problem at ``values`` (every parameter, by name)."""
+        problem = self.build(**self.check_values(values))
+        if not callable(getattr(problem, "residual_groups", None)):
+            raise ValueError(
+                f"build(**values) must return an ElasticityProblem, got {type(problem).__name__}"
+            )
+        if hasattr(self, "reference") and problem.dim != self.reference.dim:
+            raise ValueError("every member of a family must have the same dimension")
+        problem.formulation = FamilyForm.member_form(problem)  # no enrichment
+        return problem
+
+    def scaled(self, values: dict) -> np.ndarray:
+        """The network's parameter inputs ``(n_param,)`` for ``values``."""
+        return np.array([float(p.scaled(values[p.name])) for p in self.parameters])
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` parameter points ``(n, n_param)`` in the box: a scrambled Sobol
+        sequence seeded from ``rng``."""
+        from scipy.stats import qmc
+
+        seed = int(rng.integers(0, 2**63 - 1))
+        u = qmc.Sobol(len(self.parameters), scramble=True, seed=seed).random(n)
+        return np.column_stack(
+            [p.unscaled(2.0 * u[:, i] - 1.0) for i, p in enumerate(self.parameters)]
+        )
+
+    def random_values(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+        """``n`` parameter points drawn uniformly (for checks away from training)."""
+        lo = np.array([p.low for p in self.parameters])
+        hi = np.array([p.high for p in self.parameters])
+        pts = lo + (hi - lo) * rng.random((n, len(self.parameters)))
+        return [dict(zip(self.names, row.tolist(), strict=True)) for row in pts]
+
+    def residual_groups(self, rng: np.random.Generator) -> list[ResidualGroup]:
+        return self.formulation.residual_groups(self, rng)
+
+    def solution(self, mlp: MLP, result, device="cpu") -> FamilySolution:
+        """The trained family (``result``: a :class:`~pinngelu.TrainResult` or the
+        network parameters)."""
+        theta = getattr(result, "theta", result)
+        if mlp.n_param != len(self.parameters) or mlp.in_dim != self.dim:
+            raise ValueError(
+                f"the network takes {mlp.in_dim}-D points and {mlp.n_param} parameters; the "
+                f"family is {self.dim}-D with {len(self.parameters)} (use family.network())"
+            )
+        return FamilySolution(self, mlp, np.asarray(theta, dtype=np.float64), device)
+
+
+class FamilySolution:
+    """A trained family: :meth:`at` gives the solution of one member."""
+
+    def __init__(self, family: Family, mlp: MLP, theta: np.ndarray, device="cpu") -> None:
+        self.family = family
+        self.mlp = mlp
+        self.theta = mlp.check_theta(theta)
+        self.device = device
+
+    def at(self, **values: float):
+        """The :class:`~pinngelu.solution.Solution` of the member at ``values``."""
+        values = self.family.check_values(values)
+        member = self.family.member(**values)
+        sol = member.solution(self.mlp, self.theta, device=self.device)
+        sol.parameters = self.family.scaled(values)
+        return sol
