@@ -25,6 +25,7 @@ from .elasticity import (
     Traction,
 )
 from .energy import EnergyForm, EnergyQuadratureWarning
+from .family import Family, FamilyForm, FamilySolution, Parameter
 from .formulation import Formulation
 from .geometry import (
     AnnularSector,
@@ -86,6 +87,9 @@ __all__ = [
     "Disk",
     "ElasticityProblem",
     "EnergyForm",
+    "Family",
+    "FamilyForm",
+    "FamilySolution",
     "EnergyQuadratureWarning",
     "Formulation",
     "Geometry",
@@ -93,6 +97,7 @@ __all__ = [
     "Material",
     "MeshDomain",
     "NearlyIncompressibleWarning",
+    "Parameter",
     "Polygon",
     "Pressure",
     "Rectangle",
