@@ -25,7 +25,7 @@ from .elasticity import (
     Traction,
 )
 from .energy import EnergyForm, EnergyQuadratureWarning
-from .family import Family, FamilyForm, FamilySolution, Parameter
+from .family import Family, FamilyFit, FamilyForm, FamilySolution, Parameter
 from .formulation import Formulation
 from .geometry import (
     AnnularSector,
@@ -88,6 +88,7 @@ __all__ = [
     "ElasticityProblem",
     "EnergyForm",
     "Family",
+    "FamilyFit",
     "FamilyForm",
     "FamilySolution",
     "EnergyQuadratureWarning",

@@ -645,6 +645,7 @@ def quadrature_check(
     device="cpu",
     form: EnergyForm | None = None,
     coefficients: np.ndarray | None = None,
+    parameters: np.ndarray | None = None,
 ) -> dict:
     """The total potential energy of trained parameters on the training quadrature and
     on one of half the cell size.
@@ -666,6 +667,9 @@ def quadrature_check(
     coefficients : ndarray, shape (n_e,), optional
         The enrichment coefficients of the trained field (:mod:`pinngelu.enrichment`),
         where the formulation has enrichment (default: zero).
+    parameters : ndarray, shape (n_param,), optional
+        For a member of a family (:mod:`pinngelu.family`): its scaled parameters,
+        the network's further inputs at every point.
 
     Returns
     -------
@@ -692,6 +696,8 @@ def quadrature_check(
         for grp in groups:
             if grp.n_enrichment and coefficients is not None and len(coefficients):
                 grp.set_enrichment_coefficients(coefficients)
+        if parameters is not None:
+            groups = [g.with_inputs(parameters) for g in groups]
         out[key] = loss_and_grad(mlp, theta, groups, device).loss * unit
     out["relative_difference"] = abs(out["energy"] - out["energy_fine"]) / max(
         abs(out["energy_fine"]), 1e-300

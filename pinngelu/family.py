@@ -24,18 +24,30 @@ export), evaluated in one network pass.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .energy import (
+    QUADRATURE_CHECK_EVERY,
+    QUADRATURE_CHECK_EVERY_SOLVED,
+    QUADRATURE_TOLERANCE,
+    EnergyForm,
+    EnergyQuadratureWarning,
+    quadrature_check,
+)
 from .formulation import Formulation
 from .loss import ResidualGroup
 from .network import MLP
 from .network.mlp import MAX_PARAM
 
-__all__ = ["Parameter", "Family", "FamilyForm", "FamilySolution"]
+__all__ = ["Parameter", "Family", "FamilyForm", "FamilySolution", "FamilyFit", "MEMBER_CACHE"]
+
+MEMBER_CACHE = 64
+"""Member problems a :class:`Family` keeps (oldest dropped first)."""
 
 
 @dataclass(frozen=True)
@@ -101,23 +113,33 @@ class FamilyForm(Formulation):
     without singular-field enrichment, whose coefficients would depend on the
     parameters.
 
+    The energy formulation's check of its quadrature runs on every member of the
+    draw (the largest relative difference counts); where it fails the members'
+    cells are halved (``h_scale``), as for one problem.
+
     Parameters
     ----------
     members : int
         Parameter points per draw (a power of 2 keeps the Sobol points balanced).
+    h_scale : float
+        Factor on the members' quadrature cell size (halved by :meth:`refined`).
     """
 
     members: int = 16
+    h_scale: float = 1.0
     least_squares: bool = False  # the kind of loss: the members' (Family sets these)
     collocation: bool = False
     solves_output_layer: bool = True
     starts_from_fit: bool = True
+    refinements: int = 0
     name: ClassVar[str] = "family"
 
     def __post_init__(self) -> None:
         m = self.members
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
             raise ValueError(f"FamilyForm(members=...) must be a positive integer, got {m!r}")
+        if not (0.0 < float(self.h_scale) <= 1.0):
+            raise ValueError(f"FamilyForm(h_scale=...) must be in (0, 1], got {self.h_scale!r}")
 
     @staticmethod
     def member_form(problem) -> Formulation:
@@ -127,54 +149,98 @@ class FamilyForm(Formulation):
             form = replace(form, enrich=False)
         return form
 
+    def form_of(self, member) -> Formulation:
+        """The member's formulation at this family's cell-size factor."""
+        form = member.formulation
+        if self.h_scale != 1.0 and isinstance(form, EnergyForm):
+            form = replace(form, h=self.h_scale * form.cell_size(member))
+        return form
+
     def prepare(self, problem):  # pragma: no cover - a family prepares its members
         raise NotImplementedError
 
     def residual_groups(self, family: Family, rng: np.random.Generator) -> list[ResidualGroup]:
         """The merged groups of ``members`` members drawn with ``rng``."""
         values = family.draw(self.members, rng)
-        merged: dict[str, list] = {}
-        order: list[str] = []
+        family.drawn = values
+        merged: dict[str, list[ResidualGroup]] = {}
         for row in values:
             kw = dict(zip(family.names, row.tolist(), strict=True))
             member = family.member(**kw)
             s = family.scaled(kw)
-            for grp in member.formulation.residual_groups(member, rng):
+            for grp in self.form_of(member).residual_groups(member, rng):
                 if grp.enrichment is not None:  # pragma: no cover - enrichment is off
                     raise ValueError("a family's members cannot have singular-field enrichment")
                 if grp.param_coefficients is not None:
                     raise ValueError("a family's members cannot identify parameters")
-                if grp.name not in merged:
-                    merged[grp.name] = []
-                    order.append(grp.name)
-                merged[grp.name].append((grp, s))
+                merged.setdefault(grp.name, []).append(grp.with_inputs(s))
         out = []
-        for name in order:
-            parts = merged[name]
-            X, C, g, w = [], [], [], []
-            for grp, s in parts:
-                n = grp.n_points
-                X.append(np.column_stack([grp.X, np.broadcast_to(s, (n, s.shape[0]))]))
-                C.append(np.broadcast_to(grp.C, (n, *grp.C.shape[1:])))
-                g.append(grp.g)
-                w.append(np.broadcast_to(grp.kernel_weights(), (n,)) / self.members)
+        for name, parts in merged.items():
             out.append(
                 ResidualGroup(
                     name,
-                    np.concatenate(X),
-                    np.concatenate(C),
-                    np.concatenate(g),
+                    np.concatenate([g.X for g in parts]),
+                    np.concatenate([g.C for g in parts]),
+                    np.concatenate([g.g for g in parts]),
                     1.0,
-                    point_weights=np.concatenate(w),
+                    point_weights=np.concatenate([g.point_weights for g in parts]) / self.members,
                 )
             )
         return out
 
-    def settings(self) -> dict:
-        return {"members": int(self.members)}
+    # ------------------------------------------------------------- the check
+    def check_every(self, solved_output_layer: bool) -> int:
+        return self.refinements and (
+            QUADRATURE_CHECK_EVERY_SOLVED if solved_output_layer else QUADRATURE_CHECK_EVERY
+        )
+
+    def self_check(self, family: Family, mlp, theta, device, coefficients=None) -> dict:
+        """The energy check of every member of the last draw; the worst counts."""
+        worst: dict = {"relative_difference": 0.0}
+        for row in getattr(family, "drawn", ()):
+            kw = dict(zip(family.names, row.tolist(), strict=True))
+            member = family.member(**kw)
+            form = self.form_of(member)
+            if not isinstance(form, EnergyForm):
+                continue
+            c = quadrature_check(member, mlp, theta, device, form, None, family.scaled(kw))
+            if c["relative_difference"] >= worst["relative_difference"]:
+                worst = {**c, "member": kw}
+        worst["tolerance"] = QUADRATURE_TOLERANCE
+        return worst
+
+    def refined(self, family: Family) -> FamilyForm:
+        return replace(self, h_scale=0.5 * self.h_scale)
+
+    def final_check(self, family: Family, mlp, theta, device, coefficients=None) -> dict | None:
+        if not self.refinements:
+            return None
+        out = self.self_check(family, mlp, theta, device)
+        if out["relative_difference"] > QUADRATURE_TOLERANCE:
+            warnings.warn(
+                f"a member's energy changes by {out['relative_difference']:.1e} (relative) "
+                f"on a quadrature of half the cell size (tolerance {QUADRATURE_TOLERANCE:g}): "
+                "the network has exploited the quadrature; compare members with the "
+                "finite-element reference (pinngelu.fem)",
+                EnergyQuadratureWarning,
+                stacklevel=3,
+            )
+        return out
+
+    def describe_check(self, check: dict) -> str:
+        return (
+            "largest relative change of a member's energy on a quadrature of half the "
+            f"cell size: {check['relative_difference']:.1e}"
+        )
+
+    def check_failure(self, check: dict) -> str:
+        return (
+            f"a member's energy differs by {check['relative_difference']:.1e} on a "
+            "quadrature of half the cell size (the network is exploiting the quadrature)"
+        )
 
     def discretisation(self, problem) -> str:
-        return f"{self.members} members a draw"
+        return f"{self.members} members a draw, quadrature cells x {self.h_scale:g}"
 
 
 class Family:
@@ -218,15 +284,20 @@ class Family:
             raise ValueError(f"parameter names must be distinct, got {names}")
         self.build = build
         self.parameters = params
+        self._members: dict[tuple, Any] = {}  # the members built, by their values
+        #: The parameter values ``(members, n_param)`` of the last draw of training.
+        self.drawn: np.ndarray | None = None
         self.reference = self.member(**{p.name: p.centre for p in params})
         ref = FamilyForm.member_form(self.reference)
         # the loop asks the family's formulation what kind of loss it is: the members'
         self.formulation = FamilyForm(
             members,
+            1.0,
             ref.least_squares,
             ref.collocation,
             ref.solves_output_layer,
             ref.starts_from_fit,
+            ref.refinements,
         )
 
     def __repr__(self) -> str:
@@ -270,8 +341,13 @@ class Family:
         return out
 
     def member(self, **values: float):
-        """The member problem at ``values`` (every parameter, by name)."""
-        problem = self.build(**self.check_values(values))
+        """The member problem at ``values`` (every parameter, by name); the last
+        :data:`MEMBER_CACHE` members are kept (their quadratures are reused)."""
+        values = self.check_values(values)
+        key = tuple(values[n] for n in self.names)
+        if key in self._members:
+            return self._members[key]
+        problem = self.build(**values)
         if not callable(getattr(problem, "residual_groups", None)):
             raise ValueError(
                 f"build(**values) must return an ElasticityProblem, got {type(problem).__name__}"
@@ -279,6 +355,9 @@ class Family:
         if hasattr(self, "reference") and problem.dim != self.reference.dim:
             raise ValueError("every member of a family must have the same dimension")
         problem.formulation = FamilyForm.member_form(problem)  # no enrichment
+        if len(self._members) >= MEMBER_CACHE:
+            self._members.pop(next(iter(self._members)))
+        self._members[key] = problem
         return problem
 
     def scaled(self, values: dict) -> np.ndarray:
@@ -334,3 +413,109 @@ class FamilySolution:
         sol = member.solution(self.mlp, self.theta, device=self.device)
         sol.parameters = self.family.scaled(values)
         return sol
+
+    def identify(
+        self,
+        X: np.ndarray,
+        u: np.ndarray,
+        unknown,
+        known: dict | None = None,
+        start: dict | None = None,
+    ) -> FamilyFit:
+        """The parameters whose member best explains measured displacements.
+
+        Least squares over the ``unknown`` parameters within their ranges (a
+        trust-region method with bounds, each evaluation one member evaluation at the
+        measurement points), the others fixed at ``known``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, d)
+            Measurement points (m).
+        u : ndarray, shape (N, d)
+            Measured displacements (m).
+        unknown : sequence of str
+            The parameters to identify.
+        known : dict, optional
+            The values of the other parameters.
+        start : dict, optional
+            Starting values (default: the centres of the ranges).
+
+        Returns
+        -------
+        FamilyFit
+
+        Raises
+        ------
+        ValueError
+            For mismatched shapes, non-finite data, an unknown parameter name or a
+            parameter that is neither identified nor given.
+        """
+        return _identify(self, X, u, unknown, known, start)
+
+
+@dataclass(frozen=True)
+class FamilyFit:
+    """The result of :meth:`FamilySolution.identify`.
+
+    Attributes
+    ----------
+    values : dict
+        Every parameter's value (the identified ones and the known ones).
+    rms : float
+        Root-mean-square misfit of the displacements (m) at the best values.
+    evaluations : int
+        Member evaluations spent.
+    seconds : float
+        Wall time of the identification (s).
+    """
+
+    values: dict
+    rms: float
+    evaluations: int
+    seconds: float
+
+
+def _identify(fs: FamilySolution, X, u, unknown, known, start) -> FamilyFit:
+    import time
+
+    from scipy.optimize import least_squares
+
+    t0 = time.perf_counter()
+    fam = fs.family
+    X = np.asarray(X, dtype=np.float64)
+    u = np.asarray(u, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != fam.dim or u.shape != X.shape:
+        raise ValueError(
+            f"identify needs points X (N, {fam.dim}) and displacements u of the same shape, "
+            f"got {X.shape} and {u.shape}"
+        )
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(u))):
+        raise ValueError("identify: the points and displacements must be finite")
+    unknown = tuple(unknown)
+    known = dict(known or {})
+    bad = [n for n in unknown if n not in fam.names]
+    if bad or not unknown:
+        raise ValueError(f"identify: unknown must name parameters of {list(fam.names)}, got {bad}")
+    missing = [n for n in fam.names if n not in unknown and n not in known]
+    if missing:
+        raise ValueError(f"identify: give the values of the parameters not identified: {missing}")
+    params = {p.name: p for p in fam.parameters}
+    start = dict(start or {})
+    s0 = np.array([float(params[n].scaled(start.get(n, params[n].centre))) for n in unknown])
+    scale = float(np.sqrt(np.mean(u**2))) or 1.0
+    count = [0]
+
+    def values_at(s):
+        vals = dict(known)
+        for n, si in zip(unknown, s, strict=True):
+            vals[n] = float(params[n].unscaled(np.clip(si, -1.0, 1.0)))
+        return vals
+
+    def residual(s):
+        count[0] += 1
+        return ((fs.at(**values_at(s)).displacement(X, check_inside=False) - u) / scale).ravel()
+
+    fit = least_squares(residual, s0, bounds=(-1.0, 1.0), diff_step=1e-7, xtol=1e-10)
+    rms = float(np.sqrt(np.mean(fit.fun**2))) * scale
+    return FamilyFit(values_at(fit.x), rms, count[0], time.perf_counter() - t0)

@@ -252,6 +252,21 @@ class ResidualGroup:
         out._c = self._c
         return out
 
+    def with_inputs(self, values: np.ndarray) -> ResidualGroup:
+        """The group with ``values (n,)`` appended to every point as further network
+        inputs (the parameters of a member of a family), its coefficients per point
+        and its kernel weights as point weights (group weight 1)."""
+        values = np.asarray(values, dtype=np.float64)
+        n = self.n_points
+        return ResidualGroup(
+            self.name,
+            np.column_stack([self.X, np.broadcast_to(values, (n, values.shape[0]))]),
+            np.broadcast_to(self.C, (n, *self.C.shape[1:])),
+            self.g,
+            1.0,
+            point_weights=np.broadcast_to(self.kernel_weights(), (n,)).copy(),
+        )
+
     @property
     def n_enrichment(self) -> int:
         """Number of enrichment fields ``n_e`` (0 without enrichment)."""
@@ -589,7 +604,11 @@ def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[tuple[i
 
 
 def jets(
-    mlp: MLP, theta: np.ndarray, X: np.ndarray, device: str | Backend = "cpu"
+    mlp: MLP,
+    theta: np.ndarray,
+    X: np.ndarray,
+    device: str | Backend = "cpu",
+    first_order: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Network output with its first and second input derivatives.
 
@@ -599,6 +618,9 @@ def jets(
     theta : ndarray, shape (n_params,)
     X : ndarray, shape (N, d)
     device : {"cpu", "cuda"} or Backend
+    first_order : bool
+        Compute the value and the first derivatives alone (the same bits, about half
+        the work); ``ddu`` is then zero.
 
     Returns
     -------
@@ -615,9 +637,10 @@ def jets(
     d = mlp.in_dim
     X = check_points(X, mlp.n_inputs)
     be = get_backend(device)
-    J = np.empty((X.shape[0], mlp.out_dim, n_channels(d)))
+    J = np.empty((X.shape[0], mlp.out_dim, 1 + d if first_order else n_channels(d)))
     if X.shape[0] > 0:
         be.jets(be.net_arrays(mlp, theta), be.asarray(X), J)
+    J = _all_channels(J, n_channels(d))
     return J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
 
 

@@ -98,7 +98,9 @@ class Solution:
     def lam_eff(self) -> float:
         return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
 
-    def _jets(self, X: np.ndarray, check_inside: bool):
+    def _jets(self, X: np.ndarray, check_inside: bool, second: bool = True):
+        """``(u, du, ddu)`` in physical units; without ``second`` the network's second
+        derivatives are not computed (``ddu`` is then not the field's)."""
         d = self.dim
         X = check_points(real_array(X, "evaluation points"), d, "evaluation points")
         if check_inside and self.geometry is not None:
@@ -121,7 +123,7 @@ class Solution:
             Xn = np.column_stack(
                 [Xn, np.broadcast_to(self.parameters, (len(Xn), self.mlp.n_param))]
             )
-        u, du, ddu = network_jets(self.mlp, self.theta, Xn, self.device)
+        u, du, ddu = network_jets(self.mlp, self.theta, Xn, self.device, not second)
         if self.hard is not None:
             JN = np.concatenate([u[:, :, None], du, ddu], axis=2)
             J = self.hard.displacement_jets(X, JN, self.scales)
@@ -135,11 +137,11 @@ class Solution:
 
     def displacement(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m)."""
-        return self._jets(X, check_inside)[0]
+        return self._jets(X, check_inside, second=False)[0]
 
     def displacement_gradient(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """``grad u (N, d, d)`` with ``[p, j, i] = du_j / dx_i``."""
-        return self._jets(X, check_inside)[1]
+        return self._jets(X, check_inside, second=False)[1]
 
     def strain(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """Small strain ``(N, d, d)``."""
@@ -152,7 +154,7 @@ class Solution:
     def fields(self, X: np.ndarray, check_inside: bool = True) -> dict[str, np.ndarray]:
         """All fields at ``X``: displacement, strain, stress, von_mises, and where an
         exact solution is known, displacement_exact and displacement_error."""
-        u, du, _ = self._jets(X, check_inside)
+        u, du, _ = self._jets(X, check_inside, second=False)
         eps = strain_from_gradient(du)
         sig = stress_from_strain(eps, self.lam_eff, self.material.mu)
         szz = None
@@ -220,6 +222,8 @@ class Solution:
         }
         if self.enrichment is not None:
             meta["enrichment"] = self.enrichment.report(self.amplitudes, self.material.mu)
+        if self.parameters is not None:  # a member of a family: its scaled parameters
+            meta["parameters"] = [float(v) for v in self.parameters]
         save_npz_atomic(
             path, meta=np.array(json.dumps(meta)), theta=self.theta, amplitudes=self.amplitudes
         )
@@ -253,6 +257,8 @@ class Solution:
             material = Material(meta["material"]["lam"], meta["material"]["mu"])
             plane_stress = bool(meta["plane_stress"])
             was_hard = bool(meta.get("hard_dirichlet", False))
+            params = meta.get("parameters")
+            params = None if params is None else np.array(params, dtype=np.float64)
         except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path} is not a pinngelu model file: {exc!r}") from exc
         if was_hard != (hard is not None):
@@ -266,7 +272,7 @@ class Solution:
                 f"{path} holds {amplitudes.size} singular-field amplitudes, the enrichment "
                 f"given has {n_e} fields: pass enrichment=problem.enrichment() of its problem"
             )
-        return cls(
+        sol = cls(
             mlp,
             theta,
             scales,
@@ -279,3 +285,5 @@ class Solution:
             enrichment=enrichment,
             amplitudes=amplitudes,
         )
+        sol.parameters = params
+        return sol

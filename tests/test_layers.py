@@ -45,6 +45,7 @@ LAYERS = (
             "pinngelu.strong",
             "pinngelu.energy",
             "pinngelu.problem",
+            "pinngelu.family",
         ),
     ),
     ("training", ("pinngelu.training",)),
