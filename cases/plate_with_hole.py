@@ -63,9 +63,10 @@ SCF_EXACT = 3.0
 """Kirsch's stress concentration factor: sigma_xx / S at the hole, theta = 90 degrees."""
 
 
-def polar_stress(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def polar_stress(X: np.ndarray, radius: float = R) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kirsch's stresses ``(sigma_rr, sigma_tt, sigma_rt)`` (Pa) at points ``X`` (N, 2)
-    (m), each of shape (N,)."""
+    (m) around a hole of ``radius`` (m), each of shape (N,)."""
+    R = radius
     r = np.hypot(X[:, 0], X[:, 1])
     t = np.arctan2(X[:, 1], X[:, 0])
     q2, q4 = (R / r) ** 2, (R / r) ** 4
@@ -76,10 +77,10 @@ def polar_stress(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return s_rr, s_tt, s_rt
 
 
-def exact_stress(X: np.ndarray) -> np.ndarray:
+def exact_stress(X: np.ndarray, radius: float = R) -> np.ndarray:
     """Kirsch's in-plane stress (N, 2, 2) (Pa) in Cartesian components at ``X`` (N, 2)
-    (m)."""
-    s_rr, s_tt, s_rt = polar_stress(X)
+    (m) around a hole of ``radius`` (m)."""
+    s_rr, s_tt, s_rt = polar_stress(X, radius)
     t = np.arctan2(X[:, 1], X[:, 0])
     c, s = np.cos(t), np.sin(t)
     sig = np.empty((X.shape[0], 2, 2))
@@ -89,9 +90,11 @@ def exact_stress(X: np.ndarray) -> np.ndarray:
     return sig
 
 
-def exact(X: np.ndarray) -> np.ndarray:
-    """Kirsch's displacement (N, 2) (m) at ``X`` (N, 2) (m), plane stress, with zero
-    rigid-body motion (u_x = 0 on x = 0, u_y = 0 on y = 0)."""
+def exact(X: np.ndarray, radius: float = R) -> np.ndarray:
+    """Kirsch's displacement (N, 2) (m) at ``X`` (N, 2) (m) around a hole of
+    ``radius`` (m), plane stress, with zero rigid-body motion (u_x = 0 on x = 0,
+    u_y = 0 on y = 0)."""
+    R = radius
     r = np.hypot(X[:, 0], X[:, 1])
     t = np.arctan2(X[:, 1], X[:, 0])
     k = KAPPA
@@ -110,10 +113,10 @@ def exact(X: np.ndarray) -> np.ndarray:
     return np.stack([ux, uy], axis=1)
 
 
-def edge_traction(X: np.ndarray, normal: tuple[float, float]) -> np.ndarray:
+def edge_traction(X: np.ndarray, normal: tuple[float, float], radius: float = R) -> np.ndarray:
     """Kirsch's traction ``sigma . n`` (N, 2) (Pa) at ``X`` (N, 2) (m) for a fixed unit
-    normal ``n``."""
-    return exact_stress(X) @ np.asarray(normal, dtype=float)
+    normal ``n`` and a hole of ``radius`` (m)."""
+    return exact_stress(X, radius) @ np.asarray(normal, dtype=float)
 
 
 def grid(n: int = 101) -> np.ndarray:

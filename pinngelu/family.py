@@ -414,6 +414,52 @@ class FamilySolution:
         sol.parameters = self.family.scaled(values)
         return sol
 
+    # --------------------------------------------------------------- I/O
+    def save(self, path) -> None:
+        """Save the trained family (``.npz``, atomic): the network, its parameters and
+        the family's parameter ranges."""
+        import json
+
+        from .io.files import write_npz
+
+        meta = {
+            "mlp": self.mlp.to_dict(),
+            "family": [[p.name, p.low, p.high] for p in self.family.parameters],
+        }
+        write_npz(path, meta=np.array(json.dumps(meta)), theta=self.theta)
+
+    @classmethod
+    def load(cls, path, family: Family, device="cpu") -> FamilySolution:
+        """Load a family saved by :meth:`save`; ``family`` must have the same
+        parameters (names and ranges).
+
+        Raises
+        ------
+        ValueError
+            If the file is not a saved family or its parameters differ.
+        """
+        import json
+        import zipfile
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no family file at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                theta = np.array(z["theta"])
+            mlp = MLP.from_dict(meta["mlp"])
+            saved = [tuple(r) for r in meta["family"]]
+        except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a saved pinngelu family: {exc!r}") from exc
+        given = [(p.name, p.low, p.high) for p in family.parameters]
+        if [(n, float(lo), float(hi)) for n, lo, hi in saved] != given:
+            raise ValueError(
+                f"{path} was trained on the parameters {saved}, the family given has {given}"
+            )
+        return family.solution(mlp, theta, device)
+
     def identify(
         self,
         X: np.ndarray,

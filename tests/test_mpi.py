@@ -263,6 +263,17 @@ def test_inverse_problem_with_resampling_same_bits(tmp_path):
 
 
 @mpi
+def test_a_family_trains_to_the_same_bits_on_1_and_3_ranks(tmp_path):
+    """The members' merged groups are split like any group; resampling draws new
+    members on every rank alike."""
+    args = ("--family", "--resample", "3", "--iters", "7")
+    _run(1, tmp_path, "f1", *args)
+    _run(3, tmp_path, "f3", *args)
+    a, b = _load(tmp_path, "f1"), _load(tmp_path, "f3")
+    assert np.isfinite(a).all() and np.array_equal(a, b)
+
+
+@mpi
 def test_resume_under_mpi_with_another_rank_count(tmp_path):
     _run(1, tmp_path, "full", "--iters", "8")
     ck = tmp_path / "ck.npz"

@@ -12,11 +12,14 @@ returns its path.  One concept per module, each depending only on those above it
                    :func:`case_surface_figures`)
 ``case``           :func:`plot_case_figures`: the standard figures of a case, sent to
                    ``fields2d`` (2D) or ``surface3d`` (3D)
+``family``         :func:`plot_family_errors`: a trained family's differences from
+                   finite elements against each parameter
 =================  ==================================================================
 """
 
 from .case import plot_case_figures
 from .common import save_figure
+from .family import plot_family_errors
 from .fields2d import plot_field
 from .history import plot_history
 from .surface3d import (
@@ -37,6 +40,7 @@ __all__ = [
     "case_surface_figures",
     "magnification",
     "plot_case_figures",
+    "plot_family_errors",
     "plot_field",
     "plot_history",
     "plot_surface",

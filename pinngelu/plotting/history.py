@@ -17,12 +17,15 @@ def plot_history(history: dict, path: str | os.PathLike) -> Path:
     """Loss (and relative L2 error, where tracked) against iteration and wall time."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     it = np.asarray(history["iteration"])
-    axes[0].semilogy(it, history["loss"], label="loss")
+    # an energy is negative at its minimum: a symmetric-log axis then
+    scale = "log" if np.all(np.asarray(history["loss"]) > 0) else "symlog"
+    axes[0].plot(it, history["loss"], label="loss")
     groups = history.get("groups") or []
     if groups:
         for name in groups[-1]:
             vals = [g.get(name, np.nan) for g in groups]
-            axes[0].semilogy(it, vals, lw=0.8, alpha=0.7, label=name)
+            axes[0].plot(it, vals, lw=0.8, alpha=0.7, label=name)
+    axes[0].set_yscale(scale)
     axes[0].set_xlabel("iteration")
     axes[0].set_ylabel("loss (scaled units)")
     axes[0].legend(fontsize=7)
@@ -32,7 +35,8 @@ def plot_history(history: dict, path: str | os.PathLike) -> Path:
         axes[1].set_xlabel("wall time (s)")
         axes[1].set_ylabel("relative L2 error of u")
     else:
-        axes[1].semilogy(history["time"], history["loss"])
+        axes[1].plot(history["time"], history["loss"])
+        axes[1].set_yscale(scale)
         axes[1].set_xlabel("wall time (s)")
         axes[1].set_ylabel("loss")
     axes[1].grid(True, which="both", alpha=0.3)
