@@ -169,10 +169,20 @@ class HardDirichlet:
         return C_eff, g_eff, Cq
 
     def displacement_jets(self, X: np.ndarray, JN: np.ndarray, sc: Scales) -> np.ndarray:
-        """Jets ``(N, d, nc)`` of ``u / U`` in ``x_hat`` from the network's jets ``JN``
-        at points ``X (N, d)`` (m)."""
-        M, JG = self.maps(X, sc)
-        return JG + np.einsum("pkce,pke->pkc", M, JN)
+        """Jets ``(N, d, m)`` of ``u / U`` in ``x_hat`` from the network's jets ``JN
+        (N, d, m)`` at points ``X (N, d)`` (m): ``m = nc`` channels, or ``m = 1 + d``
+        (value and gradient: the first-order channels depend on those alone)."""
+        J = np.array(JN, dtype=np.float64)
+        m = JN.shape[2]
+        for k in self.components:
+            phi, G = self._phi_and_G(X, k, sc)
+            N = JN[:, k]
+            if m == 1 + X.shape[1]:  # product rule to first order, written out
+                J[:, k, 0] = G.v + phi.v * N[:, 0]
+                J[:, k, 1:] = G.g + phi.g * N[:, :1] + phi.v[:, None] * N[:, 1:]
+            else:
+                J[:, k] = _channels(G) + np.einsum("pce,pe->pc", product_operator(phi), N)
+        return J
 
 
 def _transfinite(hat: list[Jet], vals: list[float]) -> Jet:

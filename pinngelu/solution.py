@@ -125,9 +125,10 @@ class Solution:
             )
         u, du, ddu = network_jets(self.mlp, self.theta, Xn, self.device, not second)
         if self.hard is not None:
-            JN = np.concatenate([u[:, :, None], du, ddu], axis=2)
+            JN = np.concatenate([u[:, :, None], du] + ([ddu] if second else []), axis=2)
             J = self.hard.displacement_jets(X, JN, self.scales)
-            u, du, ddu = J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
+            u, du = J[:, :, 0], J[:, :, 1 : 1 + d]
+            ddu = J[:, :, 1 + d :] if second else ddu
         U, L = self.scales.displacement, self.scales.length
         u, du, ddu = U * u, (U / L) * du, (U / L**2) * ddu
         if self.enrichment is not None:  # second derivatives: the network's alone

@@ -153,6 +153,10 @@ def test_product_operator_and_fold_match_finite_differences_of_the_field():
         np.testing.assert_allclose(Ju[:, :, 3 + s], fd, atol=1e-4)
     # component 1 has no condition: its jets are the network's
     np.testing.assert_array_equal(Ju[:, 1], JN(X)[:, 1])
+    # to first order (value and gradient channels only) the same numbers
+    np.testing.assert_allclose(
+        hard.displacement_jets(X, JN(X)[:, :, :3], sc), Ju[:, :, :3], rtol=1e-14, atol=1e-15
+    )
     # the prescribed values hold on both parts
     for name, v in (("a", 1.0), ("f", -2.0)):
         Xb = geom.sample_boundary(30, np.random.default_rng(4), parts=name).points
