@@ -13,6 +13,10 @@ member is compared with a P2 finite-element solution (``pinngelu.fem``, cell siz
 and von Mises differences, their median and worst, and ``errors.png`` plots them
 against each parameter.  Targets: median <= 1e-3, worst <= 3e-3 against P2.
 
+Identification: E and nu of a member at a random parameter point (the angle known)
+from 100 displacements of its P2 solution with 1% noise, through the trained family
+(:meth:`pinngelu.FamilySolution.identify`); target: within 2%, in under a second.
+
 Run ``python cases/cantilever_family.py --help`` for the options.
 """
 
@@ -57,7 +61,7 @@ def family(members: int = 16) -> pg.Family:
     return pg.Family(build, PARAMETERS, members=members)
 
 
-SETTINGS = FamilySettings(fem_h=DEPTH / 12)
+SETTINGS = FamilySettings(identify=("E", "nu"), fem_h=DEPTH / 12)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -286,6 +286,14 @@ def test_family_case_writes_the_family_and_its_check(tmp_path):
     on_disk = json.loads((out / "summary.json").read_text())
     rows = on_disk["check"]["rows"]
     assert len(rows) == 2 and summary["iterations"] == 15
+    ident = on_disk["identification"]
+    assert set(ident["identified"]) == {"E", "nu"} and ident["points"] == 100
+    for k in ("E", "nu"):  # within the box, the error as reported
+        p = next(p for p in case.PARAMETERS if p.name == k)
+        assert p.low <= ident["identified"][k] <= p.high
+        assert ident["errors"][k] == pytest.approx(
+            abs(ident["identified"][k] - ident["truth"][k]) / ident["truth"][k]
+        )
     assert all(np.isfinite(r["displacement"]) and r["displacement"] > 0 for r in rows)
     assert on_disk["median_displacement"] == pytest.approx(
         np.median([r["displacement"] for r in rows])

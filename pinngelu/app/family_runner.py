@@ -33,7 +33,13 @@ from .runner import (
     case_parser,
 )
 
-__all__ = ["FamilySettings", "family_case_main", "check_family"]
+__all__ = [
+    "FamilySettings",
+    "family_case_main",
+    "check_family",
+    "identification_check",
+    "member_evaluation_seconds",
+]
 
 CHECK_SEED = 1000
 """Offset of the seed of the check's random parameter points (not training points)."""
@@ -51,6 +57,9 @@ class FamilySettings(CaseSettings):
         Random parameter points checked against P2 after training (0: none).
     fem_h : float, optional
         Cell size (m) of the P2 references (default: that of :func:`pinngelu.fem.solve`).
+    identify : tuple of str
+        Parameters identified after training from noisy displacements of a P2
+        solution at a random parameter point (:func:`identification_check`).
     """
 
     hidden: tuple[int, ...] = CASE_HIDDEN
@@ -58,6 +67,7 @@ class FamilySettings(CaseSettings):
     members: int = 16
     points: int = 20
     fem_h: float | None = None
+    identify: tuple[str, ...] = ()
 
 
 def check_family(
@@ -105,6 +115,49 @@ def check_family(
         "median": float(np.median(err)) if rows else None,
         "worst": float(np.max(err)) if rows else None,
         "fem_h": fem_h,
+    }
+
+
+def identification_check(
+    sol: FamilySolution,
+    unknown: Sequence[str],
+    seed: int,
+    fem_h: float | None = None,
+    n: int = 100,
+    noise: float = 0.01,
+) -> dict:
+    """Identify ``unknown`` parameters through the family from ``n`` displacements of a
+    P2 solution (an independent reference) at a random parameter point (seed
+    ``CHECK_SEED + 1 + seed``), with Gaussian noise of ``noise`` times the
+    displacement's root-mean-square per component; the other parameters are given
+    their true values and the search starts from the centre of the box.
+
+    Returns
+    -------
+    dict
+        ``truth``, ``identified``, ``errors`` (relative, per unknown), ``seconds``,
+        ``evaluations``, ``noise``, ``points``.
+    """
+    from .. import fem
+
+    fam = sol.family
+    rng = np.random.default_rng(CHECK_SEED + 1 + seed)
+    truth = fam.random_values(1, rng)[0]
+    member = fam.member(**truth)
+    ref = fem.solve(member, h=fem_h) if fem_h is not None else fem.solve(member)
+    X = member.geometry.sample_interior(n, rng)
+    u = ref.displacement(X)
+    u = u + noise * np.sqrt(np.mean(u**2, axis=0)) * rng.normal(size=u.shape)
+    known = {k: v for k, v in truth.items() if k not in unknown}
+    fit = sol.identify(X, u, unknown=tuple(unknown), known=known)
+    return {
+        "truth": truth,
+        "identified": {k: fit.values[k] for k in unknown},
+        "errors": {k: abs(fit.values[k] - truth[k]) / abs(truth[k]) for k in unknown},
+        "seconds": fit.seconds,
+        "evaluations": fit.evaluations,
+        "noise": noise,
+        "points": n,
     }
 
 
@@ -256,6 +309,14 @@ def _run(name, settings, make_family, args, comm, times, stream) -> dict:
             )
             if f is not None:
                 summary["files"].append(str(f))
+    if args.points > 0 and settings.identify:
+        ident = attempt(
+            f"identifying {', '.join(settings.identify)} from noisy P2 displacements",
+            lambda: identification_check(sol, settings.identify, args.seed, args.fem_h),
+            key="fem",
+        )
+        if ident is not None:
+            summary["identification"] = ident
     f = attempt("history.png", lambda: plot_history(res.history, out / "history.png"))
     if f is not None:
         summary["files"].append(str(f))
@@ -281,6 +342,17 @@ def _run(name, settings, make_family, args, comm, times, stream) -> dict:
                 f"relative L2 displacement against P2 at {args.points} random parameter points: "
                 f"median {summary['median_displacement']:.2e}, worst "
                 f"{summary['worst_displacement']:.2e}"
+            )
+        ident = summary.get("identification")
+        if ident is not None:
+            print(
+                "identified from 1% noisy displacements: "
+                + ", ".join(
+                    f"{k} = {v:.4g} (true {ident['truth'][k]:.4g}, "
+                    f"{100 * ident['errors'][k]:.2f}% off)"
+                    for k, v in ident["identified"].items()
+                )
+                + f" in {ident['seconds']:.2f} s"
             )
         if t_eval is not None:
             print(
