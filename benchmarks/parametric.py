@@ -1,11 +1,11 @@
 """One training for a family of cantilevers against one finite-element solve each.
 
-The family: a cantilever 2 m x 0.2 m, clamped on the left, a traction of 1 MPa on
-the right end at an angle to the vertical, plane stress; parameters Young's modulus
-E in [150, 250] GPa, Poisson's ratio nu in [0.2, 0.4] and the load's angle in
-[-0.5, 0.5] rad.  The script trains one network on the family (the defaults:
-energy formulation, 16 members a draw, dense quasi-Newton, a 3 x 30 network), then
-at ``--points`` parameter points drawn at random (not training points) compares the
+The family of ``cases/cantilever_family.py``: a cantilever 2 m x 0.2 m, clamped on
+the left, a traction of 1 MPa on the right end at an angle to the vertical, plane
+stress; parameters Young's modulus E in [150, 250] GPa, Poisson's ratio nu in
+[0.2, 0.4] and the load's angle in [-0.5, 0.5] rad.  The script trains one network
+on the family (the defaults: energy formulation, 16 members a draw, dense
+quasi-Newton, a 3 x 30 network), then at ``--points`` parameter points drawn at random (not training points) compares the
 member with a P2 finite-element solution, and prints
 
 - the training time;
@@ -27,30 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
 
 import pinngelu as pg
-
-LENGTH, DEPTH, LOAD = 2.0, 0.2, 1e6
-
-PARAMETERS = (
-    pg.Parameter("E", 150e9, 250e9),
-    pg.Parameter("nu", 0.2, 0.4),
-    pg.Parameter("angle", -0.5, 0.5),
-)
-
-
-def cantilever(E: float, nu: float, angle: float) -> pg.ElasticityProblem:
-    """The member at ``E`` (Pa), ``nu`` and the load's ``angle`` (rad)."""
-    t = [LOAD * np.sin(angle), -LOAD * np.cos(angle)]
-    return pg.ElasticityProblem(
-        pg.Rectangle(0.0, LENGTH, 0.0, DEPTH),
-        pg.Material.from_E_nu(E, nu),
-        [pg.Dirichlet("left", 0.0), pg.Traction("right", t)],
-        plane_stress=True,
-    )
+from pinngelu.app.family_runner import check_family, member_evaluation_seconds
+from pinngelu.cases.cantilever_family import DEPTH, PARAMETERS, build
 
 
 def main() -> None:
@@ -66,7 +50,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    family = pg.Family(cantilever, PARAMETERS, members=args.members)
+    family = pg.Family(build, PARAMETERS, members=args.members)
     mlp = family.network(tuple(int(w) for w in args.hidden.split(",")))
     t0 = time.perf_counter()
     res = pg.train(
@@ -77,37 +61,19 @@ def main() -> None:
     )
     t_train = time.perf_counter() - t0
     sol = family.solution(mlp, res)
-    rows, t_fem = [], []
-    for v in family.random_values(args.points, np.random.default_rng(1000 + args.seed)):
-        t = time.perf_counter()
-        ref = fem.solve(family.member(**v), h=args.fem_h)
-        t_fem.append(time.perf_counter() - t)
-        c = fem.compare(sol.at(**v), ref)
-        rows.append({**v, "displacement": c.displacement, "von_mises": c.von_mises})
-        print(
-            f"E = {v['E'] / 1e9:6.1f} GPa  nu = {v['nu']:.3f}  angle = {v['angle']:+.3f}  "
-            f"displacement {c.displacement:.2e}  von Mises {c.von_mises:.2e}",
-            flush=True,
-        )
+    check = check_family(sol, args.points, args.seed, args.fem_h, sys.stdout)
+    rows = check["rows"]
     err = np.array([r["displacement"] for r in rows])
-    # one member on 10,000 points: displacement and stress
-    v = family.random_values(1, np.random.default_rng(1))[0]
-    X = np.random.default_rng(2).random((10_000, 2)) * [LENGTH, DEPTH]
-    member = sol.at(**v)
-    member.fields(X)
-    ts = []
-    for _ in range(5):
-        t = time.perf_counter()
-        member = sol.at(**v)
-        member.fields(X)
-        ts.append(time.perf_counter() - t)
-    t_eval = float(np.median(ts))
+    t_fem = [r["fem_s"] for r in rows]
+    t_eval = member_evaluation_seconds(sol)  # displacement, strain, stress on 10,000 points
+    v = {p.name: p.centre for p in PARAMETERS}
+    X = family.member(**v).geometry.sample_interior(10_000, np.random.default_rng(2))
     # a P2 solve of about the family's accuracy
     ref_fine = fem.solve(family.member(**v), h=args.fem_h)
     t = time.perf_counter()
     coarse = fem.solve(family.member(**v), h=args.fem_h_match)
     t_match = time.perf_counter() - t
-    X_in = X[(X[:, 0] > 1e-3) & (X[:, 1] > 1e-3) & (X[:, 1] < DEPTH - 1e-3)]
+    X_in = X[(X[:, 0] > 1e-3) & (X[:, 1] > 1e-3) & (X[:, 1] < DEPTH - 1e-3)]  # off the edges
     ue = ref_fine.displacement(X_in)
     e_match = float(np.linalg.norm(coarse.displacement(X_in) - ue) / np.linalg.norm(ue))
     pays = t_train / max(t_match - t_eval, 1e-9)
