@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from .common import plt, save_figure
 
@@ -28,8 +29,10 @@ def plot_family_errors(
         v = np.array([r[name] for r in rows])
         ax.semilogy(v, disp, "o", ms=4, label="displacement")
         ax.semilogy(v, vm, "s", ms=4, mfc="none", label="von Mises")
-        for t, ls in zip(targets, ("--", ":"), strict=True):
-            ax.axhline(t, color="k", lw=0.8, ls=ls)
+        for t, ls, what in zip(targets, ("--", ":"), ("median", "worst"), strict=True):
+            ax.axhline(t, color="k", lw=0.8, ls=ls, label=f"target ({what}, displacement)")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%.4g"))
         ax.set_xlabel(name)
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("relative L2 difference from P2")
