@@ -457,13 +457,17 @@ def stress_from_strain(eps: np.ndarray, lam: float, mu: float) -> np.ndarray:
 def von_mises(sigma: np.ndarray, sigma_zz: np.ndarray | None = None) -> np.ndarray:
     """Von Mises stress ``(N,)`` from stress ``(N, d, d)``; in 2D ``sigma_zz``
     (plane strain: ``lam (eps_xx + eps_yy)``, plane stress: 0) completes the tensor."""
-    N, d = sigma.shape[:2]
-    s = np.zeros((N, 3, 3))
-    s[:, :d, :d] = sigma
-    if d == 2 and sigma_zz is not None:
-        s[:, 2, 2] = sigma_zz
-    dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] * np.eye(3)[None] / 3.0
-    return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
+    d = sigma.shape[1]
+    sxx, syy = sigma[:, 0, 0], sigma[:, 1, 1]
+    if d == 3:
+        szz = sigma[:, 2, 2]
+        shear = sigma[:, 0, 1] ** 2 + sigma[:, 1, 2] ** 2 + sigma[:, 0, 2] ** 2
+    else:
+        szz = 0.0 if sigma_zz is None else sigma_zz
+        shear = sigma[:, 0, 1] ** 2
+    # sqrt(3/2 dev:dev) written out
+    normal = (sxx - syy) ** 2 + (syy - szz) ** 2 + (szz - sxx) ** 2
+    return np.sqrt(0.5 * normal + 3.0 * shear)
 
 
 @dataclass

@@ -99,7 +99,8 @@ class HardDirichlet:
         # to x_hat: phi_hat = phi / L, gradient unchanged, Hessian times L
         hat = [Jet(j.v / L, j.g, j.h * L) for j in jets]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            phi = r_join(hat).sanitized()
+            # one part: its jets, sanitized by DistanceFunction.jets, times finite scales
+            phi = hat[0] if len(hat) == 1 else r_join(hat).sanitized()
         if all(v == vals[0] for v in vals):
             G = Jet.constant(vals[0] / U, N, d)
         else:
@@ -174,8 +175,12 @@ class HardDirichlet:
         (value and gradient: the first-order channels depend on those alone)."""
         J = np.array(JN, dtype=np.float64)
         m = JN.shape[2]
+        done: dict[tuple, tuple[Jet, Jet]] = {}  # components with the same parts share them
         for k in self.components:
-            phi, G = self._phi_and_G(X, k, sc)
+            key = tuple((id(df), v) for df, v in self.parts[k])
+            if key not in done:
+                done[key] = self._phi_and_G(X, k, sc)
+            phi, G = done[key]
             N = JN[:, k]
             if m == 1 + X.shape[1]:  # product rule to first order, written out
                 J[:, k, 0] = G.v + phi.v * N[:, 0]

@@ -582,3 +582,19 @@ class TestRigidBodyModes:
     def test_full_rank_leaves_nothing(self):
         assert free_modes(np.eye(3), 2).shape == (3, 0)
         assert describe_free_modes(free_modes(np.eye(6), 3), 3, np.zeros(3), 1.0) == []
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_von_mises_is_the_norm_of_the_deviator(d):
+    """sqrt(3/2 s:s) with s the deviator of the 3 x 3 tensor (sigma_zz given in 2D)."""
+    rng = np.random.default_rng(3)
+    sig = rng.normal(size=(20, d, d)) * 1e8
+    sig = sig + np.swapaxes(sig, 1, 2)
+    szz = rng.normal(size=20) * 1e8 if d == 2 else None
+    full = np.zeros((20, 3, 3))
+    full[:, :d, :d] = sig
+    if d == 2:
+        full[:, 2, 2] = szz
+    dev = full - np.trace(full, axis1=1, axis2=2)[:, None, None] * np.eye(3) / 3
+    ref = np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
+    np.testing.assert_allclose(von_mises(sig, szz), ref, rtol=1e-13)
