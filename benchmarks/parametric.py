@@ -5,8 +5,9 @@ the left, a traction of 1 MPa on the right end at an angle to the vertical, plan
 stress; parameters Young's modulus E in [150, 250] GPa, Poisson's ratio nu in
 [0.2, 0.4] and the load's angle in [-0.5, 0.5] rad.  The script trains one network
 on the family (the defaults: energy formulation, 16 members a draw, dense
-quasi-Newton, a 3 x 30 network), then at ``--points`` parameter points drawn at random (not training points) compares the
-member with a P2 finite-element solution, and prints
+quasi-Newton, a 3 x 30 network), then at ``--points`` parameter points drawn at
+random (not training points) compares the member with a P2 finite-element solution,
+and prints
 
 - the training time;
 - per point the relative L2 displacement difference against P2 (and von Mises);

@@ -307,3 +307,19 @@ def test_family_case_writes_the_family_and_its_check(tmp_path):
     assert fem.compare(back.at(**v), ref).displacement == pytest.approx(
         rows[0]["displacement"], rel=1e-9
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cantilever_family", "plate_with_hole_family"])
+def test_family_case_reaches_its_targets(name, tmp_path):
+    """The full run (900 s): at 20 random parameter points the displacement within
+    1e-3 (median) and 3e-3 (worst) of P2, the identified parameters within 2%."""
+    import importlib
+
+    summary = importlib.import_module(f"pinngelu.cases.{name}").main(
+        ["--out", str(tmp_path), "--quiet"]
+    )
+    assert summary["median_displacement"] <= 1e-3
+    assert summary["worst_displacement"] <= 3e-3
+    assert max(summary["identification"]["errors"].values()) <= 0.02
+    assert summary["identification"]["seconds"] < 1.0
