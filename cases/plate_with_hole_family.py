@@ -42,9 +42,26 @@ PARAMETERS = (pg.Parameter("R", 0.015, 0.035),)
 """The hole radius (m)."""
 
 
-def build(R: float) -> pg.ElasticityProblem:
-    """The member with a hole of radius ``R`` (m) (strong form, 2500 interior and 1000
-    boundary points); its ``exact`` is Kirsch's displacement."""
+def build(
+    R: float,
+    *,
+    formulation: pg.Formulation | None = single.TUNED,
+    n_interior: int = 2500,
+    n_boundary: int = 1000,
+) -> pg.ElasticityProblem:
+    """The member with a hole of radius ``R`` (m); its ``exact`` is Kirsch's
+    displacement.
+
+    Parameters
+    ----------
+    R : float
+        Hole radius (m), in the range of :data:`PARAMETERS`.
+    formulation : Formulation, optional
+        The members' formulation; by default the strong form (the single case's tuned
+        path); None for the library's default.
+    n_interior, n_boundary : int
+        Collocation points of the member in the quarter plate and on its boundary.
+    """
     geom = pg.Difference(
         pg.Rectangle(0.0, single.W, 0.0, single.W),
         pg.Disk((0.0, 0.0), R),
@@ -62,10 +79,10 @@ def build(R: float) -> pg.ElasticityProblem:
         single.MATERIAL,
         conditions,
         plane_stress=True,
-        n_interior=2500,
-        n_boundary=1000,
+        n_interior=n_interior,
+        n_boundary=n_boundary,
         exact=partial(single.exact, radius=R),
-        formulation=single.TUNED,
+        formulation=formulation,
     )
 
 
