@@ -283,7 +283,7 @@ def compile_only(cc: str) -> int:
         import numba.cuda.dispatcher as disp
 
         disp.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(major, minor))
-    pw = retarget(lambda f: cuda.jit(device=True)(f))
+    pw = retarget(lambda f, inline: cuda.jit(device=True)(f))
 
     def arr(n, dt=nt.float64):
         return nt.Array(dt, n, "C")

@@ -3,7 +3,8 @@
 The pointwise function :func:`act_derivs` is plain Python on scalars (only the
 ``math`` module), so the same source compiles for the CPU (``numba.njit``) and for
 CUDA (``numba.cuda.jit(device=True)``).  Every formula is written so that the tails
-do not cancel: the exact GELU uses ``erfc``, the logistic-type functions use
+do not cancel: the exact GELU uses ``erfc`` (as ``erfcx`` times one ``exp``, in
+arithmetic alone so that loops over it vectorise, see :func:`_gelu`), the logistic-type functions use
 ``exp(-|t|)``.
 
 Activations (name, integer code):
@@ -49,6 +50,152 @@ _K_TANH = 0.7978845608028654  # sqrt(2 / pi)
 _A_TANH = 0.044715
 
 
+# Chebyshev coefficients of g(u) = erfcx(z) / t on u in [-1, 1], with t = 2 / (2 + z) =
+# (1 + u) / 2 mapping z in [0, inf) onto u in (-1, 1]: erfc(z) = t exp(-z^2) g(u) for
+# z >= 0.  Computed with mpmath at 50 digits from 80 Chebyshev nodes; the 30 kept
+# bound the truncation by 2e-18 relative (the first one dropped is 3e-20).
+_ERFCX_CHEB = (
+    0.5770337386164697,
+    0.3554369212704985,
+    0.06509515882878653,
+    0.003671142395836639,
+    -0.0011128447433526325,
+    -0.0001607582991537808,
+    3.278031574173137e-05,
+    5.442441645505016e-06,
+    -1.5154665553171482e-06,
+    -1.4297608181169865e-07,
+    8.234608827419493e-08,
+    -1.2962846852306563e-09,
+    -4.154721631015199e-09,
+    6.347058278362811e-10,
+    1.4320822712256225e-10,
+    -6.160390105204585e-11,
+    2.0612138554721698e-12,
+    3.5714931488477042e-12,
+    -8.586422843251796e-13,
+    -6.14560021379063e-14,
+    7.418725748596617e-14,
+    -1.2895042755032325e-14,
+    -2.358726385710632e-15,
+    1.5729349381685912e-15,
+    -2.2782966239546465e-16,
+    -6.31233045075643e-17,
+    3.5916763531814925e-17,
+    -5.049809149847729e-18,
+    -1.5324541113154899e-18,
+    8.90334528899061e-19,
+)
+
+# exp by Cody-Waite reduction: y = n ln 2 + r, |r| <= ln(2) / 2
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # trailing zeros: n * _LN2_HI is exact for |n| < 2^11
+_LN2_LO = 1.90821492927058770002e-10
+
+
+def _exp_nonpositive(y):
+    """``exp(y)`` for ``y <= 0`` (0 below -746), in arithmetic alone.
+
+    No library call, so a loop over points that calls it is vectorised by the
+    compiler (``math.exp`` is a scalar call on the CPU).  Cody-Waite reduction
+    ``y = n ln 2 + r``, the Taylor polynomial of degree 13 in ``r`` (truncation below
+    5e-18 relative), and ``2^n`` applied as exact multiplications by ``2^-2^b`` for
+    the bits of ``-n``.  Accurate to a few ulp (1e-15 relative; tested against mpmath).
+    """
+    y = max(y, -746.0)
+    n = math.floor(y * _LOG2E + 0.5)
+    r = (y - n * _LN2_HI) - n * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    m = -n  # in [0, 1077]: p * 2^-m, one bit of m at a time (selects, no branches)
+    p = p * (5.562684646268003e-309 if m >= 1024.0 else 1.0)
+    m = m - 1024.0 if m >= 1024.0 else m
+    p = p * (7.458340731200207e-155 if m >= 512.0 else 1.0)
+    m = m - 512.0 if m >= 512.0 else m
+    p = p * (8.636168555094445e-78 if m >= 256.0 else 1.0)
+    m = m - 256.0 if m >= 256.0 else m
+    p = p * (2.938735877055719e-39 if m >= 128.0 else 1.0)
+    m = m - 128.0 if m >= 128.0 else m
+    p = p * (5.421010862427522e-20 if m >= 64.0 else 1.0)
+    m = m - 64.0 if m >= 64.0 else m
+    p = p * (2.3283064365386963e-10 if m >= 32.0 else 1.0)
+    m = m - 32.0 if m >= 32.0 else m
+    p = p * (1.52587890625e-05 if m >= 16.0 else 1.0)
+    m = m - 16.0 if m >= 16.0 else m
+    p = p * (0.00390625 if m >= 8.0 else 1.0)
+    m = m - 8.0 if m >= 8.0 else m
+    p = p * (0.0625 if m >= 4.0 else 1.0)
+    m = m - 4.0 if m >= 4.0 else m
+    p = p * (0.25 if m >= 2.0 else 1.0)
+    m = m - 2.0 if m >= 2.0 else m
+    p = p * (0.5 if m >= 1.0 else 1.0)
+    return p
+
+
+def _gelu(x):
+    """The exact GELU ``x Phi(x)`` and its first three derivatives at scalar ``x``.
+
+    ``Phi(x) = erfc(-x / sqrt 2) / 2`` from the Chebyshev expansion of ``erfcx`` above
+    (evaluated by Clenshaw's recurrence, written out) and one shared
+    ``exp(-x^2 / 2)``: no library call and one branch-free path, so the kernels'
+    loops over points vectorise.  Relative error below 1e-13 on every output down to
+    the underflow of ``Phi`` (tested against mpmath).
+    """
+    a = abs(x)
+    t = 2.0 / (2.0 + a * _INV_SQRT2)
+    u = 2.0 * t - 1.0
+    u2 = 2.0 * u
+    b1 = _ERFCX_CHEB[29]
+    b2 = 0.0
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[28], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[27], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[26], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[25], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[24], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[23], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[22], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[21], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[20], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[19], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[18], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[17], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[16], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[15], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[14], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[13], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[12], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[11], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[10], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[9], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[8], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[7], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[6], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[5], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[4], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[3], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[2], b1
+    b1, b2 = u2 * b1 - b2 + _ERFCX_CHEB[1], b1
+    g = u * b1 - b2 + _ERFCX_CHEB[0]
+    e = _exp_nonpositive(-0.5 * x * x)
+    q = 0.5 * t * g * e  # Phi(-|x|)
+    cdf = q if x <= 0.0 else 1.0 - q
+    pdf = _INV_SQRT_2PI * e
+    x2 = x * x
+    return x * cdf, cdf + x * pdf, pdf * (2.0 - x2), pdf * x * (x2 - 4.0)
+
+
 def _logistic_pair(t):
     """Return ``(s, 1 - s)`` for ``s = 1 / (1 + exp(-t))`` without cancellation."""
     e = math.exp(-abs(t))
@@ -74,10 +221,7 @@ def act_derivs(kind, x):
         ``(phi(x), phi'(x), phi''(x), phi'''(x))``.
     """
     if kind == GELU:
-        cdf = 0.5 * math.erfc(-x * _INV_SQRT2)
-        pdf = _INV_SQRT_2PI * math.exp(-0.5 * x * x)
-        x2 = x * x
-        return x * cdf, cdf + x * pdf, pdf * (2.0 - x2), pdf * x * (x2 - 4.0)
+        return _gelu(x)
     if kind == GELU_TANH:
         # phi = x s(2u), u = k (x + a x^3); s the logistic function
         u = _K_TANH * (x + _A_TANH * x * x * x)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import functools
 import math
-import types
 
 import mpmath as mp
 import numba
 import numpy as np
 import pytest
 
-from pinngelu import activations
 from pinngelu.activations import (
     ACTIVATIONS,
     act_derivs,
@@ -19,6 +17,8 @@ from pinngelu.activations import (
     activation_name,
     evaluate,
 )
+from pinngelu import activations
+from pinngelu.kernels.compile import retarget
 
 mp.mp.dps = 50
 
@@ -223,17 +223,11 @@ def test_derivatives_match_finite_differences(name: str) -> None:
 
 
 def _compiled_act_derivs():
-    """``numba.njit`` of :func:`act_derivs`, with its helper bound to a compiled version.
-
-    ``act_derivs`` calls the module-level ``_logistic_pair``; Numba cannot call a plain
-    Python function, so the compiled function is built over a copy of the module's
-    globals in which that name refers to ``numba.njit(_logistic_pair)`` (the same
-    rebinding the CPU and CUDA backends use).
-    """
-    ns = dict(vars(activations))
-    ns["_logistic_pair"] = numba.njit(activations._logistic_pair)
-    f = types.FunctionType(activations.act_derivs.__code__, ns, "act_derivs")
-    return numba.njit(f)
+    """``numba.njit`` of :func:`act_derivs`, with its helpers bound to compiled
+    versions (Numba cannot call a plain Python function): the rebinding the CPU and
+    CUDA backends use (:func:`pinngelu.kernels.compile.retarget`), without fast-math
+    flags, so each operation rounds as in Python."""
+    return retarget(lambda f, inline: numba.njit(f)).act_derivs
 
 
 def test_numba_compiled_matches_python() -> None:
@@ -292,3 +286,22 @@ def test_unknown_activation_name(bad: str) -> None:
 def test_unknown_activation_code(bad: object) -> None:
     with pytest.raises(ValueError):
         activation_code(bad)  # type: ignore[arg-type]
+
+
+def test_exp_of_nonpositive_arguments_matches_mpmath() -> None:
+    # the exp inside the exact GELU (arithmetic alone, so that the kernels' loops
+    # vectorise): a few ulp where the result is normal, the subnormal range to its
+    # spacing, zero below
+    ys = np.concatenate(
+        [[0.0, -1e-300, -0.5 * math.log(2.0), -700.0, -708.39, -745.0], -np.logspace(-18, 2.87, 600)]
+    )
+    exp = retarget(lambda f, inline: numba.njit(f))._exp_nonpositive
+    for y in ys:
+        ref = mp.exp(mp.mpf(float(y)))
+        for got in (activations._exp_nonpositive(float(y)), exp(float(y))):
+            if ref > 2.3e-308:
+                assert abs(got - ref) / ref < 1e-15, (y, got)
+            else:
+                assert abs(got - ref) <= 5e-324, (y, got)
+    assert activations._exp_nonpositive(-746.5) == 0.0
+    assert activations._exp_nonpositive(-1e300) == 0.0

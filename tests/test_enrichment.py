@@ -176,7 +176,9 @@ def _check_amplitude(prob, res, amplitude, rtol):
 
 
 def test_l_shape_under_a_pure_mode_solves_its_amplitude():
-    prob, res, err, amplitude = _train_mode(200, enrich=True)
+    # 300 iterations: the amplitude within 4.3% for seeds 0-4 (at 200 iterations it
+    # ranges 0.4-9% with the seed and with the last bits of the activation)
+    prob, res, err, amplitude = _train_mode(300, enrich=True)
     assert prob.formulation.name == "energy formulation"
     assert prob.enrichment().n == 2
     _check_amplitude(prob, res, amplitude, 0.06)

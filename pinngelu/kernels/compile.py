@@ -12,11 +12,15 @@ from typing import Any, TextIO
 from .. import activations
 from . import layout, pointwise
 
-ACTIVATION_FUNCS = ("act_derivs", "_logistic_pair")
+ACTIVATION_FUNCS = ("act_derivs", "_logistic_pair", "_gelu", "_exp_nonpositive")
+INLINE = frozenset({"_gelu", "_exp_nonpositive"})
+"""Functions inlined into their callers before compilation (``inline``: the loops over
+points that call them then vectorise; a call would keep them scalar)."""
 
 
 def retarget(jit: Callable) -> types.SimpleNamespace:
-    """Compile every pointwise function with ``jit`` and return them in a namespace.
+    """Compile every pointwise function with ``jit(f, inline)`` (``inline`` true for
+    those of :data:`INLINE`) and return them in a namespace.
 
     The functions are rebuilt over one shared globals dictionary in which each name
     is bound to its compiled version, so calls between them resolve to the target's
@@ -33,7 +37,7 @@ def retarget(jit: Callable) -> types.SimpleNamespace:
         g.__qualname__ = f.__qualname__
         g.__module__ = f.__module__
         g.__doc__ = f.__doc__
-        compiled[name] = jit(g)
+        compiled[name] = jit(g, name in INLINE)
     ns.update(compiled)
     return types.SimpleNamespace(**compiled)
 
@@ -88,11 +92,13 @@ def invalidate_stale_cache(module_file: str) -> None:
     Numba checks only the time stamp of the file that defines a cached function,
     not of the functions it calls; the top-level kernels call into
     :mod:`pointwise`, :mod:`layout` and :mod:`activations`, so their cache is keyed
-    here on a hash of those sources as well.
+    here on a hash of those sources as well, and of the files that set the compile
+    options (``module_file`` and this module).
     """
-    src = b"".join(Path(m.__file__).read_bytes() for m in _SOURCES)
-    digest = hashlib.sha256(src).hexdigest()
     mod = Path(module_file).resolve()
+    # the kernels' module and this one hold the compile options of the pointwise code
+    files = [Path(m.__file__) for m in _SOURCES] + [mod, Path(__file__)]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     others = [Path(m.__file__).resolve() for m in _SOURCES]
     # one pass per cache root (beside the sources, and under NUMBA_CACHE_DIR if set)
     for k, cache_dir in enumerate(_cache_dirs(mod)):

@@ -56,7 +56,17 @@ SUM_SLICE = 256
 """Parameters per work item of the final, ordered sum of the blocks' gradients."""
 
 invalidate_stale_cache(__file__)
-_pw = retarget(lambda f: njit(f, cache=True, fastmath=FASTMATH))
+# error_model="numpy": a float division is not checked for a zero divisor (no
+# exception path inside the loops over points, which then vectorise)
+_pw = retarget(
+    lambda f, inline: njit(
+        f,
+        cache=True,
+        fastmath=FASTMATH,
+        error_model="numpy",
+        inline="always" if inline else "never",
+    )
+)
 n_channels = _pw.n_channels
 tile_forward = _pw.tile_forward
 tile_residual = _pw.tile_residual

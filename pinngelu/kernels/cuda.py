@@ -157,7 +157,7 @@ def _pointwise() -> types.SimpleNamespace:
         from .compile import retarget
 
         _cuda()
-        _state["pw"] = retarget(lambda f: cuda.jit(device=True)(f))
+        _state["pw"] = retarget(lambda f, inline: cuda.jit(device=True)(f))
     return _state["pw"]
 
 
