@@ -4,8 +4,8 @@ The pointwise function :func:`act_derivs` is plain Python on scalars (only the
 ``math`` module), so the same source compiles for the CPU (``numba.njit``) and for
 CUDA (``numba.cuda.jit(device=True)``).  Every formula is written so that the tails
 do not cancel: the exact GELU uses ``erfc`` (as ``erfcx`` times one ``exp``, in
-arithmetic alone so that loops over it vectorise, see :func:`_gelu`), the logistic-type functions use
-``exp(-|t|)``.
+arithmetic alone so that loops over it vectorise, see :func:`_gelu`), the
+logistic-type functions use ``exp(-|t|)``.
 
 Activations (name, integer code):
 

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 import pytest
 
+from pinngelu import activations
 from pinngelu.activations import (
     ACTIVATIONS,
     act_derivs,
@@ -17,7 +18,6 @@ from pinngelu.activations import (
     activation_name,
     evaluate,
 )
-from pinngelu import activations
 from pinngelu.kernels.compile import retarget
 
 mp.mp.dps = 50
@@ -293,7 +293,10 @@ def test_exp_of_nonpositive_arguments_matches_mpmath() -> None:
     # vectorise): a few ulp where the result is normal, the subnormal range to its
     # spacing, zero below
     ys = np.concatenate(
-        [[0.0, -1e-300, -0.5 * math.log(2.0), -700.0, -708.39, -745.0], -np.logspace(-18, 2.87, 600)]
+        [
+            [0.0, -1e-300, -0.5 * math.log(2.0), -700.0, -708.39, -745.0],
+            -np.logspace(-18, 2.87, 600),
+        ]
     )
     exp = retarget(lambda f, inline: numba.njit(f))._exp_nonpositive
     for y in ys:
