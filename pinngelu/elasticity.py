@@ -450,8 +450,10 @@ def stress_from_strain(eps: np.ndarray, lam: float, mu: float) -> np.ndarray:
     For 2D pass the ``lam`` of the 2D equations (``lam*`` for plane stress).
     """
     d = eps.shape[1]
-    tr = np.trace(eps, axis1=1, axis2=2)
-    return lam * tr[:, None, None] * np.eye(d)[None] + 2 * mu * eps
+    sig = (2 * mu) * eps
+    diag = np.arange(d)
+    sig[:, diag, diag] += lam * np.trace(eps, axis1=1, axis2=2)[:, None]
+    return sig
 
 
 def von_mises(sigma: np.ndarray, sigma_zz: np.ndarray | None = None) -> np.ndarray:

@@ -171,8 +171,9 @@ class HardDirichlet:
 
     def displacement_jets(self, X: np.ndarray, JN: np.ndarray, sc: Scales) -> np.ndarray:
         """Jets ``(N, d, m)`` of ``u / U`` in ``x_hat`` from the network's jets ``JN
-        (N, d, m)`` at points ``X (N, d)`` (m): ``m = nc`` channels, or ``m = 1 + d``
-        (value and gradient: the first-order channels depend on those alone)."""
+        (N, d, m)`` at points ``X (N, d)`` (m): ``m = nc`` channels, ``m = 1 + d`` (value
+        and gradient: the first-order channels depend on those alone) or ``m = 1`` (the
+        value)."""
         J = np.array(JN, dtype=np.float64)
         m = JN.shape[2]
         done: dict[tuple, tuple[Jet, Jet]] = {}  # components with the same parts share them
@@ -182,9 +183,10 @@ class HardDirichlet:
                 done[key] = self._phi_and_G(X, k, sc)
             phi, G = done[key]
             N = JN[:, k]
-            if m == 1 + X.shape[1]:  # product rule to first order, written out
+            if m <= 1 + X.shape[1]:  # product rule to first order, written out
                 J[:, k, 0] = G.v + phi.v * N[:, 0]
-                J[:, k, 1:] = G.g + phi.g * N[:, :1] + phi.v[:, None] * N[:, 1:]
+                if m > 1:
+                    J[:, k, 1:] = G.g + phi.g * N[:, :1] + phi.v[:, None] * N[:, 1:]
             else:
                 J[:, k] = _channels(G) + np.einsum("pce,pe->pc", product_operator(phi), N)
         return J

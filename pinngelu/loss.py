@@ -603,6 +603,47 @@ def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[tuple[i
     return balanced_ranges(costs, comm.rank, comm.size)
 
 
+def output_jets(
+    mlp: MLP,
+    theta: np.ndarray,
+    X: np.ndarray,
+    device: str | Backend = "cpu",
+    order: int = 2,
+) -> np.ndarray:
+    """The network's output jets to ``order`` in the spatial inputs.
+
+    Parameters
+    ----------
+    mlp : MLP
+    theta : ndarray, shape (n_params,)
+    X : ndarray, shape (N, d + n_param)
+        Points (the coordinates first, then any parameter inputs).
+    device : {"cpu", "cuda"} or Backend
+    order : {0, 1, 2}
+        0: the value alone; 1: the value and the first derivatives; 2: and the
+        distinct second derivatives.  Each channel has the same bits at every order.
+
+    Returns
+    -------
+    J : ndarray, shape (N, m, nc)
+        ``nc = 1``, ``1 + d`` or ``1 + d + d (d + 1) / 2`` channels: the value, ``d u_j /
+        d x_i`` at channel ``1 + i``, the second derivatives after them in the order
+        ``(0,0), (0,1), .., (1,1), ..``.
+    """
+    if order not in (0, 1, 2):
+        raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
+    theta = mlp.check_theta(theta)
+    d = mlp.in_dim
+    X = check_points(X, mlp.n_inputs)
+    be = get_backend(device)
+    J = np.empty((X.shape[0], mlp.out_dim, (1, 1 + d, n_channels(d))[order]))
+    if X.shape[0] > 0:
+        # the value alone: jets in none of the inputs (one channel)
+        net = be.net_arrays(mlp, theta, dims=0 if order == 0 else d)
+        be.jets(net, be.asarray(X), J)
+    return J
+
+
 def jets(
     mlp: MLP,
     theta: np.ndarray,
@@ -633,14 +674,8 @@ def jets(
     With parameter inputs (``mlp.n_param > 0``) ``X`` has ``d + n_param`` columns, the
     coordinates first; the derivatives are in the coordinates only.
     """
-    theta = mlp.check_theta(theta)
     d = mlp.in_dim
-    X = check_points(X, mlp.n_inputs)
-    be = get_backend(device)
-    J = np.empty((X.shape[0], mlp.out_dim, 1 + d if first_order else n_channels(d)))
-    if X.shape[0] > 0:
-        be.jets(be.net_arrays(mlp, theta), be.asarray(X), J)
-    J = _all_channels(J, n_channels(d))
+    J = _all_channels(output_jets(mlp, theta, X, device, 1 if first_order else 2), n_channels(d))
     return J[:, :, 0], J[:, :, 1 : 1 + d], J[:, :, 1 + d :]
 
 

@@ -23,8 +23,7 @@ from .elasticity import (
 from .geometry import Geometry
 from .hard_bc import HardDirichlet
 from .kernels import Backend
-from .loss import check_points
-from .loss import jets as network_jets
+from .loss import check_points, output_jets
 from .network import MLP, save_npz_atomic
 from .parallel import as_comm, chunk_range
 
@@ -98,9 +97,9 @@ class Solution:
     def lam_eff(self) -> float:
         return self.material.lam_2d(self.plane_stress) if self.dim == 2 else self.material.lam
 
-    def _jets(self, X: np.ndarray, check_inside: bool, second: bool = True):
-        """``(u, du, ddu)`` in physical units; without ``second`` the network's second
-        derivatives are not computed (``ddu`` is then not the field's)."""
+    def _jets(self, X: np.ndarray, check_inside: bool, order: int = 1):
+        """``(u, du)`` in physical units (``du`` None at ``order`` 0: the network's
+        value alone, one jet channel)."""
         d = self.dim
         X = check_points(real_array(X, "evaluation points"), d, "evaluation points")
         if check_inside and self.geometry is not None:
@@ -123,26 +122,25 @@ class Solution:
             Xn = np.column_stack(
                 [Xn, np.broadcast_to(self.parameters, (len(Xn), self.mlp.n_param))]
             )
-        u, du, ddu = network_jets(self.mlp, self.theta, Xn, self.device, not second)
+        J = output_jets(self.mlp, self.theta, Xn, self.device, order)
         if self.hard is not None:
-            JN = np.concatenate([u[:, :, None], du] + ([ddu] if second else []), axis=2)
-            J = self.hard.displacement_jets(X, JN, self.scales)
-            u, du = J[:, :, 0], J[:, :, 1 : 1 + d]
-            ddu = J[:, :, 1 + d :] if second else ddu
+            J = self.hard.displacement_jets(X, J, self.scales)
         U, L = self.scales.displacement, self.scales.length
-        u, du, ddu = U * u, (U / L) * du, (U / L**2) * ddu
-        if self.enrichment is not None:  # second derivatives: the network's alone
+        u = U * J[:, :, 0]
+        du = (U / L) * J[:, :, 1:] if order else None
+        if self.enrichment is not None:
             ue, due = self.enrichment.displacement(X, self.amplitudes)
-            u, du = u + ue, du + due
-        return u, du, ddu
+            u = u + ue
+            du = du + due if order else None
+        return u, du
 
     def displacement(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """Displacement ``(N, d)`` (m) at points ``X (N, d)`` (m)."""
-        return self._jets(X, check_inside, second=False)[0]
+        return self._jets(X, check_inside, order=0)[0]
 
     def displacement_gradient(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """``grad u (N, d, d)`` with ``[p, j, i] = du_j / dx_i``."""
-        return self._jets(X, check_inside, second=False)[1]
+        return self._jets(X, check_inside)[1]
 
     def strain(self, X: np.ndarray, check_inside: bool = True) -> np.ndarray:
         """Small strain ``(N, d, d)``."""
@@ -155,7 +153,7 @@ class Solution:
     def fields(self, X: np.ndarray, check_inside: bool = True) -> dict[str, np.ndarray]:
         """All fields at ``X``: displacement, strain, stress, von_mises, and where an
         exact solution is known, displacement_exact and displacement_error."""
-        u, du, _ = self._jets(X, check_inside, second=False)
+        u, du = self._jets(X, check_inside)
         eps = strain_from_gradient(du)
         sig = stress_from_strain(eps, self.lam_eff, self.material.mu)
         szz = None

@@ -123,6 +123,20 @@ def test_parameter_inputs_match_cpu(d, p, cuda_backend):
         assert_close(y, x)
 
 
+@pytest.mark.parametrize("n_param", [0, 2])
+def test_output_jets_of_low_order_match_cpu(n_param, cuda_backend):
+    """The value alone (one channel) and the first order, as on the CPU."""
+    from pinngelu.loss import output_jets
+
+    mlp, theta, groups = make_problem(2, "gelu", False, True, seed=7 + n_param, n_param=n_param)
+    X = np.concatenate([g.X for g in groups])
+    for order in (0, 1):
+        a = output_jets(mlp, theta, X, "cpu", order)
+        b = output_jets(mlp, theta, X, "cuda", order)
+        assert b.shape == a.shape
+        assert_close(b, a)
+
+
 def test_jets_plain_net_arrays(cuda_backend):
     """The kernels also take a plain ``NetArrays`` (layout read from the device)."""
     be = cuda_backend

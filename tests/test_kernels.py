@@ -578,6 +578,27 @@ def test_first_order_jets_and_features(d):
         be.jets(net, X, np.empty((45, 2, 2 + d)))
 
 
+@pytest.mark.parametrize("d,n_param", [(2, 0), (3, 0), (2, 3)])
+def test_output_jets_of_every_order_share_their_bits(d, n_param):
+    """``output_jets`` to order 0 (one channel: jets in none of the inputs), 1 and 2:
+    each channel has the bits it has at the highest order, and the value matches a
+    plain NumPy forward pass of the network."""
+    from pinngelu.loss import output_jets
+
+    rng = np.random.default_rng(5 + d + n_param)
+    mlp = MLP(d, (9, 7), 2, n_param=n_param)
+    theta = mlp.init(rng)
+    X = rng.uniform(-1.0, 1.0, size=(77, d + n_param))
+    J0, J1, J2 = (output_jets(mlp, theta, X, "cpu", k) for k in (0, 1, 2))
+    assert J0.shape == (77, 2, 1) and J1.shape == (77, 2, 1 + d)
+    assert J2.shape == (77, 2, n_channels(d))
+    np.testing.assert_array_equal(J0[..., 0], J2[..., 0])
+    np.testing.assert_array_equal(J1, J2[..., : 1 + d])
+    np.testing.assert_allclose(J0[..., 0], ref_jets(mlp, theta, X)[0], rtol=1e-13, atol=1e-14)
+    with pytest.raises(ValueError, match="order"):
+        output_jets(mlp, theta, X, "cpu", 3)
+
+
 def test_first_order_trainable_parameters_and_solved_layer():
     """Groups with param_coefficients on first derivatives: the same loss, gradient
     and grad_q as the full path; fit_output_layer the same bits."""

@@ -130,6 +130,8 @@ class Jet:
         """Zero value and derivatives at rows that are not finite (singular points)."""
         ok = np.isfinite(self.v) & np.all(np.isfinite(self.g), axis=1)
         ok &= np.all(np.isfinite(self.h), axis=(1, 2))
+        if ok.all():
+            return self
         v = np.where(ok, self.v, 0.0)
         return Jet(v, np.where(ok[:, None], self.g, 0.0), np.where(ok[:, None, None], self.h, 0.0))
 

@@ -86,14 +86,16 @@ class Backend:
     def to_host(self, a: Any) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def net_arrays(self, mlp, theta: np.ndarray) -> NetArrays:
-        """Upload the network's parameters and layout."""
+    def net_arrays(self, mlp, theta: np.ndarray, dims: int | None = None) -> NetArrays:
+        """Upload the network's parameters and layout; the jets differentiate the
+        first ``dims`` inputs (default the spatial ones, ``mlp.in_dim``; 0: the value
+        alone)."""
         return NetArrays(
             self.asarray(np.ascontiguousarray(theta, dtype=np.float64)),
             self.asarray_int(mlp.sizes),
             self.asarray_int(mlp.offsets),
             int(mlp.act_code),
-            int(mlp.in_dim),
+            int(mlp.in_dim if dims is None else dims),
         )
 
     def loss_grad_chunks(

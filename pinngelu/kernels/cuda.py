@@ -183,7 +183,8 @@ def check_shape(L: int, W: int, d: int, m: int, C: int | None = None) -> Shape:
     Parameters
     ----------
     L, W, d, m : int
-        Hidden layers, widest hidden layer, inputs and outputs.
+        Hidden layers, widest hidden layer, differentiated inputs (0: the value
+        alone, on one channel) and outputs.
     C : int, optional
         Jet channels propagated: all (``n_channels(d)``, the default) or the value
         and the first derivatives alone (``1 + d``).
@@ -196,7 +197,7 @@ def check_shape(L: int, W: int, d: int, m: int, C: int | None = None) -> Shape:
     """
     if L < 1:
         raise ValueError("the CUDA backend needs at least one hidden layer")
-    if d not in (1, 2, 3):
+    if d not in (0, 1, 2, 3):  # 0: jets in no input, the value alone
         raise ValueError(f"the CUDA backend supports 1 to 3 inputs, not {d}")
     if C is not None and C not in (n_channels(d), 1 + d):
         raise ValueError(
@@ -286,8 +287,8 @@ class CUDABackend(Backend):
             return a
         return a.copy_to_host()
 
-    def net_arrays(self, mlp, theta: np.ndarray) -> _NetArraysCUDA:
-        net = super().net_arrays(mlp, theta)
+    def net_arrays(self, mlp, theta: np.ndarray, dims: int | None = None) -> _NetArraysCUDA:
+        net = super().net_arrays(mlp, theta, dims)
         # the kernel shapes come from the host copy of the sizes (no download)
         return _NetArraysCUDA(
             net.theta, net.sizes, net.offsets, net.kind, net.dims, _layout(mlp.sizes, net.dims)
