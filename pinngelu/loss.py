@@ -28,7 +28,7 @@ from .kernels import Backend, NetArrays, get_backend
 from .kernels.layout import n_channels
 from .network import MLP
 from .network.mlp import MAX_PARAM
-from .parallel import as_comm, balanced_ranges, complete_tree, segment_nodes
+from .parallel import as_comm, balanced_ranges, complete_tree, segment_keys, segment_nodes
 
 __all__ = [
     "ResidualGroup",
@@ -61,10 +61,10 @@ SPLIT = 8
 least :data:`MIN_CHUNK` points), so that ranks can share it."""
 
 _ROUND = 32
+"""Chunk sizes are multiples of this many points (the CPU kernel's tile)."""
 
 _CHANNEL_DIMS = {n_channels(d): d for d in (1, 2, 3)}
 """The spatial dimension of an operator from its number of jet channels."""
-"""Chunk sizes are multiples of this many points (the CPU kernel's tile)."""
 
 
 def chunk_size(n_points: int, split: bool = True) -> int:
@@ -489,7 +489,8 @@ def loss_and_grad(
     # those of all the channels: the full path)
     channels = [1 + mlp.in_dim if not want_jets and _first_order(g) else nc for g in groups]
     split = be.split_chunks
-    ranges = _rank_chunks(groups, channels, comm, split)
+    ranges_all = _rank_chunks(groups, channels, comm, split)
+    ranges = ranges_all[comm.rank]
     # every rank reduces the tree nodes inside its chunk range, group by group
     mine: list[list[tuple[int, int, np.ndarray]]] = []
     for grp, nk, (lo, hi) in zip(groups, channels, ranges, strict=True):
@@ -515,7 +516,8 @@ def loss_and_grad(
             res[grp.name] = R
         if want_jets:
             jts[grp.name] = J
-    parts = comm.allgather(mine)
+    nchs = [n_chunks(g.n_points, split) for g in groups]
+    parts = _gather_nodes(comm, mine, nchs, ranges_all, 1 + P + nq)
     total = 0.0
     grad = np.zeros(P)
     grad_q = None if q is None else np.zeros(nq)
@@ -570,7 +572,7 @@ def pointwise_residuals(
     mine = []
     nc = n_channels(mlp.in_dim)
     split = be.split_chunks
-    ranges = _rank_chunks(groups, [nc] * len(groups), comm, split)
+    ranges = _rank_chunks(groups, [nc] * len(groups), comm, split)[comm.rank]
     for grp, (lo, hi) in zip(groups, ranges, strict=True):
         ck = chunk_size(grp.n_points, split)
         p0, p1 = lo * ck, min(grp.n_points, hi * ck)
@@ -589,18 +591,48 @@ POINT_COST = 2.0
 network: 2.63 us a point on 6 channels, 1.64 us on 3)."""
 
 
-def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[tuple[int, int]]:
-    """Per group, the chunks ``[lo, hi)`` this rank evaluates: the chunks of all groups
-    cut into pieces of about equal cost (:data:`POINT_COST`), see
-    :func:`pinngelu.parallel.balanced_ranges`."""
+def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[list[tuple[int, int]]]:
+    """Per rank and group, the chunks ``[lo, hi)`` the rank evaluates: the chunks of
+    all groups cut into pieces of about equal cost (:data:`POINT_COST`), see
+    :func:`pinngelu.parallel.balanced_ranges` (every rank computes every rank's)."""
     if comm.size == 1:
-        return [(0, n_chunks(g.n_points, split)) for g in groups]
+        return [[(0, n_chunks(g.n_points, split)) for g in groups]]
     costs = []
     for g, nk in zip(groups, channels, strict=True):
         ck = chunk_size(g.n_points, split)
         sizes = [min(ck, g.n_points - k * ck) for k in range(n_chunks(g.n_points, split))]
         costs.append([n * (nk + POINT_COST) for n in sizes])
-    return balanced_ranges(costs, comm.rank, comm.size)
+    return [balanced_ranges(costs, r, comm.size) for r in range(comm.size)]
+
+
+def _gather_nodes(comm, mine, n_chunk: list[int], ranges_all, width: int) -> list:
+    """Every rank's tree nodes ``[rank][group] -> [(lo, hi, vector)]`` from this rank's
+    ``mine`` ``[group] -> [(lo, hi, vector)]`` (vectors of ``width`` values): the
+    vectors in one flat buffer collective, the nodes of the other ranks known from
+    their chunk ranges (:func:`pinngelu.parallel.segment_keys`), so nothing is
+    pickled."""
+    if comm.size == 1:
+        return [mine]
+    vecs = [v for nodes in mine for _, _, v in nodes]
+    keys = [
+        [segment_keys(n, lo, hi) for n, (lo, hi) in zip(n_chunk, rr, strict=True)]
+        for rr in ranges_all
+    ]
+    counts = [width * sum(len(k) for k in kr) for kr in keys]
+    buf = comm.allgather_array(np.concatenate(vecs) if vecs else np.empty(0), counts)
+    parts, off = [], 0
+    for kr in keys:
+        part = []
+        for kg in kr:
+            part.append(
+                [
+                    (lo, hi, buf[off + i * width : off + (i + 1) * width])
+                    for i, (lo, hi) in enumerate(kg)
+                ]
+            )
+            off += len(kg) * width
+        parts.append(part)
+    return parts
 
 
 def output_jets(

@@ -37,6 +37,7 @@ __all__ = [
     "balanced_ranges",
     "chunk_range",
     "tree_sum",
+    "segment_keys",
     "segment_nodes",
     "complete_tree",
     "abort_on_error",
@@ -74,6 +75,9 @@ class SerialComm:
 
     def allgather(self, obj):
         return [obj]
+
+    def allgather_array(self, a: np.ndarray, counts: list[int]) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64)
 
     def gather(self, obj):
         return [obj]
@@ -122,6 +126,23 @@ class MPIComm:
             self.bytes_sent += len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
         out = self.comm.allgather(obj)
         self.seconds += time.perf_counter() - t
+        return out
+
+    def allgather_array(self, a: np.ndarray, counts: list[int]) -> np.ndarray:
+        """Every rank's float64 vector ``a``, concatenated in rank order: one buffer
+        collective (``Allgatherv``), no pickling.  ``counts[r]`` is the length of rank
+        ``r``'s vector, known to every rank."""
+        t = time.perf_counter()
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        if a.size != counts[self.rank]:
+            raise ValueError(
+                f"rank {self.rank} sends {a.size} values, {counts[self.rank]} expected"
+            )
+        out = np.empty(int(sum(counts)))
+        self.comm.Allgatherv(a, [out, list(map(int, counts))])
+        self.seconds += time.perf_counter() - t
+        if self.count_bytes:
+            self.bytes_sent += 8 * a.size
         return out
 
     def gather(self, obj):
@@ -240,18 +261,16 @@ def tree_sum(leaf: Callable[[int], np.ndarray], lo: int, hi: int) -> np.ndarray:
     return tree_sum(leaf, lo, mid) + tree_sum(leaf, mid, hi)
 
 
-def segment_nodes(
-    leaf: Callable[[int], np.ndarray], n: int, a: int, b: int
-) -> list[tuple[int, int, np.ndarray]]:
-    """The largest nodes ``(lo, hi, sum)`` of the tree over ``[0, n)`` that lie inside
+def segment_keys(n: int, a: int, b: int) -> list[tuple[int, int]]:
+    """The largest nodes ``(lo, hi)`` of the tree over ``[0, n)`` that lie inside
     ``[a, b)`` (at most ``2 log2 n`` of them), in index order."""
-    out: list[tuple[int, int, np.ndarray]] = []
+    out: list[tuple[int, int]] = []
 
     def visit(lo: int, hi: int) -> None:
         if hi <= a or lo >= b:
             return
         if a <= lo and hi <= b:
-            out.append((lo, hi, tree_sum(leaf, lo, hi)))
+            out.append((lo, hi))
             return
         mid = (lo + hi) // 2
         visit(lo, mid)
@@ -260,6 +279,13 @@ def segment_nodes(
     if n > 0 and b > a:
         visit(0, n)
     return out
+
+
+def segment_nodes(
+    leaf: Callable[[int], np.ndarray], n: int, a: int, b: int
+) -> list[tuple[int, int, np.ndarray]]:
+    """The nodes :func:`segment_keys` with their sums ``(lo, hi, sum)``."""
+    return [(lo, hi, tree_sum(leaf, lo, hi)) for lo, hi in segment_keys(n, a, b)]
 
 
 def complete_tree(nodes: dict[tuple[int, int], np.ndarray], n: int) -> np.ndarray:

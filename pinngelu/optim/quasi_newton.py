@@ -211,7 +211,11 @@ def _matvec(state: QNState, v: FloatArray, comm) -> FloatArray:
 
     out = np.empty(state.H.shape[0])
     symv(state.H, v, out)
-    return out if comm.size == 1 else np.concatenate(comm.allgather(out))
+    if comm.size == 1:
+        return out
+    n = v.shape[0]
+    counts = [r1 - r0 for r0, r1 in (chunk_range(n, r, comm.size) for r in range(comm.size))]
+    return comm.allgather_array(out, counts)
 
 
 def qn_init(fun: Objective, x0: ArrayLike, config: QNConfig | None = None, *, comm=None) -> QNState:
