@@ -385,3 +385,19 @@ def test_a_launcher_without_mpi4py_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import raises ImportError
     with pytest.raises(RuntimeError, match=r"2 ranks.*pip install 'pinngelu\[mpi\]'"):
         parallel.world()
+
+
+def test_segment_keys_are_the_nodes_of_segment_nodes():
+    """The nodes another rank holds, known without its values: the keys of
+    ``segment_nodes`` for every range of every tree size up to 12."""
+    from pinngelu.parallel import SerialComm, segment_keys, segment_nodes
+
+    for n in range(1, 13):
+        for a in range(n + 1):
+            for b in range(a, n + 1):
+                nodes = segment_nodes(lambda i: np.array([float(i)]), n, a, b)
+                assert segment_keys(n, a, b) == [(lo, hi) for lo, hi, _ in nodes]
+                # the nodes cover [a, b) exactly once, in order
+                assert sum(hi - lo for lo, hi in segment_keys(n, a, b)) == b - a
+    v = np.arange(5.0)
+    np.testing.assert_array_equal(SerialComm().allgather_array(v, [5]), v)
