@@ -128,6 +128,10 @@ class Jet:
 
     def sanitized(self) -> Jet:
         """Zero value and derivatives at rows that are not finite (singular points)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            # a finite sum means every entry is finite (one pass over each array)
+            if np.isfinite(self.v.sum() + self.g.sum() + self.h.sum()):
+                return self
         ok = np.isfinite(self.v) & np.all(np.isfinite(self.g), axis=1)
         ok &= np.all(np.isfinite(self.h), axis=(1, 2))
         if ok.all():
