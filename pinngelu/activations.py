@@ -119,28 +119,16 @@ def _exp_nonpositive(y):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    m = -n  # in [0, 1077]: p * 2^-m, one bit of m at a time (selects, no branches)
-    p = p * (5.562684646268003e-309 if m >= 1024.0 else 1.0)
-    m = m - 1024.0 if m >= 1024.0 else m
-    p = p * (7.458340731200207e-155 if m >= 512.0 else 1.0)
-    m = m - 512.0 if m >= 512.0 else m
-    p = p * (8.636168555094445e-78 if m >= 256.0 else 1.0)
-    m = m - 256.0 if m >= 256.0 else m
-    p = p * (2.938735877055719e-39 if m >= 128.0 else 1.0)
-    m = m - 128.0 if m >= 128.0 else m
-    p = p * (5.421010862427522e-20 if m >= 64.0 else 1.0)
-    m = m - 64.0 if m >= 64.0 else m
-    p = p * (2.3283064365386963e-10 if m >= 32.0 else 1.0)
-    m = m - 32.0 if m >= 32.0 else m
-    p = p * (1.52587890625e-05 if m >= 16.0 else 1.0)
-    m = m - 16.0 if m >= 16.0 else m
-    p = p * (0.00390625 if m >= 8.0 else 1.0)
-    m = m - 8.0 if m >= 8.0 else m
-    p = p * (0.0625 if m >= 4.0 else 1.0)
-    m = m - 4.0 if m >= 4.0 else m
-    p = p * (0.25 if m >= 2.0 else 1.0)
-    m = m - 2.0 if m >= 2.0 else m
-    p = p * (0.5 if m >= 1.0 else 1.0)
+    m = -n  # in [0, 1077]: p * 2^-m, one bit of m at a time (selects, no branches;
+    # the compiler unrolls the loop and folds the exact square roots of powers of 2)
+    b = 1024.0
+    s = 5.562684646268003e-309  # 2^-1024
+    for _ in range(11):
+        hit = m >= b
+        p = p * (s if hit else 1.0)
+        m = m - b if hit else m
+        b = 0.5 * b
+        s = math.sqrt(s)
     return p
 
 
