@@ -28,7 +28,7 @@ from .kernels import Backend, NetArrays, get_backend
 from .kernels.layout import n_channels
 from .network import MLP
 from .network.mlp import MAX_PARAM
-from .parallel import as_comm, balanced_ranges, complete_tree, segment_keys, segment_nodes
+from .parallel import as_comm, balanced_assignment, complete_tree, segment_keys, segment_nodes
 
 __all__ = [
     "ResidualGroup",
@@ -594,7 +594,7 @@ network: 2.63 us a point on 6 channels, 1.64 us on 3)."""
 def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[list[tuple[int, int]]]:
     """Per rank and group, the chunks ``[lo, hi)`` the rank evaluates: the chunks of
     all groups cut into pieces of about equal cost (:data:`POINT_COST`), see
-    :func:`pinngelu.parallel.balanced_ranges` (every rank computes every rank's)."""
+    :func:`pinngelu.parallel.balanced_assignment` (every rank computes every rank's)."""
     if comm.size == 1:
         return [[(0, n_chunks(g.n_points, split)) for g in groups]]
     costs = []
@@ -602,7 +602,7 @@ def _rank_chunks(groups, channels: list[int], comm, split: bool) -> list[list[tu
         ck = chunk_size(g.n_points, split)
         sizes = [min(ck, g.n_points - k * ck) for k in range(n_chunks(g.n_points, split))]
         costs.append([n * (nk + POINT_COST) for n in sizes])
-    return [balanced_ranges(costs, r, comm.size) for r in range(comm.size)]
+    return balanced_assignment(costs, comm.size)
 
 
 def _gather_nodes(comm, mine, n_chunk: list[int], ranges_all, width: int) -> list:

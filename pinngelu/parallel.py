@@ -35,6 +35,7 @@ __all__ = [
     "launched_size",
     "as_comm",
     "balanced_ranges",
+    "balanced_assignment",
     "chunk_range",
     "tree_sum",
     "segment_keys",
@@ -233,22 +234,24 @@ def balanced_ranges(costs: list[list[float]], rank: int, size: int) -> list[tupl
     list of (int, int)
         Per group, the range of its chunks this rank owns (``lo == hi``: none).
     """
+    return balanced_assignment(costs, size)[rank]
+
+
+def balanced_assignment(costs: list[list[float]], size: int) -> list[list[tuple[int, int]]]:
+    """:func:`balanced_ranges` of every rank, ``[rank][group] -> (lo, hi)``, in one pass
+    over the chunks (each rank needs the others' ranges to know what they send)."""
+    out = [[(0, 0)] * len(costs) for _ in range(size)]
     total = float(sum(sum(c) for c in costs))
     if not total > 0:
-        return [(0, 0)] * len(costs)
-    out, before = [], 0.0
-    for group in costs:
-        lo = hi = None
+        return out
+    before = 0.0
+    for g, group in enumerate(costs):
         for k, c in enumerate(group):
             mid = before + 0.5 * c
             before += c
-            owner = (
-                min(size - 1, int(mid * size / total)) if total > 0 else (k * size) // len(group)
-            )
-            if owner == rank:
-                lo = k if lo is None else lo
-                hi = k + 1
-        out.append((0, 0) if lo is None else (lo, hi))
+            owner = min(size - 1, int(mid * size / total))
+            lo, hi = out[owner][g]
+            out[owner][g] = (k, k + 1) if lo == hi else (lo, k + 1)
     return out
 
 
