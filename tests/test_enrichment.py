@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pinngelu as pg
-from pinngelu.enrichment import Enrichment, EnrichmentField, cutoff
+from pinngelu.enrichment import SIDE_ANGLE, Enrichment, EnrichmentField, cutoff
 from pinngelu.loss import ResidualGroup, fit_linear_layer, loss_and_grad
 from pinngelu.singular import SingularPoint
 from pinngelu.williams import modes
@@ -95,6 +95,43 @@ def test_field_vanishes_on_its_clamped_side_and_beyond_the_radius():
         np.testing.assert_allclose(f.jets(on_clamp)[0], 0.0, atol=1e-14)
         far = np.array([[0.0, 0.2 - 0.031], [0.025, 0.2 - 0.025]])
         np.testing.assert_array_equal(f.jets(far)[0], 0.0)
+
+
+def _radii(problem) -> dict[tuple[float, float], float]:
+    return {tuple(np.round(f.point.position, 6)): f.radius for f in problem.enrichment().fields}
+
+
+def test_cutoff_radius_is_limited_by_held_and_wrapping_boundaries_only():
+    """The T-bracket's re-entrant corners (40 mm apart, 40 mm below the clamp) reach
+    0.9 times the distance to the clamp, across the free web and flange; with the
+    clamp moved to the foot, the other corner limits them.  In a U-shaped body the
+    slot's far wall, seen from a corner outside its wedge, limits the radius to 0.9
+    times its distance, below the distance to the other corner."""
+    tee = [(0, 0.16), (0.08, 0.16), (0.08, 0), (0.12, 0), (0.12, 0.16), (0.2, 0.16), (0.2, 0.2)]
+    tee.append((0, 0.2))
+    steel = pg.Material.from_E_nu(210e9, 0.3)
+
+    def radii(parts, conditions, vertices=tee):
+        geom = pg.Polygon(vertices, parts)
+        return _radii(pg.ElasticityProblem(geom, steel, conditions, plane_stress=True))
+
+    parts = ["free", "free", "foot", "free", "free", "free", "clamp", "free"]
+    r = radii(parts, [pg.Dirichlet("clamp", 0.0), pg.Traction("foot", [1e6, 0.0])])
+    for corner in [(0.08, 0.16), (0.12, 0.16)]:
+        assert r[corner] == pytest.approx(0.9 * 0.04, abs=1e-4)  # boundary samples
+    r = radii(parts, [pg.Dirichlet("foot", 0.0), pg.Traction("clamp", [1e6, 0.0])])
+    for corner in [(0.08, 0.16), (0.12, 0.16)]:
+        assert r[corner] == pytest.approx(0.04, abs=1e-12)
+    u_shape = [(0, 0), (3, 0), (3, 3), (1.4, 3), (1.4, 1), (1, 1), (1, 3), (0, 3)]
+    r = radii(
+        ["base", "free", "free", "free", "free", "free", "free", "free"],
+        [pg.Dirichlet("base", 0.0), pg.Traction("free", [0.0, 1e6])],
+        u_shape,
+    )
+    # the far wall from just beyond SIDE_ANGLE off the side (boundary samples), below
+    # the other corner's distance (0.4)
+    for corner in [(1.0, 1.0), (1.4, 1.0)]:
+        assert 0.9 * 0.4 <= r[corner] <= 0.9 * 0.4 / math.cos(2 * SIDE_ANGLE) < 0.4
 
 
 def _mode_problem(amplitude: float):
