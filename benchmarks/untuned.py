@@ -8,12 +8,15 @@ quadrature), the von Mises error outside the singular points, the reference's ow
 estimated error, the seconds to a displacement error of 1e-2 and 1e-3 (from the
 error tracked every 50 iterations), the iterations, the quadrature check, and the
 coefficients of the singular fields (amplitude and generalised stress intensity
-factor of each mode).
+factor of each mode), the von Mises stress on the free and loaded boundary, and the
+traction on the loaded parts against the applied one; then the plate with a hole of
+``plate_with_hole`` and the README's own-code example with the bare defaults.
 
 Run::
 
     python benchmarks/untuned.py                  # 280 s each, all four cases
     python benchmarks/untuned.py --time-limit 60 tee_bracket
+    python benchmarks/untuned.py --readme         # the README's example alone
 
 Targets (issue: engineering accuracy with the defaults): displacement <= 1e-3 and von
 Mises <= 1e-2 (2D), displacement <= 2e-3 (3D block), in 280 s on 2 cores.
@@ -59,6 +62,26 @@ def boundary_stress(case, problem, sol) -> dict:
     around singular points, against the case's P2 reference: the largest pointwise
     difference over the reference's largest value there, and the difference at the
     reference's peak (relative)."""
+    smp, keep, radius = boundary_points(problem)
+    X = smp.points[keep]
+    ref = case.REFERENCE.solve()[0].von_mises(X)
+    got = sol.fields(X, check_inside=False)["von_mises"]
+    peak = int(np.argmax(ref))
+    worst = int(np.argmax(np.abs(got - ref)))
+    return {
+        "boundary_von_mises_max": float(np.abs(got - ref)[worst] / ref[peak]),
+        "boundary_worst_position": [float(v) for v in X[worst]],
+        "boundary_von_mises_at_peak": float(abs(got[peak] - ref[peak]) / ref[peak]),
+        "boundary_peak_position": [float(v) for v in X[peak]],
+        "boundary_points": int(X.shape[0]),
+        **loaded_traction(problem, sol, smp, keep, radius),
+    }
+
+
+def boundary_points(problem):
+    """``(sample, keep, radius)``: :data:`BOUNDARY_POINTS` boundary points, the mask of
+    those on parts without displacement conditions and outside ``radius``
+    (:data:`EXCLUDE` of the part's size) of singular points."""
     geom = problem.geometry
     smp = geom.sample_boundary(BOUNDARY_POINTS, np.random.default_rng(0))
     held = {bc.part for bc in problem.conditions if isinstance(bc, (pg.Dirichlet, pg.Symmetry))}
@@ -73,16 +96,49 @@ def boundary_stress(case, problem, sol) -> dict:
             a, b = sp.edge
             t = np.clip((smp.points - a) @ (b - a) / max((b - a) @ (b - a), 1e-300), 0, 1)
             keep &= np.linalg.norm(smp.points - (a + t[:, None] * (b - a)), axis=1) > radius
-    X = smp.points[keep]
-    ref = case.REFERENCE.solve()[0].von_mises(X)
-    got = sol.fields(X, check_inside=False)["von_mises"]
-    peak = int(np.argmax(ref))
-    return {
-        "boundary_von_mises_max": float(np.max(np.abs(got - ref)) / ref[peak]),
-        "boundary_von_mises_at_peak": float(abs(got[peak] - ref[peak]) / ref[peak]),
-        "boundary_peak_position": [float(v) for v in X[peak]],
-        "boundary_points": int(X.shape[0]),
-    }
+    return smp, keep, radius
+
+
+def loaded_traction(problem, sol, smp, keep, radius: float) -> dict:
+    """The traction ``sigma . n`` of ``sol`` on the parts with a Traction or Pressure
+    condition (named parts, every component), outside ``radius`` of singular points
+    (``keep``) and of the part's own ends (where the traction jumps, the stress is
+    unbounded or discontinuous): the largest difference from the applied traction,
+    relative to the applied traction's largest magnitude, and the mean difference
+    (the resultant's error)."""
+    from scipy.spatial import cKDTree
+
+    from pinngelu.elasticity import _eval_spec
+
+    names = np.array(smp.names)[smp.part]
+    worst, mean, where = 0.0, 0.0, None
+    for bc in problem.conditions:
+        if not isinstance(bc, (pg.Traction, pg.Pressure)) or not isinstance(bc.part, str):
+            continue
+        if isinstance(bc, pg.Traction) and bc.components is not None:
+            continue
+        on = names == bc.part
+        if not np.any(~on):
+            continue
+        ends = cKDTree(smp.points[~on]).query(smp.points)[0] > radius
+        sel = on & keep & ends
+        if not np.any(sel):
+            continue
+        X, n = smp.points[sel], smp.normals[sel]
+        if isinstance(bc, pg.Pressure):
+            t = -_eval_spec(bc.value, X, 1, "pressure")[:, :1] * n
+        else:
+            t = _eval_spec(bc.value, X, X.shape[1], "traction")
+        got = np.einsum("pij,pj->pi", sol.stress(X, check_inside=False), n)
+        scale = float(np.max(np.linalg.norm(t, axis=1)))
+        if scale == 0.0:
+            continue
+        diff = np.linalg.norm(got - t, axis=1) / scale
+        k = int(np.argmax(diff))
+        if diff[k] > worst:
+            worst, where = float(diff[k]), [float(v) for v in X[k]]
+        mean = max(mean, float(np.linalg.norm(np.mean(got - t, axis=0)) / scale))
+    return {"traction_max": worst, "traction_mean": mean, "traction_worst_position": where}
 
 
 def run(name: str, time_limit: float) -> dict:
@@ -131,10 +187,19 @@ def report(name: str, s: dict) -> None:
     print(
         f"   von Mises on the free and loaded boundary ({s['boundary_points']} points, "
         f"{EXCLUDE:g} of the size from singular points): largest difference "
-        f"{_fmt(s['boundary_von_mises_max'])} of the peak, at the peak "
+        f"{_fmt(s['boundary_von_mises_max'])} of the peak "
+        f"(at {tuple(round(v, 4) for v in s['boundary_worst_position'])}), at the peak "
         f"{_fmt(s['boundary_von_mises_at_peak'])} "
         f"({tuple(round(v, 4) for v in s['boundary_peak_position'])})"
     )
+    if s["traction_worst_position"] is not None:
+        print(
+            f"   traction on the loaded parts (outside {EXCLUDE:g} of the size from singular "
+            f"points and the parts' ends): largest difference {_fmt(s['traction_max'])} of "
+            f"the applied (at {tuple(round(v, 4) for v in s['traction_worst_position'])}), "
+            f"mean {_fmt(s['traction_mean'])}; target 0.01: "
+            f"{'met' if s['traction_max'] <= 0.01 else 'NOT met'}"
+        )
     print(f"   {s['quadrature_check']}")
     for f in s.get("singular_fields", []):
         lam = f["exponent"]
@@ -176,18 +241,61 @@ def kirsch_defaults(time_limit: float) -> dict:
     }
 
 
+def readme_example(time_limit: float = 60.0) -> dict:
+    """The README's own-code example (a clamped steel beam 1 x 0.1 m, 1 MPa end
+    shear, plane stress, its 60 s budget): the traction on its loaded end against
+    the applied one (:func:`loaded_traction`) and the shear stress it prints at
+    (1, 0.05)."""
+    problem = pg.ElasticityProblem(
+        pg.Rectangle(0.0, 1.0, 0.0, 0.1),
+        pg.Material.from_E_nu(210e9, 0.3),
+        [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, -1e6])],
+        plane_stress=True,
+    )
+    mlp = pg.MLP(2, (30, 30, 30), 2, "gelu")
+    res = pg.train(
+        problem,
+        mlp,
+        rng=np.random.default_rng(0),
+        config=pg.TrainConfig(time_limit=time_limit, print_every=0),
+        out=None,
+    )
+    sol = problem.solution(mlp, res)
+    smp, keep, radius = boundary_points(problem)
+    return {
+        "iterations": res.n_iter,
+        "shear_middle": float(sol.stress(np.array([[1.0, 0.05]]))[0, 0, 1]),
+        **loaded_traction(problem, sol, smp, keep, radius),
+    }
+
+
+def report_readme(r: dict) -> None:
+    print(
+        f"\n== the README's own-code example (60 s): {r['iterations']} iterations; shear "
+        f"stress at (1, 0.05) {r['shear_middle'] / 1e6:.4f} MPa (applied -1); traction on "
+        f"the loaded end outside {EXCLUDE:g} of the size from its ends: largest "
+        f"difference {_fmt(r['traction_max'])} of the applied, mean "
+        f"{_fmt(r['traction_mean'])}; target 0.01: "
+        f"{'met' if r['traction_max'] <= 0.01 else 'NOT met'}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", nargs="*", help=f"some of {', '.join(CASES)} (default: all)")
     ap.add_argument("--time-limit", type=float, default=280.0)
+    ap.add_argument(
+        "--readme", action="store_true", help="the README's own-code example (60 s) alone"
+    )
     args = ap.parse_args(argv)
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         ap.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    for name in args.cases or CASES:
+    everything = not args.cases and not args.readme
+    for name in CASES if everything else args.cases:
         report(name, run(name, args.time_limit))
         sys.stdout.flush()
-    if not args.cases:
+    if everything:
         k = kirsch_defaults(args.time_limit)
         print(
             f"\n== plate_with_hole with the bare defaults ({k['formulation']}): "
@@ -195,6 +303,8 @@ def main(argv: list[str] | None = None) -> None:
             f"concentration {k['scf']:.5f} (exact 3, error {k['scf_error']:.1e}), largest "
             f"stress difference on the hole near the peak (80-90 deg) {k['hole_stress_max']:.1e}"
         )
+    if everything or args.readme:
+        report_readme(readme_example())
 
 
 if __name__ == "__main__":
