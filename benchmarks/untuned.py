@@ -17,6 +17,7 @@ Run::
     python benchmarks/untuned.py                  # 280 s each, all four cases
     python benchmarks/untuned.py --time-limit 60 tee_bracket
     python benchmarks/untuned.py --readme         # the README's example alone
+    python benchmarks/untuned.py --out out/untuned   # keep each case's files and figures
 
 Targets (issue: engineering accuracy with the defaults): displacement <= 1e-3 and von
 Mises <= 1e-2 (2D), displacement <= 2e-3 (3D block), in 280 s on 2 cores.
@@ -141,11 +142,14 @@ def loaded_traction(problem, sol, smp, keep, radius: float) -> dict:
     return {"traction_max": worst, "traction_mean": mean, "traction_worst_position": where}
 
 
-def run(name: str, time_limit: float) -> dict:
+def run(name: str, time_limit: float, keep: str | None = None) -> dict:
     """Train the case with its defaults and return its summary, with the stress on
-    its free and loaded boundary against the reference."""
+    its free and loaded boundary against the reference; the case's files (summary,
+    model, fields, figures) go to ``keep/<name>`` when given, else to a temporary
+    folder."""
     case = importlib.import_module(f"pinngelu.cases.{name}")
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = tmp if keep is None else str(Path(keep) / name)
         log = io.StringIO()
         with redirect_stdout(log):
             summary = case.main(["--time-limit", str(time_limit), "--out", out, "--overwrite"])
@@ -287,13 +291,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--readme", action="store_true", help="the README's own-code example (60 s) alone"
     )
+    ap.add_argument("--out", help="keep each case's files (summary, model, figures) in OUT/<case>")
     args = ap.parse_args(argv)
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         ap.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     everything = not args.cases and not args.readme
     for name in CASES if everything else args.cases:
-        report(name, run(name, args.time_limit))
+        report(name, run(name, args.time_limit, args.out))
         sys.stdout.flush()
     if everything:
         k = kirsch_defaults(args.time_limit)
