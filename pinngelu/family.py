@@ -34,10 +34,10 @@ import numpy as np
 from .energy import (
     QUADRATURE_CHECK_EVERY,
     QUADRATURE_CHECK_EVERY_SOLVED,
-    QUADRATURE_TOLERANCE,
     EnergyForm,
     EnergyQuadratureWarning,
     quadrature_check,
+    quadrature_tolerance,
 )
 from .formulation import Formulation
 from .loss import ResidualGroup
@@ -205,8 +205,8 @@ class FamilyForm(Formulation):
                 continue
             c = quadrature_check(member, mlp, theta, device, form, None, family.scaled(kw))
             if c["relative_difference"] >= worst["relative_difference"]:
-                worst = {**c, "member": kw}
-        worst["tolerance"] = QUADRATURE_TOLERANCE
+                worst = {**c, "member": kw, "tolerance": quadrature_tolerance(member.dim)}
+        worst.setdefault("tolerance", quadrature_tolerance(family.dim))
         return worst
 
     def refined(self, family: Family) -> FamilyForm:
@@ -216,10 +216,10 @@ class FamilyForm(Formulation):
         if not self.refinements:
             return None
         out = self.self_check(family, mlp, theta, device)
-        if out["relative_difference"] > QUADRATURE_TOLERANCE:
+        if out["relative_difference"] > out["tolerance"]:
             warnings.warn(
                 f"a member's energy changes by {out['relative_difference']:.1e} (relative) "
-                f"on a quadrature of half the cell size (tolerance {QUADRATURE_TOLERANCE:g}): "
+                f"on a quadrature of half the cell size (tolerance {out['tolerance']:g}): "
                 "the network has exploited the quadrature; compare members with the "
                 "finite-element reference (pinngelu.fem)",
                 EnergyQuadratureWarning,
