@@ -242,13 +242,9 @@ def report(name: str, s: dict) -> None:
         )
 
 
-def kirsch_defaults(time_limit: float) -> dict:
-    """The plate with a hole of ``plate_with_hole`` (Kirsch's tractions on its outer
-    edges, exact solution) written with the bare defaults: the hole's stress
-    concentration (3 times the applied stress) and the stresses along the hole's
-    edge against the exact ones."""
-    case = importlib.import_module("pinngelu.cases.plate_with_hole")
-    problem = case.build_problem(formulation=None)
+def train_defaults(problem, time_limit: float):
+    """Train ``problem`` as a new user writes it (the 3 x 30 GELU network, seed 0,
+    ``TrainConfig(time_limit=...)`` and nothing else): ``(solution, result)``."""
     mlp = pg.MLP(2, (30, 30, 30), 2)
     res = pg.train(
         problem,
@@ -257,7 +253,17 @@ def kirsch_defaults(time_limit: float) -> dict:
         config=pg.TrainConfig(time_limit=time_limit, print_every=0),
         out=None,
     )
-    sol = problem.solution(mlp, res)
+    return problem.solution(mlp, res), res
+
+
+def kirsch_defaults(time_limit: float) -> dict:
+    """The plate with a hole of ``plate_with_hole`` (Kirsch's tractions on its outer
+    edges, exact solution) written with the bare defaults: the hole's stress
+    concentration (3 times the applied stress) and the stresses along the hole's
+    edge against the exact ones."""
+    case = importlib.import_module("pinngelu.cases.plate_with_hole")
+    problem = case.build_problem(formulation=None)
+    sol, res = train_defaults(problem, time_limit)
     H = case.hole_points()
     sig, sig_e = sol.stress(H), case.exact_stress(H)
     scf = float(np.max(sig[:, 0, 0]) / case.S)
@@ -282,15 +288,7 @@ def readme_example(time_limit: float = 60.0) -> dict:
         [pg.Dirichlet("left", 0.0), pg.Traction("right", [0.0, -1e6])],
         plane_stress=True,
     )
-    mlp = pg.MLP(2, (30, 30, 30), 2, "gelu")
-    res = pg.train(
-        problem,
-        mlp,
-        rng=np.random.default_rng(0),
-        config=pg.TrainConfig(time_limit=time_limit, print_every=0),
-        out=None,
-    )
-    sol = problem.solution(mlp, res)
+    sol, res = train_defaults(problem, time_limit)
     smp, keep, radius = boundary_points(problem)
     return {
         "iterations": res.n_iter,

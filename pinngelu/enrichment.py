@@ -224,6 +224,7 @@ def cutoff_radius(problem: ElasticityProblem, point: SingularPoint, others) -> f
     """
     from .singular.conditions import _Conditions
     from .singular.point import _FREE
+    from .williams import wedge_polar
 
     geom = problem.geometry
     smp = geom.sample_boundary(BOUNDARY_SAMPLES, np.random.default_rng(0))
@@ -237,11 +238,9 @@ def cutoff_radius(problem: ElasticityProblem, point: SingularPoint, others) -> f
         cosang = (D[far] @ t) / r[far]
         on_side[far] |= cosang > math.cos(SIDE_ANGLE)
     held = _Conditions(problem).codes(smp.part, B) != _FREE
-    # angle from side a, counter-clockwise, in [omega / 2 - pi, omega / 2 + pi)
     a = np.asarray(point.direction_a, dtype=np.float64)
-    theta = np.arctan2(a[0] * D[:, 1] - a[1] * D[:, 0], D @ a)
-    lo = 0.5 * point.angle - math.pi
-    theta = np.where(theta < lo, theta + 2.0 * math.pi, theta)
+    local = np.stack([D @ a, a[0] * D[:, 1] - a[1] * D[:, 0]], axis=1)  # side a along x
+    theta = wedge_polar(local, point.angle)[1]
     outside = (theta < -SIDE_ANGLE) | (theta > point.angle + SIDE_ANGLE)
     limit = far & ~on_side & (held | outside)
     lo_box, hi_box = (np.asarray(v, dtype=np.float64) for v in geom.bbox)

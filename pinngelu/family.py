@@ -205,8 +205,8 @@ class FamilyForm(Formulation):
                 continue
             c = quadrature_check(member, mlp, theta, device, form, None, family.scaled(kw))
             if c["relative_difference"] >= worst["relative_difference"]:
-                worst = {**c, "member": kw, "tolerance": quadrature_tolerance(member.dim)}
-        worst.setdefault("tolerance", quadrature_tolerance(family.dim))
+                worst = {**c, "member": kw}
+        worst["tolerance"] = quadrature_tolerance(family.dim)
         return worst
 
     def refined(self, family: Family) -> FamilyForm:

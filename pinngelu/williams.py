@@ -43,6 +43,7 @@ __all__ = [
     "exponents",
     "kolosov",
     "modes",
+    "wedge_polar",
 ]
 
 Side = Literal["free", "clamped"]
@@ -462,6 +463,18 @@ def exponents(
 
 
 # -------------------------------------------------------------------- modes
+def wedge_polar(X: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Polar coordinates ``(r, theta)`` of points ``X (N, 2)`` in a wedge's local frame
+    (side ``a`` along ``theta = 0``); the angle on the branch centred on the bisector,
+    in ``[angle / 2 - pi, angle / 2 + pi)``, so that fields are smooth across both
+    sides (the cut lies outside the material, on the crack itself when
+    ``angle = 2 pi``)."""
+    r = np.hypot(X[:, 0], X[:, 1])
+    t = np.arctan2(X[:, 1], X[:, 0])
+    lo = 0.5 * angle - np.pi
+    return r, np.where(t < lo, t + 2.0 * np.pi, t)
+
+
 @dataclass(frozen=True, eq=False)
 class WilliamsMode:
     """One Williams mode ``u = part(r^lam G(theta))`` of a wedge.
@@ -495,13 +508,7 @@ class WilliamsMode:
         return z.imag.copy() if self.part == "imag" else z.real.copy()
 
     def _theta(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Polar coordinates; the angle on the branch centred on the bisector, so that
-        the field is smooth across both sides (the cut lies outside the material, on
-        the crack itself when ``angle = 2 pi``)."""
-        r = np.hypot(X[:, 0], X[:, 1])
-        t = np.arctan2(X[:, 1], X[:, 0])
-        lo = 0.5 * self.angle - np.pi
-        return r, np.where(t < lo, t + 2.0 * np.pi, t)  # in [lo, lo + 2 pi]
+        return wedge_polar(X, self.angle)
 
     def displacement(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The displacement and its gradient.
